@@ -1,0 +1,32 @@
+"""Errors raised by agents.
+
+AgentError (base)
+ ├── UnknownOperation   no agent offers this operation (the model invented a tool)
+ ├── InvalidArguments   the arguments do not fit the operation's schema
+ └── NotReversible      undo was asked of an operation that cannot be undone
+"""
+
+
+class AgentError(Exception):
+    """Base class for agent errors; the message is safe to show the operator."""
+
+
+class UnknownOperation(AgentError):
+    """The named operation does not exist."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown operation {name!r}")
+        self.name = name
+
+
+class InvalidArguments(AgentError):
+    """The arguments were rejected by the operation's schema."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"invalid arguments for {name}: {detail}")
+        self.name = name
+        self.detail = detail
+
+
+class NotReversible(AgentError):
+    """The effect has no compensation."""

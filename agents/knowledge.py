@@ -1,0 +1,148 @@
+"""The knowledge agent: remember, recall and forget, over an injected knowledge store.
+
+Remembering and forgetting are reversible writes (undo forgets or restores; rows are soft-deleted so
+the append-only event log can always be replayed). A memory written by a run that read untrusted
+content is stored untrusted and labelled so wherever it is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field
+
+from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.errors import AgentError
+from memory.knowledge.errors import EmbeddingFailed, ItemNotFound, KnowledgeError
+from memory.knowledge.store import Hit, KnowledgeStore
+
+AGENT = "knowledge"
+
+
+def _item_id(value: object) -> object:
+    """Accept ``12``, ``"12"``, ``"#12"`` and ``"k12"`` as an item id."""
+    if isinstance(value, str):
+        return value.strip().lstrip("#").removeprefix("k").removeprefix("K")
+    return value
+
+
+ItemId = Annotated[int, BeforeValidator(_item_id), Field(ge=1, description="The item's number, e.g. 12")]
+
+
+class RememberArgs(BaseModel):
+    """Arguments of a new memory."""
+
+    text: str = Field(
+        min_length=1, max_length=4000, description="What to remember, as one self-contained note"
+    )
+    kind: Literal["note", "fact", "playbook"] = Field(
+        default="note", description="note, fact (about a customer) or playbook (how we do something)"
+    )
+
+
+class RecallArgs(BaseModel):
+    """Arguments of a recall."""
+
+    query: str = Field(min_length=1, max_length=500, description="What to look for")
+    limit: int = Field(default=5, ge=1, le=20)
+
+
+class ForgetArgs(BaseModel):
+    """Arguments of a forget."""
+
+    id: ItemId
+
+
+def label(hit: Hit) -> str:
+    """Return how a recalled item is shown: number, kind, provenance when untrusted, and text."""
+    trust = "" if hit.trusted else f", UNTRUSTED from {hit.source}"
+    return f"#{hit.id} [{hit.kind}{trust}] {hit.text}"
+
+
+def operations(store: KnowledgeStore) -> list[Operation[Any]]:
+    """Return the knowledge agent's operations bound to a store."""
+
+    def remember(ctx: ExecContext, args: RememberArgs) -> Outcome:
+        trusted = not ctx.untrusted
+        source = f"{'operator' if trusted else 'untrusted'}:{ctx.actor}"
+        try:
+            got = store.remember(ctx.session, args.text, kind=args.kind, source=source, trusted=trusted)
+        except KnowledgeError as exc:
+            raise AgentError(str(exc)) from exc
+        item = got.item
+        if not got.created and not got.revived:
+            return Outcome(text=f"Already remembered as #{item.id}.", payload={"item_id": item.id})
+        note = "" if trusted else " (labelled untrusted: it came from outside)"
+        return Outcome(
+            text=f"Remembered #{item.id}{note}: {item.text}",
+            payload={"item_id": item.id, "trusted": trusted, "revived": got.revived},
+            compensation={"item_id": item.id},
+        )
+
+    def unremember(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
+        try:
+            store.forget(ctx.session, int(payload["item_id"]))
+        except ItemNotFound:
+            return Outcome(text=f"#{payload['item_id']} was already forgotten.", payload=dict(payload))
+        return Outcome(text=f"Forgot #{payload['item_id']} again.", payload=dict(payload))
+
+    def recall(ctx: ExecContext, args: RecallArgs) -> Outcome:
+        note = ""
+        try:
+            hits = store.search(args.query, k=args.limit)
+        except EmbeddingFailed as exc:
+            hits, note = store.search(args.query, k=args.limit, mode="lexical"), f" (words only: {exc})"
+        if not hits:
+            return Outcome(text=f"Nothing remembered about {args.query!r}{note}.", payload={"hits": []})
+        lines = "\n".join(label(h) for h in hits)
+        return Outcome(
+            text=f"Remembered about {args.query!r}{note}:\n{lines}",
+            payload={"hits": [[h.id, round(h.score, 5)] for h in hits]},
+        )
+
+    def forget(ctx: ExecContext, args: ForgetArgs) -> Outcome:
+        item = store.forget(ctx.session, args.id)  # ItemNotFound is a LookupError: reported, not raised
+        return Outcome(
+            text=f"Forgot #{item.id}: {item.text[:200]}",
+            payload={"item_id": item.id},
+            compensation={"item_id": item.id},
+        )
+
+    def restore(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
+        item = store.restore(ctx.session, int(payload["item_id"]))
+        return Outcome(text=f"Remembered #{item.id} again: {item.text[:200]}", payload={"item_id": item.id})
+
+    return [
+        Operation(
+            agent=AGENT,
+            name="remember",
+            description="Remember a note, a fact about a customer, or a playbook for later recall.",
+            args=RememberArgs,
+            side_effect=SideEffect.REVERSIBLE,
+            summarize=lambda a: f"Remember ({a.kind}): {a.text[:200]}",
+            changes=lambda a: "Knowledge: one new item (deduplicated by content)",
+            execute=remember,
+            compensate=unremember,
+        ),
+        Operation(
+            agent=AGENT,
+            name="recall",
+            description="Look up what was remembered about something (notes, facts, playbooks, past outcomes).",
+            args=RecallArgs,
+            side_effect=SideEffect.READ,
+            summarize=lambda a: f"Recall {a.query!r}",
+            changes=lambda a: "nothing",
+            execute=recall,
+        ),
+        Operation(
+            agent=AGENT,
+            name="forget",
+            description="Forget one remembered item by its number.",
+            args=ForgetArgs,
+            side_effect=SideEffect.REVERSIBLE,
+            summarize=lambda a: f"Forget item #{a.id}",
+            changes=lambda a: f"Knowledge: item #{a.id} is no longer recalled (Undo brings it back)",
+            execute=forget,
+            compensate=restore,
+        ),
+    ]

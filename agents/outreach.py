@@ -1,0 +1,131 @@
+"""The outreach agent: outbound email, sent after an undo window.
+
+Sending an email cannot be taken back, so it always needs approval. Once approved, it is not sent:
+it is scheduled as a delayed job (``run_at`` = now + the undo window), in the same transaction as the
+event that records it. Until the window closes, Undo cancels the job (a conditional UPDATE that only
+succeeds while the job has not started); after that, Undo says it is too late and changes nothing.
+The job itself is run by the ``outreach.send_email`` actor (see ``graph/actors.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.errors import NotReversible
+from memory import jobs
+from memory.job_tables import Job
+from memory.tables import utcnow
+
+AGENT = "outreach"
+SEND_KIND = "outreach.send_email"
+SEND_RETRIES = 3  # a mail server that is down for a while gets four tries in all
+
+
+@dataclass(frozen=True)
+class OutreachConfig:
+    """How outbound email behaves.
+
+    Attributes:
+        undo_window_s: How long an approved email waits, cancellable, before it is sent.
+        email_ready: Whether a mail server and a sender are configured.
+        tz: The operator's time zone, for the times shown.
+        clock: The time (tests may control it).
+    """
+
+    undo_window_s: float = 60.0
+    email_ready: bool = False
+    tz: tzinfo = UTC
+    clock: Callable[[], datetime] = utcnow
+
+
+class EmailArgs(BaseModel):
+    """Arguments of an outbound email."""
+
+    to: str = Field(
+        max_length=254, pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$", description="Recipient address"
+    )
+    subject: str = Field(min_length=1, max_length=200, description="Subject line")
+    body: str = Field(min_length=1, max_length=20_000, description="Plain-text body")
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("the subject must be one line")
+        return value
+
+
+def _clock_text(at: datetime, tz: tzinfo) -> str:
+    return at.astimezone(tz).strftime("%H:%M:%S %Z").strip()
+
+
+def operations(config: OutreachConfig) -> list[Operation[Any]]:
+    """Return the outreach operations for a configuration."""
+    window = timedelta(seconds=config.undo_window_s)
+
+    def send(ctx: ExecContext, args: EmailArgs) -> Outcome:
+        if not config.email_ready:
+            raise ValueError("email is not set up (set SMTP_URL and COO_EMAIL_FROM)")
+        send_at = config.clock() + window
+        job = jobs.enqueue(
+            ctx.session,
+            kind=SEND_KIND,
+            key=ctx.idempotency_key,
+            args=args.model_dump(),
+            conversation=ctx.conversation,
+            run_at=send_at,
+            max_attempts=SEND_RETRIES + 1,
+        )
+        when = _clock_text(send_at, config.tz)
+        return Outcome(
+            text=f"Email to {args.to} scheduled: sending at {when} — Undo until then.",
+            payload={
+                "job_id": job.id,
+                "to": args.to,
+                "subject": args.subject,
+                "send_at": send_at.isoformat(),
+            },
+            compensation={"job_id": job.id, "to": args.to, "undo_until": send_at.isoformat()},
+        )
+
+    def cancel(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
+        until = datetime.fromisoformat(payload["undo_until"])
+        now = config.clock()
+        if now < until and jobs.cancel(ctx.session, payload["job_id"], now):
+            return Outcome(text=f"Cancelled the email to {payload['to']}; it was not sent.", payload=payload)
+        raise NotReversible(
+            _too_late(ctx.session.get(Job, payload["job_id"]), payload["to"], until, config.tz)
+        )
+
+    return [
+        Operation(
+            agent=AGENT,
+            name="send_email",
+            description="Send a plain-text email (it waits a short undo window before it goes out).",
+            args=EmailArgs,
+            side_effect=SideEffect.IRREVERSIBLE,
+            summarize=lambda a: f"Send an email to {a.to}: {a.subject!r}",
+            changes=lambda a: (
+                f"Email: one message to {a.to}, sent {config.undo_window_s:g} s after approval; "
+                "Undo cancels it until then, never after"
+            ),
+            execute=send,
+            compensate=cancel,
+        )
+    ]
+
+
+def _too_late(job: Job | None, to: str, until: datetime, tz: tzinfo) -> str:
+    if job is not None and job.status == "done" and job.finished_at is not None:
+        return f"Too late: the email to {to} was sent at {_clock_text(job.finished_at, tz)}; it can no longer be undone."
+    if job is not None and job.status == "dead":
+        return f"The email to {to} was not sent (it failed: {job.last_error}); there is nothing to undo."
+    if job is not None and job.status == "cancelled":
+        return f"The email to {to} was already cancelled."
+    return f"Too late: the undo window closed at {_clock_text(until, tz)}; the email to {to} is being sent."

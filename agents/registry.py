@@ -1,0 +1,83 @@
+"""The registry of operations, keyed by ``agent.operation``, and turning raw proposals into Actions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from agents.contract import Action, Operation, SideEffect, canonical_json
+from agents.errors import InvalidArguments, UnknownOperation
+
+
+class Registry:
+    """Holds every operation the engine knows and validates proposals against them."""
+
+    def __init__(self, operations: Iterable[Operation[Any]] = ()) -> None:
+        self._ops: dict[str, Operation[Any]] = {}
+        for op in operations:
+            self.add(op)
+
+    def add(self, op: Operation[Any]) -> None:
+        """Register an operation; names must be unique."""
+        if op.key in self._ops:
+            raise ValueError(f"operation {op.key} registered twice")
+        if op.side_effect is SideEffect.REVERSIBLE and op.compensate is None:
+            raise ValueError(f"{op.key} says it is reversible but has no compensation")
+        self._ops[op.key] = op
+
+    def get(self, key: str) -> Operation[Any]:
+        """Return an operation by ``agent.operation`` or by its tool name."""
+        op = self._ops.get(key) or self._ops.get(key.replace("__", ".", 1))
+        if op is None:
+            raise UnknownOperation(key)
+        return op
+
+    def offered(self) -> list[Operation[Any]]:
+        """Return the operations planners may propose."""
+        return [op for op in self._ops.values() if op.offered]
+
+    def propose(
+        self, key: str, arguments: dict[str, Any], *, run_id: str, index: int, untrusted: bool = False
+    ) -> Action:
+        """Validate a raw proposal and return the typed Action.
+
+        Args:
+            key: ``agent.operation`` or the tool name.
+            arguments: Raw arguments, e.g. from a model's tool call.
+            run_id: The run proposing it; part of the idempotency key.
+            index: The proposal's position in the run; part of the idempotency key.
+            untrusted: Whether the run had read untrusted content when proposing it.
+
+        Raises:
+            UnknownOperation: No such operation, or one planners may not propose.
+            InvalidArguments: The arguments do not fit the schema.
+        """
+        op = self.get(key)
+        if not op.offered:
+            raise UnknownOperation(key)
+        if not isinstance(arguments, dict):
+            raise InvalidArguments(op.key, "arguments must be an object")
+        try:
+            args = op.args.model_validate(arguments)
+        except ValidationError as exc:
+            detail = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidArguments(op.key, detail) from None
+        canonical = args.model_dump(mode="json")
+        seed = canonical_json([run_id, index, op.key, canonical])
+        return Action(
+            agent=op.agent,
+            operation=op.name,
+            arguments=canonical,
+            summary=op.summarize(args),
+            changes=op.changes(args),
+            side_effect=op.side_effect,
+            reversible=op.side_effect is not SideEffect.IRREVERSIBLE,
+            idempotency_key="act_" + hashlib.sha256(seed.encode()).hexdigest()[:40],
+            amount_cents=op.amount_cents(args),
+            untrusted_source=untrusted,
+        )

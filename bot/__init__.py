@@ -1,0 +1,1 @@
+"""The application edge: settings, CLI, channels and rendering; the composition root."""

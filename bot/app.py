@@ -1,0 +1,180 @@
+"""The composition root: build every part from settings and hand explicit parameters down."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from datetime import timedelta
+from types import TracebackType
+
+from pydantic import SecretStr
+
+from agents.catalog import default_registry
+from agents.registry import Registry
+from bot.costs import build_cache, build_ladder, build_ledger
+from bot.jobs import build_jobs, outreach_config
+from bot.settings import Settings
+from graph.approvals import ApprovalStore
+from graph.checkpointer import open_checkpointer
+from graph.compounding import OutcomeNotes
+from graph.context import Budget, ContextBuilder
+from graph.engine import Engine, Request
+from graph.faults import NO_FAULTS, Faults
+from graph.jobs.workers import Workers
+from graph.ladder import Ladder
+from graph.limits import Limits
+from graph.planner import Planner
+from graph.policy import Policy
+from graph.rules import RulePlanner
+from memory.db import make_engine
+from memory.knowledge.embedders import Embedder
+from memory.knowledge.store import KnowledgeStore
+from memory.redact import Redactor
+
+log = logging.getLogger(__name__)
+
+CONSOLE_ACTOR = "console:local"
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Return every secret configured, to be masked wherever text is stored or logged."""
+    out = []
+    for name, value in settings:
+        if isinstance(value, SecretStr):
+            out.append(value.get_secret_value())
+        elif name in ("database_url", "redis_url") and value and "@" in str(value):
+            userinfo = str(value).split("://", 1)[-1].rsplit("@", 1)[0]
+            if ":" in userinfo:
+                out.append(userinfo.split(":", 1)[1])  # the password part of a URL
+    return out
+
+
+def build_policy(settings: Settings) -> Policy:
+    """Return the operator's policy from settings."""
+    return Policy(
+        auto_amount_limit_cents=round(settings.coo_auto_amount_limit_usd * 100),
+        hard_amount_limit_cents=round(settings.coo_hard_amount_limit_usd * 100),
+    )
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """Return the OpenAI-compatible embedder when one is configured, else the embedded USE model."""
+    if settings.embeddings_configured:
+        from memory.knowledge.embedders import OpenAIEmbedder
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return OpenAIEmbedder(
+            model=settings.coo_embeddings_model or "",
+            api_key=key,
+            base_url=settings.coo_embeddings_base_url or settings.openai_base_url,
+        )
+    from memory.knowledge.embedders import UseEmbedder
+
+    return UseEmbedder()
+
+
+class App:
+    """Everything a process needs, opened together and closed together (``with App(settings) as app``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        planner: Planner | None = None,
+        policy: Policy | None = None,
+        registry: Registry | None = None,
+        embedder: Embedder | None = None,
+        faults: Faults = NO_FAULTS,
+    ) -> None:
+        self.settings = settings
+        self._stack = ExitStack()
+        self.db = make_engine(settings.database())
+        self._stack.callback(self.db.dispose)
+        self.redactor = Redactor(secret_values(settings))
+        self.knowledge = KnowledgeStore(
+            self.db, embedder or build_embedder(settings), settings.coo_data_dir / "knowledge"
+        ).open()
+        self._stack.callback(self.knowledge.close)
+        self.registry = registry or default_registry(self.knowledge, outreach_config(settings))
+        checkpointer = self._stack.enter_context(
+            open_checkpointer(settings.database_url, settings.coo_data_dir, self.redactor)
+        )
+        self.approvals = ApprovalStore(self.db, timedelta(seconds=settings.coo_approval_ttl_s))
+        self.ledger = build_ledger(settings, self.db)
+        self.cache = build_cache(settings, self.db)
+        self.ladder: Ladder | None = None
+        if planner is None:
+            self.ladder = planner = build_ladder(settings, self.registry, self.ledger, self.cache)
+        # The rule-based model reads no context; a model gets a bounded one.
+        context = None
+        if not isinstance(planner, RulePlanner) and (self.ladder is None or settings.model_configured):
+            budget = Budget(total_tokens=settings.coo_context_tokens)
+            context = ContextBuilder(knowledge=self.knowledge, db=self.db, budget=budget)
+        self.engine = Engine(
+            db=self.db,
+            checkpointer=checkpointer,
+            registry=self.registry,
+            planner=planner,
+            policy=policy or build_policy(settings),
+            approvals=self.approvals,
+            redactor=self.redactor,
+            limits=Limits(
+                max_input_chars=settings.coo_max_input_chars,
+                max_steps=settings.coo_max_steps,
+                requests_per_minute=settings.coo_rate_per_minute,
+            ),
+            history_turns=settings.coo_history_turns,
+            context=context,
+            on_finished=OutcomeNotes(self.knowledge, self.db),
+            faults=faults,
+        )
+        # Long work (bot/jobs.py): the job queue on the broker, and the notifier jobs report through.
+        self.notifier, self.jobs = build_jobs(self)
+        self._stack.callback(self.jobs.close)
+        self.workers: Workers | None = None
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers; close the database and the checkpointer."""
+        self._stack.close()
+
+    def start_workers(self) -> Workers:
+        """Run job workers (and the digest scheduler) in this process until the App closes."""
+        if self.workers is None:
+            from bot.jobs import start_workers
+
+            self.workers = start_workers(self)
+            self._stack.callback(self.workers.stop)
+        return self.workers
+
+    @property
+    def embedded_jobs(self) -> bool:
+        """Tell whether jobs run in this process (no REDIS_URL) rather than in `coo worker`."""
+        return not self.settings.redis_url
+
+    def is_operator(self, actor: str) -> bool:
+        """Tell whether an actor may talk to the engine and decide (the console is always the operator)."""
+        return actor == CONSOLE_ACTOR or actor in self.settings.coo_operators
+
+    def deciders_for(self, channel: str) -> list[str]:
+        """Return who may decide approvals raised from a channel: its operators (or the console)."""
+        if channel == "console":
+            return [CONSOLE_ACTOR]
+        return [op for op in self.settings.coo_operators if op.startswith(f"{channel}:")]
+
+    def request(self, channel: str, conversation: str, actor: str, text: str) -> Request:
+        """Build an engine request with the right deciders."""
+        return Request(
+            channel=channel,
+            conversation=conversation,
+            actor=actor,
+            text=text,
+            deciders=self.deciders_for(channel),
+        )

@@ -1,0 +1,202 @@
+"""The console channel: a chat in the terminal. Buttons become typed choices."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable
+from typing import TextIO
+
+from bot import commands
+from bot.app import CONSOLE_ACTOR, App
+from bot.jobs import request_digest, request_reindex, retry_job
+from bot.messages import Reply
+from bot.notify import ConsoleOutbound
+from bot.render import render
+from graph import outcomes as o
+from graph.rules import HELP
+
+CONVERSATION = "console:local"
+_APPROVE = {"approve", "a", "yes", "y"}
+_REJECT = {"reject", "r", "no", "n"}
+
+
+class ConsoleSession:
+    """The console's programmatic interface: feed it lines, get replies back."""
+
+    def __init__(self, app: App, conversation: str = CONVERSATION) -> None:
+        self.app = app
+        self.conversation = conversation
+        self.pending: list[str] = []  # approval ids, most recent last
+        self.undoable: list[str] = []  # event ids, most recent last
+        self.failed: list[str] = []  # run ids
+
+    def start(self) -> list[Reply]:
+        """Finish interrupted work and show cards still waiting (e.g. after a restart)."""
+        replies: list[Reply] = []
+        for _conversation, outs in self.app.engine.recover():
+            replies += self._track(outs)
+        asks = self.app.engine.pending(self.conversation)
+        if asks:
+            replies.append(Reply(text=f"{len(asks)} approval(s) still waiting:"))
+            replies += self._track(list(asks))
+        return replies
+
+    def send(self, line: str) -> list[Reply]:
+        """Handle one typed line."""
+        text = line.strip()
+        word, _, rest = text.partition(" ")
+        cmd = word.lower()
+        engine = self.app.engine
+        if not text:
+            return []
+        if cmd in _APPROVE | _REJECT:
+            target = rest.strip() or (self.pending[-1] if self.pending else "")
+            if not target:
+                return [Reply(text="There is nothing waiting for approval.")]
+            return self._track(engine.decide(target, cmd in _APPROVE, CONSOLE_ACTOR))
+        if cmd == "undo":
+            target = rest.strip() or (self.undoable[-1] if self.undoable else "")
+            if not target:
+                return [Reply(text="There is nothing to undo.")]
+            return self._track(engine.undo(target, CONSOLE_ACTOR, self.app.is_operator))
+        if cmd == "retry":
+            target = rest.strip() or (self.failed[-1] if self.failed else "")
+            if not target:
+                return [Reply(text="There is nothing to retry.")]
+            if target.startswith("job_"):
+                return self._track(retry_job(self.app, target))
+            return self._track(
+                engine.retry(target, self.app.request("console", self.conversation, CONSOLE_ACTOR, ""))
+            )
+        if cmd in ("pending", "cards"):
+            asks = engine.pending(self.conversation)
+            return self._track(list(asks)) if asks else [Reply(text="Nothing is waiting for approval.")]
+        if cmd in ("/digest", "digest"):  # answered at once; the job edits that message, then posts
+            request_digest(self.app, self.conversation)
+            return []
+        if cmd in ("/reindex", "reindex"):
+            request_reindex(self.app, self.conversation)
+            return []
+        if cmd in ("status", "budget", "runs"):  # the console also takes them without the slash
+            text = "/" + text
+        handled = commands.handle(self.app, CONSOLE_ACTOR, text)
+        if handled is not None:
+            return handled
+        if cmd in ("help", "/help", "?"):
+            return [Reply(text=HELP)]
+        req = self.app.request("console", self.conversation, CONSOLE_ACTOR, text)
+        return self._track(engine.submit(req))
+
+    def notice(self, reply: Reply) -> None:
+        """Remember the buttons of a message a job posted, so `retry` and `undo` find them."""
+        for b in reply.buttons:
+            if b.action == "retry" and b.value not in self.failed:
+                self.failed.append(b.value)
+
+    def _track(self, outs: Iterable[o.Outcome]) -> list[Reply]:
+        replies = []
+        for out in outs:
+            if isinstance(out, o.Ask) and out.approval_id not in self.pending:
+                self.pending.append(out.approval_id)
+            elif isinstance(out, o.Decided) and out.approval_id in self.pending:
+                self.pending.remove(out.approval_id)
+            elif isinstance(out, o.Done) and out.undo_event:
+                self.undoable.append(out.undo_event)
+            elif isinstance(out, o.Undone) and out.event_id in self.undoable:
+                self.undoable.remove(out.event_id)
+            elif isinstance(out, o.Failed):
+                self.failed.append(out.run_id)
+            replies.append(render(out))
+        return replies
+
+
+def status_text(app: App) -> str:
+    """Render /status as text."""
+    return "\n".join(r.text for r in commands.status(app, CONSOLE_ACTOR))
+
+
+def budget_text(app: App) -> str:
+    """Render /budget as text (the console shows the sparkline; image channels get the chart too)."""
+    return "\n".join(r.text for r in commands.budget(app, CONSOLE_ACTOR))
+
+
+def format_reply(reply: Reply) -> str:
+    """Render a reply as plain text (scripted sessions, logs, tests)."""
+    lines: list[str] = []
+    if reply.card:
+        c = reply.card
+        lines.append(f"== {c.title}")
+        lines += [f"   {k}: {v}" for k, v in c.fields]
+        lines.append("   [" + "] [".join(f"{b.label}" for b in c.buttons) + "]  (type approve/a or reject/r)")
+        if c.footer:
+            lines.append(f"   {c.footer}")
+    else:
+        lines.append(reply.text)
+        if reply.buttons:
+            hint = " ".join(f"[{b.label}]" for b in reply.buttons)
+            lines.append(f"   {hint}  (type {' / '.join(b.action for b in reply.buttons)})")
+    return "\n".join(lines)
+
+
+def print_replies(replies: list[Reply], out: TextIO, rich: bool) -> None:
+    """Print replies, with rich panels on a terminal and plain text otherwise."""
+    if not rich:
+        for r in replies:
+            out.write(format_reply(r) + "\n")
+        out.flush()
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    console = Console(file=out)
+    for r in replies:
+        if r.card:
+            t = Table.grid(padding=(0, 1))
+            for k, v in r.card.fields:
+                t.add_row(f"[bold]{escape(k)}[/]", escape(v))
+            buttons = "  ".join(f"[reverse] {b.label} [/]" for b in r.card.buttons)
+            console.print(
+                Panel(t, title=escape(r.card.title), subtitle=escape(r.card.footer), border_style="yellow")
+            )
+            console.print(f"{buttons}  [dim]type approve (a) or reject (r)[/]")
+        else:
+            style = "green" if r.text.startswith("Done") else "cyan"
+            console.print(f"[{style}]coo[/] › {escape(r.text)}", markup=True, highlight=False)
+            if r.buttons:
+                console.print(
+                    "  ".join(f"[reverse] {b.label} [/]" for b in r.buttons)
+                    + f"  [dim]type {' / '.join(b.action for b in r.buttons)}[/]"
+                )
+
+
+def run_console(app: App, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    """Run the interactive (or scripted) console until end of input or `quit`."""
+    interactive = stdin.isatty() and stdout.isatty()
+    session = ConsoleSession(app)
+    lock = threading.Lock()  # jobs print from their threads too
+
+    def show(reply: Reply) -> str:
+        session.notice(reply)
+        return format_reply(reply)
+
+    app.notifier.register("console", ConsoleOutbound(stdout, show, lock))
+    if interactive:
+        print_replies(
+            [Reply(text="coo is ready. Type `help` for what I can do, `quit` to leave.")], stdout, True
+        )
+    print_replies(session.start(), stdout, interactive)
+    while True:
+        if interactive:
+            stdout.write("\nyou › ")
+            stdout.flush()
+        line = stdin.readline()
+        if not line or line.strip().lower() in {"quit", "exit", ":q"}:
+            return 0
+        replies = session.send(line)
+        with lock:
+            if not interactive:
+                stdout.write(f"> {line.strip()}\n")
+            print_replies(replies, stdout, interactive)

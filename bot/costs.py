@@ -1,0 +1,78 @@
+"""Build the cost-control parts from settings: the price table, the budget ledger, the cache, the ladder."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine as SqlEngine
+
+from agents.registry import Registry
+from bot.settings import Settings
+from graph.budget import BudgetLedger
+from graph.cache import ResponseCache
+from graph.chat_model import ChatPlanner
+from graph.ladder import Ladder
+from graph.pricing import Price, price_table
+from graph.rules import RulePlanner
+from graph.tokens import make_counter
+
+STALE_RESERVATION = timedelta(minutes=10)  # far beyond a call's timeout and retries
+
+
+def build_prices(settings: Settings) -> dict[str, Price]:
+    """Return the price table: the defaults with COO_PRICES_JSON merged in."""
+    return price_table(settings.coo_prices_json)
+
+
+def build_ledger(settings: Settings, db: SqlEngine) -> BudgetLedger:
+    """Return the budget ledger, with the settings' caps as defaults, and free what a crash left held."""
+    ledger = BudgetLedger(
+        db,
+        daily_usd=settings.coo_budget_daily_usd,
+        monthly_usd=settings.coo_budget_monthly_usd,
+        tz=ZoneInfo(settings.coo_timezone),
+    )
+    ledger.release_stale(STALE_RESERVATION)
+    return ledger
+
+
+def build_cache(settings: Settings, db: SqlEngine) -> ResponseCache | None:
+    """Return the response cache, or None when COO_CACHE_TTL_S is 0."""
+    if not settings.coo_cache_ttl_s:
+        return None
+    return ResponseCache(db, ttl=timedelta(seconds=settings.coo_cache_ttl_s))
+
+
+def build_ladder(
+    settings: Settings, registry: Registry, ledger: BudgetLedger, cache: ResponseCache | None
+) -> Ladder:
+    """Return the planner: the ladder over the configured models, the cache and the rule-based model."""
+    primary = cheap = None
+    if settings.model_configured:
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        prices, counter = build_prices(settings), make_counter(settings.coo_tiktoken_encoding)
+
+        def chat(model: str) -> ChatPlanner:
+            return ChatPlanner(
+                model=model,
+                api_key=key,
+                base_url=settings.openai_base_url,
+                registry=registry,
+                max_retries=settings.coo_model_max_retries,
+                max_output_tokens=settings.coo_max_output_tokens,
+                prices=prices,
+                counter=counter,
+            )
+
+        primary = chat(settings.coo_model)
+        if settings.coo_cheap_model and settings.coo_cheap_model != settings.coo_model:
+            cheap = chat(settings.coo_cheap_model)
+    return Ladder(
+        rules=RulePlanner(),
+        ledger=ledger,
+        primary=primary,
+        cheap=cheap,
+        cache=cache,
+        cheap_at=settings.coo_cheap_at,
+    )

@@ -1,0 +1,208 @@
+"""`coo doctor`: check every configured part and say in plain words what to fix."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from bot.settings import Settings
+from memory.db import is_postgres, make_engine
+
+MAX_SKEW_S = 60.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _skew(response: httpx.Response) -> float | None:
+    date = response.headers.get("date")
+    if not date:
+        return None
+    try:
+        return abs(email.utils.parsedate_to_datetime(date).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def check_settings(s: Settings) -> Check:
+    """Check that the settings hang together."""
+    problems = []
+    if (s.slack_bot_token is None) != (s.slack_signing_secret is None) and s.slack_app_token is None:
+        problems.append(
+            "Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)"
+        )
+    if (s.slack_bot_token or s.telegram_bot_token) and not s.coo_operators:
+        problems.append("COO_OPERATORS is empty, so nobody in Slack or Telegram may talk to coo")
+    if s.telegram_webhook_url and not s.telegram_webhook_secret:
+        problems.append("TELEGRAM_WEBHOOK_URL is set without TELEGRAM_WEBHOOK_SECRET")
+    if problems:
+        return Check("settings", False, "; ".join(problems), "set the variables named above")
+    return Check("settings", True, "consistent")
+
+
+def check_database(s: Settings) -> Check:
+    """Connect to the database and run a query."""
+    url = s.database()
+    kind = "PostgreSQL" if is_postgres(url) else "SQLite"
+    try:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure
+        return Check(
+            "database", False, f"{kind}: {type(exc).__name__}", "check DATABASE_URL and that the server is up"
+        )
+    return Check("database", True, f"{kind} reachable")
+
+
+def check_broker(s: Settings) -> Check:
+    """Ping Redis when it is the broker."""
+    if not s.redis_url:
+        return Check("broker", True, "embedded (no server needed)")
+    try:
+        import redis
+
+        redis.Redis.from_url(s.redis_url, socket_timeout=3).ping()
+    except Exception as exc:  # noqa: BLE001
+        return Check("broker", False, f"Redis: {type(exc).__name__}", "check REDIS_URL and that Redis is up")
+    return Check("broker", True, "Redis reachable")
+
+
+def check_model(s: Settings, client: httpx.Client) -> Check:
+    """List models on the OpenAI-compatible endpoint."""
+    if not s.model_configured:
+        return Check("model", True, "rule-based (no API key set)")
+    base = (s.openai_base_url or "https://api.openai.com/v1").rstrip("/")
+    headers = {"Authorization": f"Bearer {s.openai_api_key.get_secret_value()}"} if s.openai_api_key else {}
+    try:
+        r = client.get(f"{base}/models", headers=headers)
+    except httpx.HTTPError as exc:
+        return Check("model", False, f"{base} unreachable ({type(exc).__name__})", "check OPENAI_BASE_URL")
+    if r.status_code == 401:
+        return Check("model", False, "the endpoint refused the key (401)", "check OPENAI_API_KEY")
+    if r.status_code >= 400:
+        return Check("model", False, f"/models answered {r.status_code}", "check OPENAI_BASE_URL")
+    names = (
+        {m.get("id") for m in r.json().get("data", [])}
+        if r.headers.get("content-type", "").startswith("application/json")
+        else set()
+    )
+    if names and s.coo_model not in names:
+        return Check(
+            "model", False, f"model {s.coo_model!r} is not served there", "set COO_MODEL to one it serves"
+        )
+    return Check("model", True, f"{base} serves {s.coo_model}")
+
+
+def check_slack(s: Settings, client: httpx.Client) -> Check | None:
+    """Call auth.test with the bot token."""
+    if not s.slack_bot_token:
+        return None
+    base = (s.slack_api_url or "https://slack.com/api/").rstrip("/")
+    try:
+        r = client.post(
+            f"{base}/auth.test", headers={"Authorization": f"Bearer {s.slack_bot_token.get_secret_value()}"}
+        )
+        body = r.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check(
+            "slack", False, f"auth.test failed ({type(exc).__name__})", "check SLACK_API_URL and the network"
+        )
+    if not body.get("ok"):
+        return Check(
+            "slack",
+            False,
+            f"auth.test: {body.get('error')}",
+            "check SLACK_BOT_TOKEN (xoxb-…) in the app's OAuth page",
+        )
+    return _with_skew(Check("slack", True, f"bot {body.get('user')} in team {body.get('team')}"), r)
+
+
+def check_telegram(s: Settings, client: httpx.Client) -> Check | None:
+    """Call getMe, and compare the registered webhook with TELEGRAM_WEBHOOK_URL."""
+    if not s.telegram_bot_token:
+        return None
+    base = f"{s.telegram_api_url}{s.telegram_bot_token.get_secret_value()}"
+    try:
+        r = client.get(f"{base}/getMe")
+        body = r.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check(
+            "telegram",
+            False,
+            f"getMe failed ({type(exc).__name__})",
+            "check TELEGRAM_API_URL and the network",
+        )
+    if not body.get("ok"):
+        return Check(
+            "telegram", False, f"getMe: {body.get('description')}", "check TELEGRAM_BOT_TOKEN from @BotFather"
+        )
+    me = body["result"].get("username")
+    if s.telegram_webhook_url:
+        info = client.get(f"{base}/getWebhookInfo").json().get("result", {})
+        if info.get("url") != s.telegram_webhook_url:
+            return Check(
+                "telegram",
+                False,
+                f"@{me}: webhook is {info.get('url') or 'not set'!r}, expected {s.telegram_webhook_url!r}",
+                "start `coo serve` (it registers the webhook) or fix TELEGRAM_WEBHOOK_URL",
+            )
+    return _with_skew(Check("telegram", True, f"bot @{me}"), r)
+
+
+def _with_skew(check: Check, response: httpx.Response) -> Check:
+    skew = _skew(response)
+    if skew is not None and skew > MAX_SKEW_S:
+        return Check(
+            check.name,
+            False,
+            f"{check.detail}; clock is {skew:.0f} s off",
+            "sync the clock (NTP): signed requests fail past 5 minutes",
+        )
+    return check
+
+
+def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
+    """Run every check that applies."""
+    owned = client is None
+    client = client or httpx.Client(timeout=10)
+    try:
+        checks: list[Callable[[], Any]] = [
+            lambda: check_settings(s),
+            lambda: check_database(s),
+            lambda: check_broker(s),
+            lambda: check_model(s, client),
+            lambda: check_slack(s, client),
+            lambda: check_telegram(s, client),
+        ]
+        return [c for c in (f() for f in checks) if c is not None]
+    finally:
+        if owned:
+            client.close()
+
+
+def report(checks: list[Check]) -> str:
+    """Render findings as lines."""
+    lines = []
+    for c in checks:
+        lines.append(
+            f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}"
+            + (f"\n     fix: {c.fix}" if c.fix and not c.ok else "")
+        )
+    bad = sum(not c.ok for c in checks)
+    lines.append("All good." if not bad else f"{bad} problem(s) to fix.")
+    return "\n".join(lines)

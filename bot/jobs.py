@@ -1,0 +1,216 @@
+"""Build the job system from settings: the broker, the job kinds, the queue, and in-process workers.
+
+Broker: Redis (``REDIS_URL``, shared by every process; ``coo worker`` runs the workers) or, embedded,
+Dramatiq's in-memory StubBroker with workers inside the process, made durable by the job table.
+Dramatiq's global broker is never set: actors are declared on the broker built here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from dramatiq.broker import Broker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Retries, TimeLimit
+
+from agents.outreach import OutreachConfig
+from bot.digest import DIGEST_KIND, DigestSources, digest_kind
+from bot.messages import Reply
+from bot.notify import Notifier
+from bot.schedule import DigestScheduler, parse_clock
+from bot.settings import Settings
+from connectors.email import Mailer, parse_smtp_url
+from graph import outcomes as o
+from graph.actors import send_email_kind
+from graph.jobs.kinds import JobContext, JobKind, JobResult
+from graph.jobs.queue import JobQueue
+from graph.jobs.runner import Lease
+from graph.jobs.workers import Workers
+from graph.summary import ModelSummariser, Summariser
+from memory.tables import new_id
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.dispatch import Outbound
+    from graph.budget import BudgetLedger
+
+log = logging.getLogger(__name__)
+
+
+def build_broker(settings: Settings) -> tuple[Broker, bool]:
+    """Return the broker and whether every process shares it (Redis) or it lives in this one."""
+    middleware = [TimeLimit(interval=100), Retries(max_retries=0)]
+    if settings.redis_url:
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(
+            url=settings.redis_url, namespace=settings.coo_redis_namespace, middleware=middleware
+        ), True
+    return StubBroker(middleware=middleware), False
+
+
+def build_mailer(settings: Settings) -> Mailer | None:
+    """Return the SMTP mailer, or None when SMTP_URL or COO_EMAIL_FROM is missing."""
+    if not settings.smtp_url or not settings.coo_email_from:
+        return None
+    return Mailer(parse_smtp_url(settings.smtp_url.get_secret_value()), settings.coo_email_from)
+
+
+def outreach_config(settings: Settings) -> OutreachConfig:
+    """Return how outbound email behaves (the undo window, whether email is set up)."""
+    return OutreachConfig(
+        undo_window_s=settings.coo_undo_window_s,
+        email_ready=bool(settings.smtp_url and settings.coo_email_from),
+        tz=ZoneInfo(settings.coo_timezone),
+    )
+
+
+def build_summariser(settings: Settings, ledger: BudgetLedger) -> Summariser | None:
+    """Return the digest's model summariser when a model is configured."""
+    if not settings.model_configured:
+        return None
+    from bot.costs import build_prices
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return ModelSummariser(
+        model=settings.coo_cheap_model or settings.coo_model,
+        api_key=key,
+        base_url=settings.openai_base_url,
+        ledger=ledger,
+        prices=build_prices(settings),
+        max_retries=settings.coo_model_max_retries,
+    )
+
+
+def worker_name() -> str:
+    """Return a name for this process's claims: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def channel_outbound(app: App, channel: str) -> Outbound | None:
+    """Return a channel's outbound from its module's ``outbound(app)``, when it has one."""
+    if not channel.isidentifier():
+        return None
+    try:
+        module: Any = import_module(f"bot.{channel}")
+    except ImportError:
+        return None
+    make = getattr(module, "outbound", None)
+    return make(app) if callable(make) else None
+
+
+def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
+    """Return the notifier and the job queue of an App (no workers are started here)."""
+    settings = app.settings
+    notifier = Notifier(app.db, factory=lambda channel: channel_outbound(app, channel))
+    broker, shared = build_broker(settings)
+    tz = ZoneInfo(settings.coo_timezone)
+    sources = DigestSources(
+        db=app.db,
+        approvals=app.approvals,
+        ledger=app.ledger,
+        tz=tz,
+        summariser=build_summariser(settings, app.ledger),
+    )
+    kinds = [send_email_kind(build_mailer(settings), tz), digest_kind(sources), reindex_kind(app)]
+    queue = JobQueue(
+        app.db,
+        broker,
+        kinds,
+        notifier,
+        worker=worker_name(),
+        shared_broker=shared,
+        lease=Lease(settings.coo_job_lease_s),
+        stale_s=max(settings.coo_job_lease_s * 2, 10.0),
+    )
+    return notifier, queue
+
+
+def start_workers(app: App) -> Workers:
+    """Start job workers in this process, with the digest scheduler when a destination is set."""
+    settings = app.settings
+    periodic = []
+    if settings.coo_digest_to:
+        scheduler = DigestScheduler(
+            app.db,
+            app.jobs,
+            at=parse_clock(settings.coo_digest_time),
+            tz=ZoneInfo(settings.coo_timezone),
+            destination=settings.coo_digest_to,
+            name=app.jobs.runner.worker,
+        )
+        periodic.append(scheduler.tick)
+    workers = Workers(
+        app.jobs, threads=settings.coo_job_threads, tick_s=settings.coo_job_tick_s, periodic=periodic
+    )
+    return workers.start()
+
+
+def start_job(app: App, kind: str, *, conversation: str, args: dict[str, Any], text: str) -> str:
+    """Answer at once with ``text`` (the message the job will edit), then queue the job; return its id.
+
+    The message is posted before the job exists, so the job's first progress edit always finds it.
+    """
+    job_id = new_id("job")
+    app.notifier.deliver(conversation, [Reply(text=text, key=f"job:{job_id}")])
+    app.jobs.submit(kind, key=f"{kind}:ask:{job_id}", args=args, conversation=conversation, job_id=job_id)
+    return job_id
+
+
+def request_digest(app: App, conversation: str) -> str:
+    """Build a digest now into a conversation (the ``/digest`` command of any channel); return the job id."""
+    from datetime import datetime
+
+    today = datetime.now(ZoneInfo(app.settings.coo_timezone)).date()
+    return start_job(
+        app,
+        DIGEST_KIND,
+        conversation=conversation,
+        args={"day": today.isoformat()},
+        text="Working on the digest…",
+    )
+
+
+REINDEX_KIND = "knowledge.reindex"
+
+
+def reindex_kind(app: App) -> JobKind:
+    """Return the job kind that rebuilds the knowledge index from SQL (idempotent: a rebuild is a rebuild)."""
+
+    def run(ctx: JobContext) -> JobResult:
+        ctx.progress.update("Re-indexing memory: rebuilding the vector index from SQL", step=1, of=1)
+        n = app.knowledge.rebuild_index()
+        return JobResult(text=f"Memory re-indexed: {n} vector(s) from {app.knowledge.count()} live item(s).")
+
+    return JobKind(
+        name=REINDEX_KIND,
+        run=run,
+        title="re-indexing memory",
+        time_limit_s=600.0,
+        max_retries=2,
+        backoff_s=5.0,
+    )
+
+
+def request_reindex(app: App, conversation: str) -> str:
+    """Re-index memory off the chat path (``reindex`` in any channel); return the job id."""
+    return start_job(app, REINDEX_KIND, conversation=conversation, args={}, text="Re-indexing memory…")
+
+
+def retry_job(app: App, job_id: str) -> list[o.Outcome]:
+    """Queue a dead job again (the Retry button on a failed job)."""
+    job = app.jobs.retry(job_id)
+    if job is not None:
+        kind = app.jobs.kinds.get(job.kind)
+        # Told to the clicker only: the job's own message shows its progress to everyone.
+        return [o.Notice(f"Retrying {kind.label if kind else job.kind} ({job.id}).")]
+    existing = app.jobs.get(job_id)
+    if existing is None:
+        return [o.Notice(f"There is no job {job_id}.")]
+    return [o.Notice(f"Job {job_id} is {existing.status}; there is nothing to retry.")]

@@ -1,0 +1,51 @@
+"""Channel-neutral replies: text, cards and buttons that each adapter renders its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ButtonAction = Literal["approve", "reject", "edit", "undo", "retry"]
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button: its action id (the contract), the approval/event/run id it acts on, and its label."""
+
+    action: ButtonAction
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """A structured message: a title, labelled fields and buttons."""
+
+    title: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    footer: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to post, or an update to one posted before.
+
+    Attributes:
+        text: The message text (plain; adapters escape it for their markup).
+        card: A card, when the reply is structured.
+        buttons: Buttons under a plain text reply.
+        replaces: ``approval:<id>`` or ``event:<id>`` when this updates an earlier message in place.
+        key: ``approval:<id>`` or ``event:<id>`` naming this message, so a later reply can replace it.
+        image: A PNG to show with the text where the channel can (a Slack file upload, a Telegram
+            photo); channels that cannot show images show the text alone.
+        image_name: The image's file name, e.g. ``budget.png``.
+    """
+
+    text: str = ""
+    card: Card | None = None
+    buttons: list[Button] = field(default_factory=list)
+    replaces: str | None = None
+    key: str | None = None
+    image: bytes | None = None
+    image_name: str = ""

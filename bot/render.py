@@ -1,0 +1,68 @@
+"""Turn the engine's outcomes into channel-neutral replies."""
+
+from __future__ import annotations
+
+from agents.contract import canonical_json
+from bot.messages import Button, Card, Reply
+from graph import outcomes as o
+
+
+def approval_card(ask: o.Ask) -> Card:
+    """Render an approval: the exact canonical arguments, not the model's words about them."""
+    a = ask.action
+    fields = [
+        ("Action", a.name),
+        ("Arguments", canonical_json(a.arguments)),
+        ("Will change", a.changes),
+        ("Reversible", "yes (Undo afterwards)" if a.reversible else "NO - this cannot be undone"),
+        ("Cost estimate", f"${a.cost_estimate_usd:.4f}"),
+        ("Why I ask", ask.reason),
+    ]
+    if a.untrusted_source:
+        fields.append(("Warning", "proposed after reading untrusted content"))
+    return Card(
+        title=f"Approve? {a.summary}",
+        fields=fields,
+        buttons=[
+            Button("approve", ask.approval_id, "Approve"),
+            Button("reject", ask.approval_id, "Reject"),
+        ],
+        footer=f"expires {ask.expires_at:%Y-%m-%d %H:%M} UTC · {ask.approval_id}",
+    )
+
+
+def render(out: o.Outcome) -> Reply:
+    """Render one outcome."""
+    match out:
+        case o.Say(text):
+            return Reply(text=text)
+        case o.Ask():
+            return Reply(
+                text=f"Approve? {out.action.summary}",
+                card=approval_card(out),
+                key=f"approval:{out.approval_id}",
+            )
+        case o.Done(run_id, text, undo_event, duplicate, effect):
+            prefix = "Already done: " if duplicate else "Done: " if effect else ""
+            buttons = [Button("undo", undo_event, "Undo")] if undo_event else []
+            return Reply(
+                text=prefix + text, buttons=buttons, key=f"event:{undo_event}" if undo_event else None
+            )
+        case o.Refused(text):
+            return Reply(text=text)
+        case o.Failed(run_id, text):
+            return Reply(text=text, buttons=[Button("retry", run_id, "Retry")])
+        case o.Decided(approval_id, decision, by, at, summary):
+            verb = {"approved": "Approved", "rejected": "Rejected"}.get(decision, decision.capitalize())
+            return Reply(
+                text=f"{verb} by {by} at {at:%Y-%m-%d %H:%M} UTC: {summary}",
+                replaces=f"approval:{approval_id}",
+            )
+        case o.Undone(event_id, text):
+            return Reply(text=f"Undone: {text}", replaces=f"event:{event_id}")
+    raise TypeError(f"cannot render {out!r}")
+
+
+def render_all(outs: list[o.Outcome]) -> list[Reply]:
+    """Render outcomes in order."""
+    return [render(x) for x in outs]

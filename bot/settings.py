@@ -1,0 +1,87 @@
+"""Settings, read once from the environment and `.env` by pydantic-settings. Nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a deployment; all optional, with embedded defaults."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    coo_data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    coo_model: str = "gpt-4o-mini"
+    coo_cheap_model: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_url: str | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    smtp_url: SecretStr | None = None
+    coo_email_from: str | None = None
+    coo_undo_window_s: float = 60
+    coo_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    coo_timezone: str = "UTC"
+    coo_digest_time: str = "08:00"
+    coo_digest_to: str | None = None
+    coo_budget_daily_usd: float | None = None
+    coo_budget_monthly_usd: float | None = None
+    coo_prices_json: dict[str, Any] = Field(default_factory=dict)  # model → {input, output, cached_input} $/M
+    coo_max_output_tokens: int = Field(default=1024, gt=0)
+    coo_cheap_at: float = Field(default=0.8, ge=0)  # share of a cap after which the cheap model serves
+    coo_cache_ttl_s: float = Field(default=30 * 24 * 3600, ge=0)  # 0: no response cache
+    coo_model_max_retries: int = Field(default=2, ge=0)
+    coo_tiktoken_encoding: str | None = None  # e.g. o200k_base, where tiktoken can load it
+    coo_history_turns: int = Field(default=10, ge=0)
+    coo_approval_ttl_s: float = 7 * 24 * 3600
+    coo_auto_amount_limit_usd: float = 100.0
+    coo_hard_amount_limit_usd: float = 1_000_000.0
+    coo_max_input_chars: int = 8_000
+    coo_max_steps: int = 25
+    coo_rate_per_minute: int = 120
+    coo_embeddings_model: str | None = None
+    coo_embeddings_base_url: str | None = None
+    coo_context_tokens: int = 3000
+    coo_job_threads: int = Field(default=4, ge=1)  # worker threads per process
+    coo_job_lease_s: float = Field(default=30.0, gt=0)  # a dead worker's job is taken over after this
+    coo_job_tick_s: float = Field(default=1.0, gt=0)  # relay, heartbeat and scheduler interval
+    coo_redis_namespace: str = "coo"  # prefix of the broker's Redis keys
+    port: int = 8080
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "coo"
+
+    @field_validator("coo_operators", mode="before")
+    @classmethod
+    def _split_operators(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def model_configured(self) -> bool:
+        """Tell whether an OpenAI-compatible model is configured."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def embeddings_configured(self) -> bool:
+        """Tell whether an OpenAI-compatible embeddings model is configured (else the embedded one)."""
+        return bool(self.coo_embeddings_model)
+
+    def database(self) -> str:
+        """Return the workspace database URL (SQLite under the data dir unless DATABASE_URL is set)."""
+        if self.database_url:
+            return self.database_url
+        self.coo_data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.coo_data_dir / 'coo.sqlite'}"

@@ -1,0 +1,298 @@
+"""The Slack channel: slack-bolt's AsyncApp on `POST /slack/events` (HTTP mode) or over Socket Mode.
+
+Request path (kept short, so Slack gets its answer within 3 s whatever the model is doing):
+signature and timestamp checked on the raw body (401 otherwise, nothing parsed or recorded) → bolt →
+the delivery recorded in the durable inbox under its event_id (a retry or a concurrent copy stops
+there) → 200. The engine runs afterwards, off the request path, and replies through `SlackOutbound`.
+
+Bolt acknowledges Events API requests before it runs the listener (``process_before_response`` off),
+so events are recorded in *listener middleware*, which runs first; buttons and slash commands ack
+explicitly, after their click is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.kwargs_injection.async_args import AsyncArgs
+from slack_sdk.signature import SignatureVerifier
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.app import App
+from bot.dispatch import Click, Dispatcher
+from bot.messages import Reply
+from bot.render import render_all
+from bot.server import Mount
+from bot.slack import blocks, commands, inbound
+from bot.slack.commands import COMMANDS
+from bot.slack.edit import EditFlow
+from bot.slack.outbound import SlackOutbound, web_client
+from memory import inbox
+
+log = logging.getLogger(__name__)
+
+CLICK_CHANNEL = "slack:click"  # inbox rows that only deduplicate clicks (never re-processed as messages)
+_CLICKS = re.compile(r"^(approve|reject|undo|retry)$")
+MAX_BODY = 1_000_000  # Slack's payloads are a few KB; anything this big is not from Slack
+
+
+class SlackChannel:
+    """Everything Slack needs in one process: the bolt app, the outbound client, the dispatcher.
+
+    Args:
+        app: The composition root.
+        bot_token: The bot token (``xoxb-``).
+        signing_secret: Verifies HTTP requests; None in Socket Mode without an HTTP endpoint.
+        app_token: The app-level token (``xapp-``); when set, events arrive over Socket Mode.
+        api_url: Base URL of the Slack Web API (tests point it at a loopback fake).
+    """
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        bot_token: str,
+        signing_secret: str | None,
+        app_token: str | None = None,
+        api_url: str | None = None,
+    ) -> None:
+        self.app = app
+        self.client = web_client(bot_token, api_url)
+        self.outbound = SlackOutbound(self.client)
+        self.dispatcher = Dispatcher(app, inbound.CHANNEL, self.outbound)
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self.app_token = app_token
+        self.bolt = AsyncApp(
+            name="coo",
+            client=self.client,
+            signing_secret=signing_secret,
+            request_verification_enabled=signing_secret is not None,
+            process_before_response=False,
+        )
+        self.handler = AsyncSlackRequestHandler(self.bolt)
+        self.socket: AsyncSocketModeHandler | None = None
+        self.edits = EditFlow(self)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._register()
+
+    @classmethod
+    def from_settings(cls, app: App) -> SlackChannel:
+        """Build the channel from the app's settings (the caller checked the bot token is set)."""
+        s = app.settings
+        assert s.slack_bot_token is not None
+        return cls(
+            app,
+            bot_token=s.slack_bot_token.get_secret_value(),
+            signing_secret=s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None,
+            app_token=s.slack_app_token.get_secret_value() if s.slack_app_token else None,
+            api_url=s.slack_api_url,
+        )
+
+    def _register(self) -> None:
+        b = self.bolt
+        b.event("app_mention", middleware=[self._record_event])(self._event_acked)
+        b.event("message", middleware=[self._record_event])(self._event_acked)
+        b.action(_CLICKS)(self._on_click)
+        b.action("edit")(self.edits.on_edit)
+        b.view(self.edits.CALLBACK_ID)(self.edits.on_submit)
+        for name in COMMANDS:
+            b.command(name)(self._on_command)
+
+    # ---- HTTP -----------------------------------------------------------------------------------
+
+    def _signed(self, body: bytes, headers: dict[str, str]) -> bool:
+        """Check Slack's signature; a body that is not UTF-8 cannot be Slack's (the SDK would raise on it)."""
+        assert self.verifier is not None
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return self.verifier.is_valid_request(body, headers)
+
+    async def events(self, request: Request) -> Response:
+        """Serve ``POST /slack/events``: verify on the raw body first, then hand to bolt."""
+        peer = request.client.host if request.client else "?"
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            log.warning("slack: refused a %s byte body from %s", request.headers["content-length"], peer)
+            return PlainTextResponse("body too large", status_code=413)
+        body = await request.body()
+        if self.verifier is None:
+            return PlainTextResponse("Slack HTTP mode is not configured", status_code=404)
+        if len(body) > MAX_BODY or not self._signed(body, dict(request.headers)):
+            log.warning("slack: refused a request with a bad signature or stale timestamp from %s", peer)
+            return PlainTextResponse("invalid signature", status_code=401)
+        if not inbound.well_formed(body, request.headers.get("content-type", "")):
+            log.warning("slack: refused a signed but malformed body from %s", peer)
+            return PlainTextResponse("malformed body", status_code=400)
+        return await self.handler.handle(request)
+
+    # ---- listeners ------------------------------------------------------------------------------
+
+    async def _record_event(self, args: AsyncArgs) -> None:
+        """Record a message in the inbox before bolt acknowledges it; duplicates stop in `accept`."""
+        msg = inbound.from_event(args.body)
+        if msg is not None:
+            new = await self.dispatcher.accept(
+                delivery_id=msg.delivery_id, conversation=msg.conversation, actor=msg.actor, text=msg.text
+            )
+            retry = args.request.headers.get("x-slack-retry-num", [None])[0]
+            log.info(
+                "slack: event %s %s%s",
+                msg.delivery_id,
+                "accepted" if new else "duplicate",
+                f" (retry {retry})" if retry else "",
+            )
+        await args.next()
+
+    async def _event_acked(self, args: AsyncArgs) -> None:
+        """Do nothing: bolt has acknowledged and the inbox has the delivery."""
+
+    async def _on_click(self, args: AsyncArgs) -> None:
+        """Record the click, acknowledge, then decide / undo / retry off the request path."""
+        assert args.action is not None
+        click = inbound.click_from(args.body, args.action)
+        new = await self.record_interaction(
+            click.delivery_id, click.conversation, click.actor, f"{click.action} {click.value}"
+        )
+        await args.ack()
+        if new:
+            self.spawn(self._handle_click(click))
+
+    async def record_interaction(self, delivery_id: str, conversation: str, actor: str, text: str) -> bool:
+        """Record a click or a modal submission before acknowledging it; False for a duplicate."""
+        return await asyncio.to_thread(
+            inbox.record,
+            self.app.db,
+            delivery_id=f"{CLICK_CHANNEL}:{delivery_id}",
+            channel=CLICK_CHANNEL,
+            conversation=conversation,
+            actor=actor,
+            text=text,
+        )
+
+    async def finish_interaction(self, delivery_id: str, status: str = "done") -> None:
+        """Mark a recorded click or submission handled."""
+        await asyncio.to_thread(inbox.finish, self.app.db, f"{CLICK_CHANNEL}:{delivery_id}", status)
+
+    async def _handle_click(self, click: Click) -> None:
+        status = "failed"
+        try:
+            for reply in await self.dispatcher.click(click):
+                await self.tell(click.conversation, click.actor, reply)
+            status = "done"
+        except Exception:
+            log.exception("slack: click %s failed", click.delivery_id)
+            await self.tell(
+                click.conversation, click.actor, Reply(text="That did not work; the error was logged.")
+            )
+        finally:
+            await self.finish_interaction(click.delivery_id, status)
+
+    async def tell(self, conversation: str, actor: str, reply: Reply) -> None:
+        """Show a reply to one person only (an ephemeral message)."""
+        await self.outbound.ephemeral(conversation, actor.removeprefix(f"{inbound.CHANNEL}:"), reply)
+
+    async def _on_command(self, args: AsyncArgs) -> None:
+        """Acknowledge a slash command at once; the answer follows through its response_url."""
+        await args.ack()
+        assert args.command is not None
+        self.spawn(self._answer_command(dict(args.command), args))
+
+    async def _answer_command(self, command: dict[str, Any], args: AsyncArgs) -> None:
+        if not self.app.is_operator(inbound.actor(command.get("user_id", ""))):
+            reply = Reply(text="Only this workspace's operators can use coo's commands.")
+        else:
+            try:
+                reply = await asyncio.to_thread(
+                    commands.answer,
+                    self.app,
+                    inbound.actor(command.get("user_id", "")),
+                    command["command"],
+                    command.get("text", ""),
+                )
+            except Exception:
+                log.exception("slack: %s failed", command["command"])
+                reply = Reply(text=f"{command['command']} failed; the error was logged.")
+        msg = blocks.single(reply)
+        await args.respond(text=msg.text, blocks=msg.blocks, response_type="ephemeral")
+        if reply.image and command.get("channel_id"):  # the chart goes to the channel as a file
+            try:
+                await self.client.files_upload_v2(
+                    channel=command["channel_id"],
+                    file=reply.image,
+                    filename=reply.image_name or "chart.png",
+                    title="coo: spend over the last 30 days",
+                )
+            except Exception:
+                log.exception("slack: chart upload failed")
+
+    # ---- background work ------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run work off the request path, logged if it fails, awaited by `drain`."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack: background work failed", exc_info=task.exception())
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until all work started so far has finished (tests, shutdown)."""
+        while True:
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=timeout)
+            await self.dispatcher.drain(timeout)
+            if not self._tasks:
+                return
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start finishing what a crash left, in the background; connect Socket Mode if configured."""
+        self.loop = asyncio.get_running_loop()
+        self.spawn(self._recover())
+        if self.app_token:
+            self.socket = AsyncSocketModeHandler(self.bolt, app_token=self.app_token)
+            await self.socket.connect_async()
+            log.info("slack: connected in Socket Mode")
+
+    async def _recover(self) -> None:
+        """Resume Slack runs a crash interrupted (e.g. decided, not carried out), then unprocessed inbox items."""
+        recovered = await asyncio.to_thread(self.app.engine.recover, inbound.CHANNEL)
+        for conversation, outs in recovered:
+            await self.dispatcher.deliver(conversation, render_all(outs))
+        await self.dispatcher.recover()
+
+    async def stop(self) -> None:
+        """Disconnect Socket Mode and let work in flight finish."""
+        if self.socket is not None:
+            await self.socket.close_async()
+        try:
+            await self.drain(timeout=10)
+        finally:
+            self.dispatcher.close()
+
+    async def health(self) -> dict[str, Any]:
+        """Report the mode and the inbox backlog."""
+        backlog = len(await asyncio.to_thread(inbox.unfinished, self.app.db, inbound.CHANNEL))
+        return {"ok": True, "mode": "socket" if self.app_token else "http", "inbox_backlog": backlog}
+
+    def mount(self) -> Mount:
+        """Return what the HTTP server adds for Slack."""
+        routes = [Route("/slack/events", self.events, methods=["POST"])] if self.verifier else []
+        return Mount(
+            name="slack", routes=list(routes), startup=[self.start], shutdown=[self.stop], health=self.health
+        )

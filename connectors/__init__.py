@@ -1,0 +1,1 @@
+"""The outside world: email, calendar, CRM, web fetch and webhooks, each behind a small interface."""

@@ -1,0 +1,89 @@
+"""Dramatiq actors for long work, declared by a function on the broker it is given (never at import).
+
+Every job kind becomes one actor whose message carries only the job id; the job table holds the rest.
+Dramatiq's own retries are off for these actors (``max_retries=0``): attempts, backoff and dead
+letters live in the job table, so they survive the in-memory broker and are visible to the operator.
+Its time limit is on: an attempt that runs too long is interrupted and counted as a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import tzinfo
+from typing import Any
+
+import dramatiq
+from dramatiq.broker import Broker
+from sqlmodel import Session
+
+from agents.outreach import SEND_KIND, SEND_RETRIES, EmailArgs
+from connectors.email import Email, Mailer
+from connectors.errors import EmailError
+from graph.jobs.errors import JobFailed
+from graph.jobs.kinds import JobContext, JobKind, JobResult
+from memory import eventlog
+from memory.job_tables import Job
+
+log = logging.getLogger(__name__)
+
+
+def declare_actors(
+    broker: Broker, kinds: Iterable[JobKind], run: Callable[[str], object]
+) -> dict[str, dramatiq.Actor[Any, Any]]:
+    """Declare one actor per job kind on ``broker``; each runs ``run(job_id)``.
+
+    Raises:
+        ValueError: The broker lacks the TimeLimit or Retries middleware (Dramatiq names the options).
+    """
+    actors: dict[str, dramatiq.Actor[Any, Any]] = {}
+    for kind in kinds:
+
+        def perform(job_id: str) -> None:
+            run(job_id)
+
+        perform.__name__ = perform.__qualname__ = kind.name.replace(".", "_")
+        declare = dramatiq.actor(
+            broker=broker,
+            actor_name=kind.name,
+            queue_name=kind.queue,
+            time_limit=int(kind.time_limit_s * 1000),
+            max_retries=0,
+        )
+        actors[kind.name] = declare(perform)
+    return actors
+
+
+def _effect_message(session: Session, job: Job) -> str | None:
+    """Return the chat message of the action that scheduled the job (its Done message, with Undo)."""
+    ev = eventlog.by_key(session, job.key)
+    return f"event:{ev.id}" if ev is not None else f"job:{job.id}"
+
+
+def send_email_kind(mailer: Mailer | None, tz: tzinfo, *, backoff_s: float = 30.0) -> JobKind:
+    """Return the job kind that sends an approved email once its undo window has closed."""
+
+    def run(ctx: JobContext) -> JobResult:
+        args = EmailArgs.model_validate(ctx.args)
+        if mailer is None:
+            raise JobFailed("email is not set up (set SMTP_URL and COO_EMAIL_FROM)", retry=False)
+        ctx.progress.update(f"Sending the email to {args.to}…")
+        try:
+            message_id = mailer.send(Email(args.to, args.subject, args.body, key=ctx.key))
+        except EmailError as exc:
+            raise JobFailed(str(exc), retry=not exc.permanent) from None
+        at = ctx.now().astimezone(tz).strftime("%H:%M:%S %Z").strip()
+        return JobResult(
+            text=f"Sent the email to {args.to} at {at}. It can no longer be undone.",
+            data={"message_id": message_id, "sent_at": ctx.now().isoformat()},
+        )
+
+    return JobKind(
+        name=SEND_KIND,
+        run=run,
+        title="sending the email",
+        time_limit_s=120.0,
+        max_retries=SEND_RETRIES,
+        backoff_s=backoff_s,
+        message_key=_effect_message,
+    )

@@ -1,0 +1,194 @@
+"""The model planner: langchain-openai's ChatOpenAI with the agents' operations bound as tools.
+
+A call is split in steps so the ladder can price it before it is made: ``prompt`` builds the exact
+messages, ``estimate`` prices them offline, ``complete`` makes the call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+
+from agents.registry import Registry
+from graph.errors import ModelUnavailable
+from graph.planner import Plan, PlanRequest, RawProposal, Usage
+from graph.pricing import DEFAULT_PRICES, Price, cost_usd
+from graph.prompts import PLANNER_PROMPT_VERSION, render_planner_context, render_planner_system
+from graph.tokens import CharEstimate, TokenCounter, count_prompt
+
+log = logging.getLogger(__name__)
+
+
+def tool_specs(registry: Registry) -> list[dict[str, Any]]:
+    """Return OpenAI function-tool specs for the operations planners may propose."""
+    specs = []
+    for op in registry.offered():
+        schema = op.args.model_json_schema()
+        schema.pop("title", None)
+        specs.append(
+            {
+                "type": "function",
+                "function": {"name": op.tool_name, "description": op.description, "parameters": schema},
+            }
+        )
+    return specs
+
+
+def _sha256(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One exact model call: the model, the messages, the tools and the sampling parameters."""
+
+    model: str
+    messages: list[BaseMessage]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Return the messages as (role, text) pairs."""
+        return [
+            (m.type, m.content if isinstance(m.content, str) else json.dumps(m.content))
+            for m in self.messages
+        ]
+
+    def prompt_hash(self) -> str:
+        """Return a hash of everything the model is asked, whichever model answers."""
+        return _sha256({"messages": self.pairs(), "tools": self.tools, "params": self.params})
+
+    def key(self) -> str:
+        """Return the response-cache key: the model and the exact prompt."""
+        return _sha256({"model": self.model, "prompt": self.prompt_hash()})
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a call may cost at most: its counted input and its whole output allowance."""
+
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+def message_record(msg: AIMessage) -> dict[str, Any]:
+    """Return what the response cache keeps of an answer (its words and tool calls, not its usage)."""
+    return {
+        "content": msg.content if isinstance(msg.content, str) else "",
+        "tool_calls": [dict(c) for c in msg.tool_calls],
+        "invalid_tool_calls": [dict(c) for c in msg.invalid_tool_calls],
+    }
+
+
+def plan_from_record(record: Mapping[str, Any], planner: str, usage: list[Usage]) -> Plan:
+    """Turn an answer's tool calls into raw proposals (invalid calls become denied proposals)."""
+    proposals = []
+    for call in record.get("tool_calls") or []:
+        args = call.get("args")
+        if isinstance(args, str):  # some servers send arguments unparsed
+            try:
+                args = json.loads(args)
+            except ValueError:
+                args = {}
+        proposals.append(RawProposal(str(call["name"]), args if isinstance(args, dict) else {}))
+    for bad in record.get("invalid_tool_calls") or []:
+        proposals.append(RawProposal(str(bad.get("name") or "invalid"), {"__invalid__": True}))
+    content = record.get("content") or ""
+    return Plan(proposals=proposals, reply=str(content).strip(), planner=planner, usage=usage)
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    headers = exc.response.headers
+    for header, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
+        try:
+            return float(headers[header]) / divisor
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+class ChatPlanner:
+    """Plans with an OpenAI-compatible chat model."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str | None,
+        base_url: str | None,
+        registry: Registry,
+        timeout_s: float = 60,
+        max_retries: int = 2,
+        max_output_tokens: int = 1024,
+        prices: Mapping[str, Price] = DEFAULT_PRICES,
+        counter: TokenCounter | None = None,
+    ) -> None:
+        self.model_name = model
+        self.name = f"openai:{model}@{PLANNER_PROMPT_VERSION}"
+        self.prices = prices
+        self.counter = counter or CharEstimate()
+        self.max_output_tokens = max_output_tokens
+        self._tools = tool_specs(registry)
+        self._llm = ChatOpenAI(
+            model=model,
+            api_key=api_key or "unset",  # type: ignore[arg-type]
+            base_url=base_url,
+            use_responses_api=False,
+            temperature=0,
+            max_tokens=max_output_tokens,  # type: ignore[call-arg]
+            timeout=timeout_s,
+            max_retries=max_retries,
+        ).bind_tools(self._tools)
+
+    def prompt(self, request: PlanRequest) -> Prompt:
+        """Return the exact call this request makes."""
+        messages: list[BaseMessage] = [SystemMessage(render_planner_system())]
+        if request.context:
+            messages.append(SystemMessage(render_planner_context(request.context)))
+        for role, text in request.history:
+            messages.append(HumanMessage(text) if role == "user" else AIMessage(text))
+        messages.append(HumanMessage(request.text))
+        params = {"temperature": 0, "max_tokens": self.max_output_tokens}
+        return Prompt(self.model_name, messages, self._tools, params)
+
+    def estimate(self, prompt: Prompt) -> Estimate:
+        """Price a call before making it: counted input, and the full output allowance."""
+        inp = count_prompt(self.counter, prompt.pairs(), prompt.tools)
+        out = self.max_output_tokens
+        return Estimate(inp, out, cost_usd(self.model_name, inp, out, 0, self.prices))
+
+    def complete(self, prompt: Prompt) -> tuple[Plan, dict[str, Any]]:
+        """Make the call; return its plan (priced from the usage reported) and the answer to cache.
+
+        Raises:
+            ModelUnavailable: On 429, 5xx, a timeout or no connection (after the client's retries).
+        """
+        try:
+            msg = self._llm.invoke(prompt.messages)
+        except openai.APIStatusError as exc:
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise ModelUnavailable(self.model_name, exc.status_code, _retry_after(exc)) from exc
+            raise
+        except openai.APIConnectionError as exc:  # includes timeouts
+            raise ModelUnavailable(self.model_name, None) from exc
+        assert isinstance(msg, AIMessage)
+        usage_meta: Any = msg.usage_metadata or {}
+        inp, out = int(usage_meta.get("input_tokens", 0)), int(usage_meta.get("output_tokens", 0))
+        cached = int((usage_meta.get("input_token_details") or {}).get("cache_read", 0) or 0)
+        cost = cost_usd(self.model_name, inp, out, cached, self.prices)
+        usage = [Usage(self.model_name, inp, out, cost, cached_tokens=cached)]
+        record = message_record(msg)
+        return plan_from_record(record, self.name, usage), record
+
+    def plan(self, request: PlanRequest) -> Plan:
+        """Ask the model and turn its tool calls into raw proposals."""
+        return self.complete(self.prompt(request))[0]

@@ -1,0 +1,200 @@
+"""The model ladder: a planner that picks the cheapest rung the budget and the models' health allow.
+
+Rungs, best first: the primary model → the cheap model → a cached answer → the rule-based model.
+
+- Each model rung first looks up its own answer to the exact prompt in the response cache; a hit is
+  served free (rung ``cache``).
+- The primary rung is skipped for the cheap one once spend passes ``cheap_at`` of the tightest cap.
+- A model rung is used only when the ledger can reserve its estimate under every cap; otherwise the
+  ladder steps down, so a run that would cross a cap never makes the call.
+- A 429, a 5xx or a timeout steps down too, and that rung cools down (doubling per failure, or what
+  the server's Retry-After said) before it is tried again.
+- Below the models: any model's cached answer to this exact prompt, then the rule-based model, which
+  needs no budget, so the grammar keeps working when the money runs out.
+
+Every call, whichever rung served it, is recorded in the ledger with its rung.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from graph.budget import BudgetLedger
+from graph.cache import ResponseCache
+from graph.chat_model import ChatPlanner, Prompt, plan_from_record
+from graph.errors import ModelUnavailable
+from graph.planner import Plan, Planner, PlanRequest, Usage
+
+log = logging.getLogger(__name__)
+
+RungName = Literal["primary", "cheap", "cache", "rules"]
+
+
+class Backoff:
+    """Per-rung cool-down after failures: ``base_s`` doubling per consecutive failure, at most ``max_s``."""
+
+    def __init__(
+        self, base_s: float = 2.0, max_s: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.base_s, self.max_s, self.clock = base_s, max_s, clock
+        self._failures: dict[str, int] = {}
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def failed(self, rung: str, retry_after: float | None = None) -> float:
+        """Note a failure; return how long the rung now rests."""
+        with self._lock:
+            n = self._failures.get(rung, 0) + 1
+            self._failures[rung] = n
+            wait = min(self.base_s * 2 ** (n - 1), self.max_s)
+            if retry_after is not None:
+                wait = min(max(wait, retry_after), self.max_s)
+            self._until[rung] = self.clock() + wait
+            return wait
+
+    def ok(self, rung: str) -> None:
+        """Note a success: the rung is healthy again."""
+        with self._lock:
+            self._failures.pop(rung, None)
+            self._until.pop(rung, None)
+
+    def resting(self, rung: str) -> float:
+        """Return the seconds a rung still rests (0 when it may be tried)."""
+        with self._lock:
+            return max(self._until.get(rung, 0.0) - self.clock(), 0.0)
+
+
+@dataclass(frozen=True)
+class ModelRung:
+    """A model rung: its name and its planner."""
+
+    name: Literal["primary", "cheap"]
+    planner: ChatPlanner
+
+
+@dataclass(frozen=True)
+class RungNow:
+    """The rung the next call would start from, and why it is not a better one."""
+
+    rung: RungName
+    model: str
+    reason: str = ""
+
+
+class Ladder:
+    """A Planner over the rungs, driven by spend and by the models' errors."""
+
+    name = "ladder"
+
+    def __init__(
+        self,
+        *,
+        rules: Planner,
+        ledger: BudgetLedger,
+        primary: ChatPlanner | None = None,
+        cheap: ChatPlanner | None = None,
+        cache: ResponseCache | None = None,
+        cheap_at: float = 0.8,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.rules, self.ledger, self.cache, self.cheap_at = rules, ledger, cache, cheap_at
+        self.rungs = [ModelRung("primary", primary)] if primary else []
+        if cheap:
+            self.rungs.append(ModelRung("cheap", cheap))
+        self.backoff = backoff or Backoff()
+
+    def _why_not(self, rung: ModelRung, agent: str) -> str:
+        """Return why a rung is skipped before pricing the call ("" when it is not)."""
+        resting = self.backoff.resting(rung.name)
+        if resting:
+            return f"{rung.name} model resting {resting:.0f}s after errors"
+        if rung.name == "primary" and len(self.rungs) > 1:
+            pressure = self.ledger.headroom(agent).pressure
+            if pressure >= self.cheap_at:
+                return f"spend at {pressure:.0%} of a cap"
+        return ""
+
+    def plan(self, request: PlanRequest) -> Plan:
+        """Plan on the best rung that is affordable and healthy."""
+        run_id, agent = request.run_id or "-", request.agent
+        reasons: list[str] = []
+        prompt_hash = ""
+        for rung in self.rungs:
+            prompt = rung.planner.prompt(request)
+            prompt_hash = prompt_hash or prompt.prompt_hash()
+            if self.cache is not None and (hit := self.cache.get(prompt.key())) is not None:
+                return self._cached(run_id, agent, rung.planner.model_name, hit)
+            why = self._why_not(rung, agent)
+            plan = None if why else self._call(rung, prompt, run_id, agent, reasons)
+            if plan is not None:
+                return plan
+            if why:
+                reasons.append(why)
+        if self.cache is not None and prompt_hash and (any_hit := self.cache.get_any(prompt_hash)):
+            return self._cached(run_id, agent, *any_hit)
+        return self._rules(request, run_id, agent, reasons)
+
+    def _call(
+        self, rung: ModelRung, prompt: Prompt, run_id: str, agent: str, reasons: list[str]
+    ) -> Plan | None:
+        """Reserve, call and settle one model rung; None (with the reason noted) when it cannot serve."""
+        p = rung.planner
+        res = self.ledger.reserve(
+            run_id=run_id, agent=agent, model=p.model_name, usd=p.estimate(prompt).cost_usd
+        )
+        if res is None:
+            reasons.append(f"{rung.name} model over budget")
+            return None
+        try:
+            plan, record = p.complete(prompt)
+        except ModelUnavailable as exc:
+            self.ledger.release(res)
+            wait = self.backoff.failed(rung.name, exc.retry_after)
+            log.warning(
+                "%s model %s unavailable (%s); resting %.0fs", rung.name, p.model_name, exc.status, wait
+            )
+            reasons.append(f"{rung.name} model unavailable ({exc.status or 'no response'})")
+            return None
+        except BaseException:
+            self.ledger.release(res)
+            raise
+        self.backoff.ok(rung.name)
+        usage = self.ledger.settle(res, plan.usage[0], rung.name)
+        if self.cache is not None:
+            self.cache.put(prompt.key(), prompt.prompt_hash(), p.model_name, record)
+        return replace(plan, usage=[usage])
+
+    def _cached(self, run_id: str, agent: str, model: str, record: dict[str, Any]) -> Plan:
+        usage = self.ledger.record(run_id=run_id, agent=agent, usage=Usage(model, 0, 0, 0.0), rung="cache")
+        return plan_from_record(record, f"cache:{model}"[:64], [usage])
+
+    def _rules(self, request: PlanRequest, run_id: str, agent: str, reasons: list[str]) -> Plan:
+        plan = self.rules.plan(request)
+        usage = self.ledger.record(run_id=run_id, agent=agent, usage=Usage("rules", 0, 0, 0.0), rung="rules")
+        reply = plan.reply
+        if reasons and not plan.proposals:  # say why the model did not answer
+            reply += f"\n(Answered by the rule-based model: {'; '.join(reasons)}.)"
+        return replace(plan, reply=reply, usage=[usage])
+
+    def now(self, agent: str = "planner") -> RungNow:
+        """Return the rung a typical next call would be served from, and why not a better one."""
+        reasons: list[str] = []
+        headroom = self.ledger.headroom(agent)
+        for rung in self.rungs:
+            why = self._why_not(rung, agent)
+            p = rung.planner
+            if not why and headroom.remaining_usd is not None:
+                typical = p.estimate(p.prompt(PlanRequest(text="", actor=""))).cost_usd
+                if typical > headroom.remaining_usd:
+                    why = f"{rung.name} model over budget"
+            if not why:
+                return RungNow(rung.name, p.model_name, "; ".join(reasons))
+            reasons.append(why)
+        if not self.rungs:
+            return RungNow("rules", "rules", "no model configured")
+        return RungNow("cache", "cached answers, else rules", "; ".join(reasons))

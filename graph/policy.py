@@ -1,0 +1,61 @@
+"""Policy, in code and outside the model: per action, run, ask or deny. Deny beats ask beats run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agents.contract import Action, SideEffect
+from graph.state import Verdict
+
+Trust = Literal["ask", "auto"]
+_RANK: dict[Verdict, int] = {"run": 0, "ask": 1, "deny": 2}
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """A verdict and the reasons that led to it."""
+
+    verdict: Verdict
+    reason: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The operator's rules.
+
+    Attributes:
+        trust: Per action (``agent.operation``), ``auto`` to run writes without asking. Default ask.
+        auto_amount_limit_cents: Auto-approval never covers amounts above this.
+        hard_amount_limit_cents: Amounts above this are denied outright.
+        denied: Actions that are never allowed.
+    """
+
+    trust: Mapping[str, Trust] = field(default_factory=dict)
+    auto_amount_limit_cents: int = 100_00
+    hard_amount_limit_cents: int = 1_000_000_00
+    denied: frozenset[str] = frozenset()
+
+    def decide(self, action: Action) -> PolicyDecision:
+        """Decide one action; every rule votes and the strictest vote wins."""
+        votes: list[tuple[Verdict, str]] = []
+        if action.name in self.denied:
+            votes.append(("deny", f"{action.name} is not allowed by policy"))
+        if action.amount_cents is not None and action.amount_cents > self.hard_amount_limit_cents:
+            votes.append(("deny", "amount is above the hard limit"))
+        if action.side_effect is SideEffect.READ:
+            votes.append(("run", "read-only"))
+        elif action.side_effect is SideEffect.IRREVERSIBLE:
+            votes.append(("ask", "irreversible actions always need approval"))
+        elif self.trust.get(action.name) == "auto":
+            if action.amount_cents is not None and action.amount_cents > self.auto_amount_limit_cents:
+                votes.append(("ask", "amount is above the auto-approval limit"))
+            elif action.untrusted_source:
+                votes.append(("ask", "the run has read untrusted content"))
+            else:
+                votes.append(("run", "trusted to run automatically"))
+        else:
+            votes.append(("ask", "changes need approval"))
+        verdict, reason = max(votes, key=lambda v: _RANK[v[0]])
+        return PolicyDecision(verdict, reason)

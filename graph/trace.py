@@ -1,0 +1,95 @@
+"""Breadcrumbs: what each run did, step by step, written to the event log (secrets masked)."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from memory import eventlog
+from memory.db import transaction
+from memory.redact import Redactor
+
+log = logging.getLogger(__name__)
+
+# Set while a run executes, so every log line can carry the run and thread it belongs to.
+run_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("coo_run_id", default=None)
+thread_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("coo_thread", default=None)
+
+
+# (run_id, conversation, kind, idempotency key, payload, actor)
+Crumb = tuple[str, str, str, str, dict[str, Any], str]
+
+
+class Breadcrumbs:
+    """Appends trace events; each has an idempotency key, so a re-run step is recorded once."""
+
+    def __init__(self, db: Engine, redactor: Redactor) -> None:
+        self.db = db
+        self.redactor = redactor
+
+    def add(
+        self,
+        *,
+        run_id: str,
+        conversation: str,
+        kind: str,
+        key: str,
+        payload: dict[str, Any],
+        actor: str = "coo",
+    ) -> None:
+        """Record one breadcrumb unless one with the same key exists."""
+        self.add_many([(run_id, conversation, kind, key, payload, actor)])
+
+    def add_many(self, crumbs: list[Crumb]) -> None:
+        """Record breadcrumbs in one transaction, skipping keys already recorded."""
+        if not crumbs:
+            return
+        try:
+            with transaction(self.db) as s:
+                for run_id, conversation, kind, key, payload, actor in crumbs:
+                    if eventlog.by_key(s, key) is not None:
+                        continue
+                    eventlog.append(
+                        s,
+                        run_id=run_id,
+                        conversation=conversation,
+                        kind=kind,
+                        action=str(payload.get("node", "")),
+                        payload=self.redactor.value(payload),
+                        actor=actor,
+                        idempotency_key=key,
+                    )
+        except IntegrityError:
+            # Some were recorded concurrently by another process; record the rest one by one.
+            if len(crumbs) > 1:
+                for c in crumbs:
+                    self.add_many([c])
+
+    @staticmethod
+    def step(*, run_id: str, conversation: str, task: dict[str, Any], ms: float) -> Crumb:
+        """Return the breadcrumb of a finished (or interrupted, or failed) graph step."""
+        waiting = bool(task.get("interrupts"))
+        status = "error" if task.get("error") else "waiting" if waiting else "done"
+        result = task.get("result")
+        payload: dict[str, Any] = {"node": task["name"], "status": status, "ms": round(ms, 3)}
+        if isinstance(result, dict):
+            payload["update"] = _jsonable(result)
+        if task.get("error"):
+            payload["error"] = type(task["error"]).__name__
+        return (run_id, conversation, "step", f"{run_id}:step:{task['id']}:{status}", payload, "coo")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

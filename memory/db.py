@@ -1,0 +1,148 @@
+"""Database engines for the embedded default (SQLite) and for PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from memory import callbacks, cost_tables, job_tables, retrievals, tables, workspace  # noqa: F401  (registers the tables on SQLModel.metadata)
+from memory.knowledge import tables as knowledge_tables  # noqa: F401
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def is_postgres(url: str) -> bool:
+    """Tell whether a database URL points at PostgreSQL."""
+    return url.startswith(("postgres://", "postgresql://", "postgresql+"))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Return the SQLAlchemy form of a database URL (psycopg 3 for PostgreSQL)."""
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def sqlite_url(data_dir: Path, name: str = "coo.sqlite") -> str:
+    """Return the URL of the embedded SQLite database under the data directory."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data_dir / name}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the checkpointer, the workspace and the job table read while one writes.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for the workspace and install the schema.
+
+    Args:
+        url: A SQLite or PostgreSQL URL.
+
+    Returns:
+        A SQLAlchemy engine whose schema (tables and append-only guards) exists.
+    """
+    if is_postgres(url):
+        engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+    with schema_lock(engine):
+        from memory import migrate  # Alembic's env imports this module: import it late
+
+        migrate.upgrade(engine)
+        _install_append_only_guards(engine)
+    return engine
+
+
+SCHEMA_LOCK_KEY = 0x0C00  # a PostgreSQL advisory lock id for schema changes by any coo process
+
+
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while changing the schema, so processes starting together take turns.
+
+    The lock is polled with pg_try_advisory_lock from an autocommit connection: a session blocked inside
+    pg_advisory_lock keeps a snapshot open, and LangGraph's CREATE INDEX CONCURRENTLY in the process that
+    holds the lock would wait for it forever. On SQLite the database's own write lock is enough.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        acquire_advisory_lock(
+            lambda: bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY}).scalar()
+            )
+        )
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+
+
+def acquire_advisory_lock(try_lock: Callable[[], bool], timeout_s: float = 300.0) -> None:
+    """Poll ``try_lock`` until it succeeds (another process is migrating), or raise TimeoutError."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    while not try_lock():
+        if time.monotonic() > deadline:
+            raise TimeoutError("another process held the schema lock for too long")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def _install_append_only_guards(engine: Engine) -> None:
+    """Make the event log refuse UPDATE and DELETE at the database level."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            for op in ("UPDATE", "DELETE"):
+                conn.execute(
+                    text(
+                        f"CREATE TRIGGER IF NOT EXISTS event_no_{op.lower()} BEFORE {op} ON event "
+                        "BEGIN SELECT RAISE(ABORT, 'event log is append-only'); END"
+                    )
+                )
+        elif engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION coo_event_append_only() RETURNS trigger AS $$ "
+                    "BEGIN RAISE EXCEPTION 'event log is append-only'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(text("DROP TRIGGER IF EXISTS event_append_only ON event"))
+            conn.execute(
+                text(
+                    "CREATE TRIGGER event_append_only BEFORE UPDATE OR DELETE ON event "
+                    "FOR EACH ROW EXECUTE FUNCTION coo_event_append_only()"
+                )
+            )
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """Open a session whose work commits on success and rolls back on error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

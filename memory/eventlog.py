@@ -1,0 +1,60 @@
+"""The append-only event log: append and read, and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from memory.tables import Event
+
+
+def append(
+    session: Session,
+    *,
+    run_id: str,
+    conversation: str,
+    kind: str,
+    action: str,
+    payload: dict[str, Any],
+    actor: str,
+    idempotency_key: str,
+    compensation: dict[str, Any] | None = None,
+    compensates: str | None = None,
+) -> Event:
+    """Add an event inside the caller's transaction and return it (flushed, with its id)."""
+    ev = Event(
+        run_id=run_id,
+        conversation=conversation,
+        kind=kind,
+        action=action,
+        payload=payload,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        compensation=compensation,
+        compensates=compensates,
+    )
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def by_key(session: Session, idempotency_key: str) -> Event | None:
+    """Return the event written under an idempotency key, if any."""
+    return session.exec(select(Event).where(Event.idempotency_key == idempotency_key)).first()
+
+
+def get(session: Session, event_id: str) -> Event | None:
+    """Return one event by id."""
+    return session.exec(select(Event).where(Event.id == event_id)).first()
+
+
+def compensation_of(session: Session, event_id: str) -> Event | None:
+    """Return the event that compensated the given one, if it was undone."""
+    return session.exec(select(Event).where(Event.compensates == event_id)).first()
+
+
+def for_run(session: Session, run_id: str) -> Sequence[Event]:
+    """Return a run's events in the order they were written."""
+    return session.exec(select(Event).where(Event.run_id == run_id).order_by(col(Event.seq))).all()

@@ -1,0 +1,6 @@
+"""Long-term knowledge: SQL rows (text, provenance, expiry, vectors) with a FAISS index beside them.
+
+Modules: ``tables`` (rows), ``schema`` (full-text DDL), ``embedders``, ``vectors`` (FAISS),
+``lexical`` (FTS5 / PostgreSQL full text), ``fusion`` (RRF), ``sync`` (index kept in step with SQL),
+``store`` (the interface), ``errors``.
+"""

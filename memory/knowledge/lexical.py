@@ -1,0 +1,48 @@
+"""The lexical side: SQLite FTS5 (BM25, porter stemming) or PostgreSQL full text (english stemming).
+
+A query becomes an OR of its content words, so a question matches a note that shares any of them;
+rare words weigh more than common ones (BM25 on SQLite, ts_rank_cd weighted by IDF on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from memory.terms import terms
+
+_SQLITE = text(
+    "SELECT f.rowid AS id, -bm25(knowledge_fts) AS score FROM knowledge_fts f "
+    "JOIN knowledge_item i ON i.id = f.rowid "
+    "WHERE knowledge_fts MATCH :q AND i.deleted_at IS NULL "
+    "ORDER BY bm25(knowledge_fts) LIMIT :n"
+)
+# PostgreSQL's ranking functions know nothing of the corpus, so a rare word counts no more than a common
+# one; weigh each query word by its inverse document frequency (counted with the GIN index, capped).
+_POSTGRES = text(
+    "WITH t AS (SELECT w, to_tsquery('english', w) AS tq FROM unnest(CAST(:words AS text[])) AS w), "
+    "d AS (SELECT tq, (SELECT count(*) FROM (SELECT 1 FROM knowledge_item k WHERE k.tsv @@ t.tq "
+    "LIMIT 10000) s) AS df FROM t WHERE numnode(tq) > 0), "
+    "total AS (SELECT greatest(count(*), 1) AS n FROM knowledge_item) "
+    "SELECT i.id AS id, sum(ln(1 + (total.n - d.df + 0.5) / (d.df + 0.5)) * ts_rank_cd(i.tsv, d.tq)) AS score "
+    "FROM knowledge_item i JOIN d ON i.tsv @@ d.tq CROSS JOIN total "
+    "WHERE i.deleted_at IS NULL GROUP BY i.id ORDER BY score DESC, i.id DESC LIMIT :n"
+)
+
+
+def fts5_query(words: list[str]) -> str:
+    """Return an FTS5 MATCH expression: each word quoted (so none is an operator), joined by OR."""
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def search(engine: Engine, query: str, n: int) -> list[tuple[int, float]]:
+    """Return up to ``n`` (item id, score) pairs for a query, best first; higher scores are better."""
+    words = terms(query)
+    if not words or n <= 0:
+        return []
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            rows = conn.execute(_POSTGRES, {"words": words, "n": n}).all()
+        else:
+            rows = conn.execute(_SQLITE, {"q": fts5_query(words), "n": n}).all()
+    return [(int(r.id), float(r.score)) for r in rows]

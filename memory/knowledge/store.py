@@ -1,0 +1,390 @@
+"""The knowledge store: remember, recall (hybrid vector + lexical search), forget, restore, expire.
+
+Writes go into the caller's transaction (so an agent's effect and its event commit together) and
+touch SQL only; the FAISS index catches up from SQL on the next search (see ``sync``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from sqlalchemy import func, or_, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from memory.db import transaction
+from memory.knowledge import lexical
+from memory.knowledge.embedders import Embedder
+from memory.knowledge.errors import InvalidItem, ItemNotFound
+from memory.knowledge.fusion import rrf
+from memory.knowledge.schema import ensure_schema
+from memory.knowledge.sync import IndexKeeper, bump
+from memory.knowledge.tables import KINDS, KnowledgeItem, KnowledgeMeta
+from memory.tables import utcnow
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "vector", "lexical"]
+MAX_TEXT = 20_000
+DEFAULT_TTL: dict[str, timedelta | None] = {
+    "note": None,
+    "fact": None,
+    "playbook": None,
+    "outcome": timedelta(days=180),
+    "document": timedelta(days=30),
+}
+
+
+def normalise_text(text: str) -> str:
+    """Collapse runs of whitespace and trim."""
+    return " ".join(text.split())
+
+
+def content_hash(text: str) -> str:
+    """Return the dedup key of a text: SHA-256 of its normalised, case-folded form."""
+    return hashlib.sha256(normalise_text(text).casefold().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """The item a write landed on, and whether it was new, brought back, or already known."""
+
+    item: KnowledgeItem
+    created: bool
+    revived: bool = False
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One recalled item with its fused score and its rank and score on each side."""
+
+    id: int
+    text: str
+    kind: str
+    source: str
+    trusted: bool
+    created_at: datetime
+    score: float
+    ranks: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        """Return the item's reference as recorded on runs, ``knowledge:<id>``."""
+        return f"knowledge:{self.id}"
+
+
+class KnowledgeStore:
+    """Long-term knowledge: texts and metadata in SQL, vectors in a FAISS index under the data dir."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        embedder: Embedder,
+        directory: Path,
+        *,
+        ttl: Mapping[str, timedelta | None] = DEFAULT_TTL,
+        hnsw_m: int = 32,
+        ef_search: int = 96,
+    ) -> None:
+        self.engine = engine
+        self.embedder = embedder
+        self.directory = directory
+        self.ttl = dict(ttl)
+        self.keeper = IndexKeeper(engine, embedder, directory, hnsw_m=hnsw_m, ef_search=ef_search)
+        self.store_id = ""
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def open(self) -> KnowledgeStore:
+        """Install the schema, re-embed after a model change, load or rebuild the index, expire old items."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        ensure_schema(self.engine)
+        self.store_id = self._meta().store_id
+        self.keeper.open(self.store_id)
+        self.purge_expired()
+        return self
+
+    def _meta(self) -> KnowledgeMeta:
+        with Session(self.engine) as s:
+            meta = s.get(KnowledgeMeta, "default")
+        if meta is not None:
+            return meta
+        try:
+            with transaction(self.engine) as s:
+                s.add(KnowledgeMeta(embed_model=self.embedder.name, embed_version=self.embedder.version))
+        except IntegrityError:
+            pass  # another process created it first
+        return self._meta()
+
+    def close(self) -> None:
+        """Save the index if it changed."""
+        self.keeper.save()
+
+    def __enter__(self) -> KnowledgeStore:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ---- writes (in the caller's transaction) ---------------------------------------------------
+
+    def remember(
+        self,
+        session: Session,
+        text: str,
+        *,
+        kind: str = "note",
+        source: str = "",
+        trusted: bool = True,
+        meta: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> Remembered:
+        """Store a text once; a text already known live is returned as it is.
+
+        A text that was forgotten or expired is brought back with the new writer's provenance.
+
+        Raises:
+            InvalidItem: Empty or too long text, or an unknown kind.
+            EmbeddingFailed: The embedder failed.
+        """
+        now = now or utcnow()
+        body = text.strip()
+        if not body or len(body) > MAX_TEXT:
+            raise InvalidItem(f"text must have 1 to {MAX_TEXT} characters")
+        if kind not in KINDS:
+            raise InvalidItem(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
+        digest = content_hash(body)
+        existing = self._by_hash(session, digest)
+        if existing is not None and _live(existing, now):
+            return Remembered(existing, created=False)
+        vector = self.embedder.embed([body])[0].astype("<f4").tobytes()  # before any write: no lock held
+        gen = bump(session)  # serialises knowledge writes; re-check under it
+        existing = self._by_hash(session, digest)
+        if existing is not None and _live(existing, now):
+            return Remembered(existing, created=False)
+        ttl = self.ttl.get(kind)
+        values: dict[str, Any] = {
+            "kind": kind,
+            "source": source[:300],
+            "trusted": trusted,
+            "meta": meta or {},
+            "expires_at": now + ttl if ttl else None,
+            "deleted_at": None,
+            "rev": gen,
+            "embed_model": self.embedder.name,
+            "embed_version": self.embedder.version,
+            "vector": vector,
+        }
+        if existing is not None:
+            for key, value in values.items():
+                setattr(existing, key, value)
+            session.add(existing)
+            session.flush()
+            return Remembered(existing, created=False, revived=True)
+        item = KnowledgeItem(text=body, content_hash=digest, created_at=now, **values)
+        session.add(item)
+        session.flush()
+        return Remembered(item, created=True)
+
+    def remember_many(
+        self,
+        session: Session,
+        texts: Sequence[str],
+        *,
+        kind: str = "note",
+        source: str = "",
+        trusted: bool = True,
+        now: datetime | None = None,
+    ) -> int:
+        """Store many new texts at once (an import); texts already known, live or not, are skipped.
+
+        Returns:
+            How many items were created.
+
+        Raises:
+            InvalidItem: A text is empty or too long, or the kind is unknown.
+            EmbeddingFailed: The embedder failed.
+        """
+        now = now or utcnow()
+        if kind not in KINDS:
+            raise InvalidItem(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
+        fresh: dict[str, str] = {}
+        for text in texts:
+            body = text.strip()
+            if not body or len(body) > MAX_TEXT:
+                raise InvalidItem(f"text must have 1 to {MAX_TEXT} characters")
+            fresh.setdefault(content_hash(body), body)
+        known: set[str] = set()
+        digests = list(fresh)
+        for i in range(0, len(digests), 1000):
+            chunk = digests[i : i + 1000]
+            known.update(
+                session.exec(
+                    select(KnowledgeItem.content_hash).where(col(KnowledgeItem.content_hash).in_(chunk))
+                )
+            )
+        todo = [(d, t) for d, t in fresh.items() if d not in known]
+        if not todo:
+            return 0
+        vectors = self.embedder.embed([t for _, t in todo])
+        gen = bump(session)
+        ttl = self.ttl.get(kind)
+        session.add_all(
+            KnowledgeItem(
+                text=t,
+                content_hash=d,
+                kind=kind,
+                source=source[:300],
+                trusted=trusted,
+                created_at=now,
+                expires_at=now + ttl if ttl else None,
+                rev=gen,
+                embed_model=self.embedder.name,
+                embed_version=self.embedder.version,
+                vector=v.astype("<f4").tobytes(),
+            )
+            for (d, t), v in zip(todo, vectors, strict=True)
+        )
+        session.flush()
+        return len(todo)
+
+    def forget(self, session: Session, item_id: int, *, now: datetime | None = None) -> KnowledgeItem:
+        """Soft-delete a live item (it stops being recalled; ``restore`` brings it back).
+
+        Raises:
+            ItemNotFound: No live item has this id.
+        """
+        gen = bump(session)
+        item = session.get(KnowledgeItem, item_id)
+        if item is None or item.deleted_at is not None:
+            raise ItemNotFound(item_id)
+        item.deleted_at, item.rev = now or utcnow(), gen
+        session.add(item)
+        session.flush()
+        return item
+
+    def restore(self, session: Session, item_id: int) -> KnowledgeItem:
+        """Bring back a forgotten item (a no-op for a live one).
+
+        Raises:
+            ItemNotFound: No item has this id.
+        """
+        gen = bump(session)
+        item = session.get(KnowledgeItem, item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        if item.deleted_at is not None:
+            item.deleted_at, item.rev = None, gen
+            session.add(item)
+            session.flush()
+        return item
+
+    def purge_expired(self, now: datetime | None = None) -> int:
+        """Soft-delete items past their time to live; return how many."""
+        now = now or utcnow()
+        with transaction(self.engine) as s:
+            ids = s.exec(
+                select(KnowledgeItem.id).where(
+                    col(KnowledgeItem.deleted_at).is_(None), col(KnowledgeItem.expires_at) <= now
+                )
+            ).all()
+            if not ids:
+                return 0
+            gen = bump(s)
+            s.execute(
+                update(KnowledgeItem).where(col(KnowledgeItem.id).in_(ids)).values(deleted_at=now, rev=gen)
+            )
+        log.info("expired %d knowledge items", len(ids))
+        return len(ids)
+
+    @staticmethod
+    def _by_hash(session: Session, digest: str) -> KnowledgeItem | None:
+        return session.exec(select(KnowledgeItem).where(KnowledgeItem.content_hash == digest)).first()
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def get(self, item_id: int) -> KnowledgeItem | None:
+        """Return one item, live or not."""
+        with Session(self.engine) as s:
+            return s.get(KnowledgeItem, item_id)
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        kinds: Sequence[str] | None = None,
+        min_similarity: float | None = None,
+        now: datetime | None = None,
+    ) -> list[Hit]:
+        """Return the ``k`` live items best matching a query, fusing vector and lexical ranks (RRF).
+
+        Args:
+            query: What to look for.
+            k: How many hits at most.
+            mode: ``hybrid`` (both sides, fused), ``vector`` or ``lexical`` alone.
+            kinds: Only these kinds.
+            min_similarity: Drop vector hits below this cosine (lexical hits are kept).
+            now: The time expiry is judged at.
+        """
+        now = now or utcnow()
+        want = max(4 * k, 20)
+        lists: dict[str, list[tuple[int, float]]] = {}
+        if mode != "lexical" and query.strip():
+            lists["vector"] = self._vector(query, want, min_similarity)
+        if mode != "vector":
+            lists["lexical"] = lexical.search(self.engine, query, want)
+        ids = {i for ranked in lists.values() for i, _ in ranked}
+        if not ids:
+            return []
+        c = KnowledgeItem.__table__.c  # type: ignore[attr-defined]
+        q = sa_select(c.id, c.text, c.kind, c.source, c.trusted, c.created_at).where(
+            c.id.in_(ids), c.deleted_at.is_(None), or_(c.expires_at.is_(None), c.expires_at > now)
+        )
+        if kinds:
+            q = q.where(c.kind.in_(list(kinds)))
+        with self.engine.connect() as conn:
+            rows = {r.id: r for r in conn.execute(q)}
+        fused = rrf({name: [(i, sc) for i, sc in ranked if i in rows] for name, ranked in lists.items()})
+        out = []
+        for f in fused[:k]:
+            r = rows[f.id]
+            out.append(Hit(f.id, r.text, r.kind, r.source, r.trusted, r.created_at, f.score, f.ranks))
+        return out
+
+    def _vector(self, query: str, want: int, min_similarity: float | None) -> list[tuple[int, float]]:
+        self.keeper.refresh()
+        vec = self.embedder.embed([query])[0]
+        with self.keeper.lock:
+            stale = self.keeper.stale
+            pairs = self.keeper.index.search(vec, min(self.keeper.index.ntotal, want + len(stale)))
+            return [
+                (i, s) for i, s in pairs if i not in stale and (min_similarity is None or s >= min_similarity)
+            ]
+
+    def rebuild_index(self) -> int:
+        """Build the vector index again from SQL (the re-indexing job); return how many vectors it holds."""
+        self.keeper.rebuild()
+        return int(self.keeper.index.ntotal)
+
+    def count(self) -> int:
+        """Return how many items are live (not forgotten; expiry judged at the last purge)."""
+        with Session(self.engine) as s:
+            q = select(func.count()).select_from(KnowledgeItem).where(col(KnowledgeItem.deleted_at).is_(None))
+            return int(s.exec(q).one())
+
+
+def _live(item: KnowledgeItem, now: datetime) -> bool:
+    return item.deleted_at is None and (item.expires_at is None or item.expires_at > now)

@@ -1,0 +1,81 @@
+"""The channel-neutral dispatcher: durable inbox, dedupe, clicks, in-place updates, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.dispatch import Click, Dispatcher
+from bot.messages import Reply
+from memory import inbox
+
+
+class RecordingOutbound:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Reply]] = []
+        self.updated: list[tuple[dict[str, Any], Reply]] = []
+
+    async def send(self, conversation: str, reply: Reply) -> dict[str, Any]:
+        self.sent.append((conversation, reply))
+        return {"n": len(self.sent)}
+
+    async def update(self, ref: dict[str, Any], reply: Reply) -> None:
+        self.updated.append((ref, reply))
+
+
+OPS = {"coo_operators": ["test:U1"]}
+
+
+async def test_duplicate_delivery_acts_once_and_card_updates_in_place(app_factory):
+    app = app_factory(settings=OPS)
+    out = RecordingOutbound()
+    d = Dispatcher(app, "test", out)
+    first, second = await asyncio.gather(
+        d.accept(delivery_id="e1", conversation="test:C1", actor="test:U1", text="expense 9 pens"),
+        d.accept(delivery_id="e1", conversation="test:C1", actor="test:U1", text="expense 9 pens"),
+    )
+    assert sorted([first, second]) == [False, True]
+    await d.drain()
+    [(conv, card)] = out.sent
+    assert conv == "test:C1" and card.card is not None
+    ap = card.card.buttons[0].value
+
+    private = await d.click(Click("k1", "test:C1", "test:U2", "approve", ap))
+    assert private[0].text.startswith("Only this workspace's operators")
+    assert await d.click(Click("k2", "test:C1", "test:U1", "approve", ap)) == []
+    # The card was updated in place; the effect was posted with Undo.
+    assert out.updated[0][0] == {"n": 1} and out.updated[0][1].text.startswith("Approved by test:U1")
+    assert out.sent[-1][1].buttons[0].action == "undo"
+    again = await d.click(Click("k3", "test:C1", "test:U1", "approve", ap))
+    assert again[0].text.startswith("Already approved")
+
+
+async def test_non_operator_message_runs_nothing(app_factory):
+    app = app_factory(settings=OPS)
+    out = RecordingOutbound()
+    d = Dispatcher(app, "test", out)
+    await d.accept(delivery_id="e9", conversation="test:C1", actor="test:U666", text="expense 9 pens")
+    await d.drain()
+    assert out.sent[0][1].text.startswith("I only take requests")
+    assert app.engine.pending() == []
+
+
+async def test_accepted_before_crash_is_processed_after_restart(app_factory):
+    app = app_factory(settings=OPS)
+    # The delivery was recorded (and acked), then the process died before processing it.
+    inbox.record(
+        app.db,
+        delivery_id="test:e5",
+        channel="test",
+        conversation="test:C1",
+        actor="test:U1",
+        text="expense 5 stamps",
+    )
+    app.close()
+    app2 = app_factory(settings=OPS)
+    out = RecordingOutbound()
+    await Dispatcher(app2, "test", out).recover()
+    assert len(out.sent) == 1 and out.sent[0][1].card is not None
+    # Recovering again does not post a second card.
+    await Dispatcher(app2, "test", out).recover()
+    assert len(out.sent) == 1

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from agents.catalog import default_registry
+from graph.policy import Policy
+
+
+def action(key: str, args: dict, untrusted: bool = False):
+    return default_registry().propose(key, args, run_id="r", index=0, untrusted=untrusted)
+
+
+def test_default_is_ask_for_writes_and_run_for_reads():
+    p = Policy()
+    assert p.decide(action("bookkeeping.record_expense", {"amount": 1})).verdict == "ask"
+    assert p.decide(action("bookkeeping.balance", {})).verdict == "run"
+
+
+def test_auto_trust_has_limits():
+    p = Policy(trust={"bookkeeping.record_expense": "auto"}, auto_amount_limit_cents=50_00)
+    assert p.decide(action("bookkeeping.record_expense", {"amount": 10})).verdict == "run"
+    assert p.decide(action("bookkeeping.record_expense", {"amount": 51})).verdict == "ask"
+    assert p.decide(action("bookkeeping.record_expense", {"amount": 10}, untrusted=True)).verdict == "ask"
+
+
+def test_deny_beats_ask_beats_run():
+    p = Policy(trust={"bookkeeping.record_expense": "auto"}, hard_amount_limit_cents=100_00)
+    assert p.decide(action("bookkeeping.record_expense", {"amount": 101})).verdict == "deny"
+    p2 = Policy(denied=frozenset({"bookkeeping.balance"}))
+    assert p2.decide(action("bookkeeping.balance", {})).verdict == "deny"

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from graph.planner import PlanRequest
+from graph.rules import RulePlanner
+
+
+def plan(text: str):
+    return RulePlanner().plan(PlanRequest(text=text, actor="console:local"))
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "args"),
+    [
+        (
+            "expense 12.50 coffee with Dana",
+            "bookkeeping.record_expense",
+            {"amount": "12.50", "memo": "coffee with Dana"},
+        ),
+        (
+            "income $1,200 ACME invoice 7",
+            "bookkeeping.record_income",
+            {"amount": "$1,200", "memo": "ACME invoice 7"},
+        ),
+        ("balance", "bookkeeping.balance", {}),
+        ("task call Sam", "tasks.add_task", {"text": "call Sam"}),
+        ("remember Dana likes oat milk", "knowledge.remember", {"text": "Dana likes oat milk"}),
+        ("recall Dana", "knowledge.recall", {"query": "Dana"}),
+        (
+            "email dana@example.com Hello: see you",
+            "outreach.send_email",
+            {"to": "dana@example.com", "subject": "Hello", "body": "see you"},
+        ),
+        ("research https://example.com", "research.research", {"topic": "https://example.com"}),
+    ],
+)
+def test_grammar(line, key, args):
+    [p] = plan(line).proposals
+    assert (p.key, p.arguments) == (key, args)
+
+
+def test_help_and_nonsense():
+    assert "expense <amount> <memo>" in plan("help").reply
+    assert plan("make me a sandwich").proposals == []
+    assert "help" in plan("make me a sandwich").reply

@@ -1,0 +1,192 @@
+"""Fuzz the HTTP surfaces with generated payloads (10,000 each): Slack's /slack/events (signed and not)
+and Telegram's /telegram/webhook. Never a 5xx or a crash; nothing is stored for a refused request."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from slack_sdk.signature import SignatureVerifier
+from sqlmodel import Session, func, select
+from starlette.testclient import TestClient
+
+from bot.server import build_server
+from bot.slack.channel import SlackChannel
+from bot.telegram.channel import TelegramChannel
+from memory.tables import InboxItem
+from tests.fakes.server import serve
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.telegram_api import FakeTelegram
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TG_SECRET = "fuzz-secret"
+EXAMPLES = 10_000
+
+scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats() | st.text(max_size=30)
+values = st.recursive(
+    scalars,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=12), c, max_size=4),
+    max_leaves=10,
+)
+slack_events = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["event_callback", "url_verification", "app_rate_limited", "x"])
+        | st.text(max_size=10)
+    },
+    optional={
+        "event_id": st.text(max_size=20),
+        "team_id": st.text(max_size=10),
+        "challenge": values,
+        "event": st.fixed_dictionaries(
+            {},
+            optional={
+                "type": st.sampled_from(["message", "app_mention"]) | st.text(max_size=8),
+                "text": values,
+                "user": values,
+                "channel": values,
+                "ts": values,
+                "thread_ts": values,
+                "subtype": values,
+                "bot_id": values,
+                "channel_type": values,
+            },
+        )
+        | values,
+    },
+)
+slack_bodies = st.one_of(
+    slack_events.map(lambda d: (json.dumps(d), "application/json")),
+    st.dictionaries(
+        st.sampled_from(["command", "text", "user_id", "channel_id", "response_url", "payload"]),
+        st.text(max_size=40),
+        max_size=6,
+    ).map(lambda d: (urlencode(d), "application/x-www-form-urlencoded")),
+    st.builds(
+        lambda p: (urlencode({"payload": json.dumps(p)}), "application/x-www-form-urlencoded"),
+        st.fixed_dictionaries(
+            {"type": st.sampled_from(["block_actions", "view_submission", "shortcut"])},
+            optional={"actions": values, "user": values, "container": values, "view": values},
+        ),
+    ),
+    st.binary(max_size=200).map(lambda b: (b.decode("latin-1"), "application/json")),
+)
+
+
+def stored(app, channel: str) -> int:
+    """Deliveries recorded on the request path (what a refused request must not add).
+
+    Runs and the dispatcher's own records are written in the background, after an earlier accepted
+    request, so they are not compared here.
+    """
+    with Session(app.db) as s:
+        return s.exec(select(func.count()).select_from(InboxItem).where(InboxItem.channel == channel)).one()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_slack_events_endpoint(app_factory):
+    app = app_factory(settings={"coo_operators": ["slack:W111"], "coo_rate_per_minute": 10**9})
+    fake = FakeSlack()
+    with serve(fake.app()) as fake_url:
+        channel = SlackChannel(app, bot_token=fake.token, signing_secret=SECRET, api_url=f"{fake_url}/api/")
+        with TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as client:
+
+            @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+            @given(slack_bodies, st.booleans())
+            def run(body_type: tuple[str, str], sign: bool) -> None:
+                body, ctype = body_type
+                headers = {"content-type": ctype}
+                if sign:
+                    ts = str(int(time.time()))
+                    headers.update(
+                        {
+                            "X-Slack-Request-Timestamp": ts,
+                            "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(
+                                timestamp=ts, body=body
+                            )
+                            or "",
+                        }
+                    )
+                before = stored(app, "slack")
+                raw = body.encode("latin-1", "replace") if not sign else body.encode("utf-8", "surrogatepass")
+                r = client.post("/slack/events", content=raw, headers=headers)
+                assert r.status_code < 500, (r.status_code, body[:200])
+                if not sign:
+                    assert r.status_code == 401 and stored(app, "slack") == before
+                elif r.status_code >= 400:
+                    assert stored(app, "slack") == before
+
+            run()
+
+
+tg_updates = st.fixed_dictionaries(
+    {"update_id": st.integers(-(2**31), 2**31) | values},
+    optional={
+        "message": values
+        | st.fixed_dictionaries(
+            {
+                "message_id": st.integers(0, 10**6),
+                "date": st.integers(0, 2**31),
+                "chat": st.fixed_dictionaries(
+                    {
+                        "id": st.integers(-(10**12), 10**12),
+                        "type": st.sampled_from(["private", "group", "supergroup", "channel"]),
+                    }
+                ),
+                "from": st.fixed_dictionaries(
+                    {
+                        "id": st.integers(0, 10**10),
+                        "is_bot": st.booleans(),
+                        "first_name": st.text(max_size=10),
+                    }
+                ),
+            },
+            optional={"text": st.text(max_size=200), "entities": values, "reply_to_message": values},
+        ),
+        "edited_message": values,
+        "callback_query": values
+        | st.fixed_dictionaries(
+            {
+                "id": st.text(max_size=10),
+                "chat_instance": st.text(max_size=5),
+                "data": st.text(max_size=70),
+                "from": st.fixed_dictionaries(
+                    {"id": st.integers(0, 10**10), "is_bot": st.booleans(), "first_name": st.text(max_size=5)}
+                ),
+            }
+        ),
+    },
+)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_telegram_webhook_endpoint(app_factory):
+    app = app_factory(settings={"coo_operators": ["telegram:1"], "coo_rate_per_minute": 10**9})
+    fake = FakeTelegram()
+    with serve(fake.app()) as fake_url:
+        channel = TelegramChannel(app, token=fake.token, base_url=f"{fake_url}/bot", webhook_secret=TG_SECRET)
+        with TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as client:
+
+            @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+            @given(tg_updates | values, st.booleans())
+            def run(update: Any, with_secret: bool) -> None:
+                headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET if with_secret else "nope"}
+                before = stored(app, "telegram-updates")
+                try:
+                    body = json.dumps(update)
+                except ValueError:
+                    return
+                r = client.post(
+                    "/telegram/webhook", content=body, headers={**headers, "content-type": "application/json"}
+                )
+                assert r.status_code < 500, (r.status_code, body[:200])
+                if not with_secret:
+                    assert r.status_code == 403 and stored(app, "telegram-updates") == before
+                elif r.status_code >= 400:
+                    assert stored(app, "telegram-updates") == before
+
+            run()
