@@ -30,6 +30,8 @@ def test_digest_request_is_one_message_edited_to_the_result(app_factory):
 
     job_id = request_digest(app, "test:C1")
     wait_for(lambda: job_status(app, job_id) == "done", what="digest job done")
+    # The job's row turns done before its last edit is posted: wait for the edit, not the row.
+    wait_for(lambda: any(t.startswith("Daily digest for ") for t in out.edits_of(1)), what="digest edited in")
     # Given nothing waits for approval, the whole exchange is one message: posted at once, then edited.
     assert out.texts() == ["Working on the digest…"]
     edits = out.edits_of(1)
@@ -59,6 +61,11 @@ async def test_failed_job_posts_the_error_with_retry_and_retry_runs_it_again(app
         start_job, app, "test.fetch", conversation="test:C1", args={}, text="Working on it…"
     )
     await asyncio.to_thread(wait_for, lambda: job_status(app, job_id) == "dead", what="job dead")
+    # The row turns dead before the failure is posted: wait for the post, not the row.
+    await asyncio.to_thread(wait_for, lambda: len(out.sent) >= 2, what="failure posted")
+    await asyncio.to_thread(
+        wait_for, lambda: out.edits_of(1)[-1:] == ["Fetching the report failed."], what="progress closed"
+    )
     # The failure is in plain words, posted in the thread with a Retry button for this job.
     assert out.texts()[0] == "Working on it…"
     failure = out.sent[-1][1]
@@ -127,6 +134,10 @@ def test_reindex_runs_as_a_job_with_one_edited_message(app_factory):
     app.start_workers()
     job_id = request_reindex(app, "test:C1")
     wait_for(lambda: job_status(app, job_id) == "done", what="re-index job done")
+    wait_for(
+        lambda: out.edits_of(1)[-1:] != [] and out.edits_of(1)[-1].startswith("Memory re-indexed"),
+        what="re-index result edited in",
+    )
     assert out.texts() == ["Re-indexing memory…"]
     assert out.edits_of(1)[-1] == "Memory re-indexed: 1 vector(s) from 1 live item(s)."
     assert "oat milk" in chat.send("recall what does Dana drink")[0].text
