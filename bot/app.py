@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import timedelta
 from types import TracebackType
 
@@ -110,12 +111,17 @@ class App:
         if not isinstance(planner, RulePlanner) and (self.ladder is None or settings.model_configured):
             budget = Budget(total_tokens=settings.coo_context_tokens)
             context = ContextBuilder(knowledge=self.knowledge, db=self.db, budget=budget)
+        # Connectors' own rules (recipient and URL allowlists) join whatever policy was given.
+        from bot.checks import policy_checks
+
+        base_policy = policy or build_policy(settings)
+        self.policy = replace(base_policy, checks=(*base_policy.checks, *policy_checks(self)))
         self.engine = Engine(
             db=self.db,
             checkpointer=checkpointer,
             registry=self.registry,
             planner=planner,
-            policy=policy or build_policy(settings),
+            policy=self.policy,
             approvals=self.approvals,
             redactor=self.redactor,
             limits=Limits(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -10,6 +10,12 @@ from agents.contract import Action, SideEffect
 from graph.state import Verdict
 
 Trust = Literal["ask", "auto"]
+Check = Callable[[Action], "tuple[Verdict, str] | None"]
+"""An extra rule: look at one action and vote (``("ask", "why")``, ``("deny", "why")``) or abstain (None).
+
+Checks are how connectors add their own limits (recipient allowlists, URL allowlists) without the
+policy knowing each one; they may read the workspace (the composition root gives them what they need).
+A check can only make a verdict stricter: the strictest vote still wins."""
 _RANK: dict[Verdict, int] = {"run": 0, "ask": 1, "deny": 2}
 
 
@@ -30,12 +36,14 @@ class Policy:
         auto_amount_limit_cents: Auto-approval never covers amounts above this.
         hard_amount_limit_cents: Amounts above this are denied outright.
         denied: Actions that are never allowed.
+        checks: Extra rules that vote on every action (see ``Check``).
     """
 
     trust: Mapping[str, Trust] = field(default_factory=dict)
     auto_amount_limit_cents: int = 100_00
     hard_amount_limit_cents: int = 1_000_000_00
     denied: frozenset[str] = frozenset()
+    checks: tuple[Check, ...] = ()
 
     def decide(self, action: Action) -> PolicyDecision:
         """Decide one action; every rule votes and the strictest vote wins."""
@@ -57,5 +65,9 @@ class Policy:
                 votes.append(("run", "trusted to run automatically"))
         else:
             votes.append(("ask", "changes need approval"))
+        for check in self.checks:
+            vote = check(action)
+            if vote is not None:
+                votes.append(vote)
         verdict, reason = max(votes, key=lambda v: _RANK[v[0]])
         return PolicyDecision(verdict, reason)

@@ -26,3 +26,25 @@ def test_deny_beats_ask_beats_run():
     assert p.decide(action("bookkeeping.record_expense", {"amount": 101})).verdict == "deny"
     p2 = Policy(denied=frozenset({"bookkeeping.balance"}))
     assert p2.decide(action("bookkeeping.balance", {})).verdict == "deny"
+
+
+def test_an_extra_check_can_only_make_a_verdict_stricter():
+    seen: list[str] = []
+
+    def no_big_memos(act):
+        seen.append(act.name)
+        return ("deny", "memo too long") if len(act.arguments.get("memo", "")) > 10 else None
+
+    def lenient(_action):
+        return ("run", "I like it")
+
+    p = Policy(trust={"bookkeeping.record_expense": "auto"}, checks=(no_big_memos, lenient))
+    assert p.decide(action("bookkeeping.record_expense", {"amount": 1, "memo": "short"})).verdict == "run"
+    assert (
+        p.decide(action("bookkeeping.record_expense", {"amount": 1, "memo": "a very long memo"})).verdict
+        == "deny"
+    )
+    assert (
+        Policy(checks=(lenient,)).decide(action("bookkeeping.record_expense", {"amount": 1})).verdict == "ask"
+    )
+    assert seen == ["bookkeeping.record_expense"] * 2

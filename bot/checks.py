@@ -1,0 +1,16 @@
+"""The policy checks each connector adds, built with what they need from the App (the workspace, settings)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from graph.policy import Check
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+
+def policy_checks(app: App) -> list[Check]:
+    """Return every connector's extra policy rules for this App (each may only make a verdict stricter)."""
+    checks: list[Check] = []
+    return checks
