@@ -69,6 +69,9 @@ class Dispatcher:
         # Engine calls (model, graph) get their own threads: on the default pool, a slow model would
         # queue the inbox writes that acknowledgements wait for.
         self._engine_pool = ThreadPoolExecutor(engine_workers, thread_name_prefix=f"{channel}-engine")
+        # Inbox writes that an acknowledgement waits for get threads of their own: on the default pool
+        # a burst of messages queues its own acknowledgements behind the processing of the first ones.
+        self._ack_pool = ThreadPoolExecutor(2, thread_name_prefix=f"{channel}-ack")
 
     async def _engine(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -86,7 +89,7 @@ class Dispatcher:
         meta: dict[str, Any] | None = None,
     ) -> bool:
         """Record a message and start processing it off the request path; False for a duplicate."""
-        new = await asyncio.to_thread(
+        record = functools.partial(
             inbox.record,
             self.app.db,
             delivery_id=f"{self.channel}:{delivery_id}",
@@ -96,6 +99,7 @@ class Dispatcher:
             text=self.app.redactor.text(text),
             meta=meta,
         )
+        new = await asyncio.get_running_loop().run_in_executor(self._ack_pool, record)
         if new:
             self.app.engine.faults.hit("after_inbox_write")
             self._spawn(self.process(f"{self.channel}:{delivery_id}"))
@@ -199,6 +203,7 @@ class Dispatcher:
     def close(self) -> None:
         """Release the engine threads (after `drain`)."""
         self._engine_pool.shutdown(wait=False, cancel_futures=True)
+        self._ack_pool.shutdown(wait=False, cancel_futures=True)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until all work started so far has finished (tests, shutdown)."""

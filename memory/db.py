@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -136,10 +138,32 @@ def _install_append_only_guards(engine: Engine) -> None:
             )
 
 
+_WRITE_GATES: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_GATES_GUARD = threading.Lock()
+
+
+def _write_gate(engine: Engine) -> threading.RLock | None:
+    """Return the process's write gate for an embedded SQLite database (None for PostgreSQL).
+
+    SQLite has one writer at a time, and a writer that finds the database locked waits in SQLite's busy
+    handler, which sleeps in growing steps (up to 100 ms) and so loses again and again to threads that
+    keep writing: an inbox write that an acknowledgement waits for could starve for seconds behind the
+    engine's runs. Taking turns on a Python lock first hands the database over at once instead.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    with _GATES_GUARD:
+        gate = _WRITE_GATES.get(engine)
+        if gate is None:
+            gate = _WRITE_GATES[engine] = threading.RLock()
+        return gate
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """Open a session whose work commits on success and rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session:
+    gate = _write_gate(engine)
+    with gate if gate is not None else nullcontext(), Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
