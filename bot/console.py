@@ -9,7 +9,7 @@ from typing import TextIO
 
 from bot import commands
 from bot.app import CONSOLE_ACTOR, App
-from bot.jobs import request_digest, request_reindex, retry_job
+from bot.jobs import chat_job, retry_job
 from bot.messages import Reply
 from bot.notify import ConsoleOutbound
 from bot.render import render
@@ -72,12 +72,8 @@ class ConsoleSession:
         if cmd in ("pending", "cards"):
             asks = engine.pending(self.conversation)
             return self._track(list(asks)) if asks else [Reply(text="Nothing is waiting for approval.")]
-        if cmd in ("/digest", "digest"):  # answered at once; the job edits that message, then posts
-            request_digest(self.app, self.conversation)
-            return []
-        if cmd in ("/reindex", "reindex"):
-            request_reindex(self.app, self.conversation)
-            return []
+        if chat_job(self.app, self.conversation, text) is not None:
+            return []  # answered at once; the job edits that message, then posts the result
         if cmd in ("status", "budget", "runs"):  # the console also takes them without the slash
             text = "/" + text
         handled = commands.handle(self.app, CONSOLE_ACTOR, text)

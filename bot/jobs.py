@@ -7,6 +7,7 @@ Dramatiq's global broker is never set: actors are declared on the broker built h
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -152,18 +153,28 @@ def start_workers(app: App) -> Workers:
     return workers.start()
 
 
-def start_job(app: App, kind: str, *, conversation: str, args: dict[str, Any], text: str) -> str:
+def start_job(
+    app: App, kind: str, *, conversation: str, args: dict[str, Any], text: str, delivery: str | None = None
+) -> str:
     """Answer at once with ``text`` (the message the job will edit), then queue the job; return its id.
 
     The message is posted before the job exists, so the job's first progress edit always finds it.
+    ``delivery`` (the platform's delivery id) makes the job id stable: a redelivered request finds its
+    job instead of starting a second one.
     """
-    job_id = new_id("job")
+    if delivery is not None:
+        job_id = "job_" + hashlib.sha256(f"{kind}:{delivery}".encode()).hexdigest()[:20]
+        existing = app.jobs.get(job_id)
+        if existing is not None:
+            return existing.id
+    else:
+        job_id = new_id("job")
     app.notifier.deliver(conversation, [Reply(text=text, key=f"job:{job_id}")])
     app.jobs.submit(kind, key=f"{kind}:ask:{job_id}", args=args, conversation=conversation, job_id=job_id)
     return job_id
 
 
-def request_digest(app: App, conversation: str) -> str:
+def request_digest(app: App, conversation: str, delivery: str | None = None) -> str:
     """Build a digest now into a conversation (the ``/digest`` command of any channel); return the job id."""
     from datetime import datetime
 
@@ -174,7 +185,22 @@ def request_digest(app: App, conversation: str) -> str:
         conversation=conversation,
         args={"day": today.isoformat()},
         text="Working on the digest…",
+        delivery=delivery,
     )
+
+
+def chat_job(app: App, conversation: str, text: str, delivery: str | None = None) -> str | None:
+    """Start the job a chat line asks for (``digest``, ``reindex``, with or without a slash), in any channel.
+
+    Returns:
+        The job's id, or None when the line is not a job command (it goes to the engine then).
+    """
+    word = text.strip().lower().split("@", 1)[0]  # Telegram groups address commands as /digest@bot
+    if word in ("digest", "/digest"):
+        return request_digest(app, conversation, delivery)
+    if word in ("reindex", "/reindex"):
+        return request_reindex(app, conversation, delivery)
+    return None
 
 
 REINDEX_KIND = "knowledge.reindex"
@@ -198,9 +224,11 @@ def reindex_kind(app: App) -> JobKind:
     )
 
 
-def request_reindex(app: App, conversation: str) -> str:
+def request_reindex(app: App, conversation: str, delivery: str | None = None) -> str:
     """Re-index memory off the chat path (``reindex`` in any channel); return the job id."""
-    return start_job(app, REINDEX_KIND, conversation=conversation, args={}, text="Re-indexing memory…")
+    return start_job(
+        app, REINDEX_KIND, conversation=conversation, args={}, text="Re-indexing memory…", delivery=delivery
+    )
 
 
 def retry_job(app: App, job_id: str) -> list[o.Outcome]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.dispatch import Outbound
     from bot.server import Mount
 
 
@@ -21,3 +22,13 @@ def mount(app: App) -> Mount | None:
     from bot.slack.channel import SlackChannel
 
     return SlackChannel.from_settings(app).mount()
+
+
+def outbound(app: App) -> Outbound | None:
+    """Return an outbound for processes that post to Slack without serving it (`coo worker`, the CLI)."""
+    token = app.settings.slack_bot_token
+    if token is None:
+        return None
+    from bot.slack.outbound import SlackOutbound, web_client
+
+    return SlackOutbound(web_client(token.get_secret_value(), app.settings.slack_api_url))

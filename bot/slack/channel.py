@@ -263,6 +263,8 @@ class SlackChannel:
     async def start(self) -> None:
         """Start finishing what a crash left, in the background; connect Socket Mode if configured."""
         self.loop = asyncio.get_running_loop()
+        # Jobs, the digest and the undo window post into Slack from worker threads through the notifier.
+        self.app.notifier.register(inbound.CHANNEL, self.outbound, self.loop)
         self.spawn(self._recover())
         if self.app_token:
             self.socket = AsyncSocketModeHandler(self.bolt, app_token=self.app_token)
@@ -278,6 +280,7 @@ class SlackChannel:
 
     async def stop(self) -> None:
         """Disconnect Socket Mode and let work in flight finish."""
+        self.app.notifier.unregister(inbound.CHANNEL)
         if self.socket is not None:
             await self.socket.close_async()
         try:

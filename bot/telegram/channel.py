@@ -37,6 +37,7 @@ from agents.contract import Action
 from bot import commands
 from bot.app import App
 from bot.dispatch import Click, Dispatcher
+from bot.jobs import chat_job
 from bot.messages import Reply
 from bot.server import Mount
 from bot.telegram.edit import card_replied_to, parse_changes
@@ -57,6 +58,7 @@ BOT_COMMANDS = [
     ("status", "Runs in flight, pending approvals, failures"),
     ("budget", "Model spend against the budget"),
     ("runs", "Recent runs"),
+    ("digest", "Build today's digest now"),
     ("help", "What I understand"),
     ("start", "Say hello"),
 ]
@@ -221,6 +223,8 @@ class TelegramChannel:
             replies = [Reply(text="I only take requests from this workspace's operators.")]
         elif name in ("/start", "/help"):
             replies = [Reply(text=HELP)]
+        elif await asyncio.to_thread(chat_job, self.app, conversation, name, f"telegram:{update.update_id}"):
+            replies = []  # the job posted its own message and edits it as it goes
         else:
             handled: list[Reply] | None = await asyncio.to_thread(
                 commands.handle, self.app, actor, f"{name} {args}".strip()
@@ -297,6 +301,8 @@ class TelegramChannel:
         self.started_at = utcnow()
         self.loop = asyncio.get_running_loop()
         await self.ptb.initialize()
+        # Jobs, the digest and the undo window post into Telegram from worker threads through the notifier.
+        self.app.notifier.register("telegram", self.outbound, self.loop)
         await self.ptb.start()
         await self.ptb.bot.set_my_commands([BotCommand(c, d) for c, d in BOT_COMMANDS])
         if self.webhook_secret:
@@ -343,6 +349,7 @@ class TelegramChannel:
 
     async def stop(self) -> None:
         """Stop polling and PTB."""
+        self.app.notifier.unregister("telegram")
         if self.ptb.updater is not None and self.ptb.updater.running:
             await self.ptb.updater.stop()
         if self.ptb.running:
