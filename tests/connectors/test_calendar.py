@@ -171,12 +171,17 @@ def test_the_same_feed_over_http(feed_server):
         with pytest.raises(CalendarInvalid):
             IcsFeed(f"{url}/html", BERLIN, client).events(*WINDOW)
         closed = f"http://127.0.0.1:{free_port()}/secret-token/basic.ics"
-        with pytest.raises(CalendarUnavailable, match=r"Could not reach the calendar feed at http://127\.0\.0\.1"):
+        with pytest.raises(
+            CalendarUnavailable, match=r"Could not reach the calendar feed at http://127\.0\.0\.1"
+        ):
             IcsFeed(closed, BERLIN, client).events(*WINDOW)
 
 
 def test_expand_reads_a_recurring_all_day_event():
-    ics = FEED.replace("DTSTART;VALUE=DATE:20261027\nDTEND;VALUE=DATE:20261029", "DTSTART;VALUE=DATE:20261027\nRRULE:FREQ=DAILY;COUNT=3")
+    ics = FEED.replace(
+        "DTSTART;VALUE=DATE:20261027\nDTEND;VALUE=DATE:20261029",
+        "DTSTART;VALUE=DATE:20261027\nRRULE:FREQ=DAILY;COUNT=3",
+    )
     days = [e for e in expand(ics, *WINDOW, BERLIN) if e.title == "Offsite"]
     assert [(e.start.day, e.end.day, e.all_day) for e in days] == [(27, 28, True), (28, 29, True)]
 
@@ -253,5 +258,7 @@ def test_caldav_errors_are_clear(radicale: Radicale, dav: DAVClient):
             CalDavCalendar(bad_login, BERLIN, "Work").events(*window)
     closed = f"http://127.0.0.1:{free_port()}/"
     with DAVClient(url=closed, username="dana", password="s3cret") as down:
-        with pytest.raises(CalendarUnavailable, match=r"Could not reach the CalDAV server at http://127\.0\.0\.1:\d+"):
+        with pytest.raises(
+            CalendarUnavailable, match=r"Could not reach the CalDAV server at http://127\.0\.0\.1:\d+"
+        ):
             CalDavCalendar(down, BERLIN, "Work").events(*window)

@@ -40,7 +40,9 @@ def caldav_app(app_factory, server: Radicale):
 
 
 def execute(app, action):
-    return app.engine.executor.execute(action, run_id="r1", conversation="console:local", actor="console:local")
+    return app.engine.executor.execute(
+        action, run_id="r1", conversation="console:local", actor="console:local"
+    )
 
 
 def test_operations_declare_their_side_effect_and_compensation(app_factory, radicale):
@@ -79,7 +81,9 @@ def test_event_on_the_server_but_not_recorded_is_not_created_again(app_factory, 
     assert app.calendar is not None and app.calendar.writer is not None
     start = datetime(2026, 12, 3, 14, tzinfo=BERLIN)
     app.calendar.writer.create(
-        NewEvent("Call with Dana", start, start + timedelta(minutes=45)), action.idempotency_key, datetime.now(UTC)
+        NewEvent("Call with Dana", start, start + timedelta(minutes=45)),
+        action.idempotency_key,
+        datetime.now(UTC),
     )
     # When: the action runs again after the restart. Then: it finds that event; the server has one.
     result = execute(app, action)
@@ -110,7 +114,9 @@ def test_a_read_only_calendar_refuses_writes(app_factory, tmp_path):
     app = app_factory(settings={"coo_calendar_ics": str(feed)})
     action = app.registry.propose("calendar.create_event", ARGS, run_id="r1", index=0)
     decision = app.policy.decide(action)
-    assert decision.verdict == "deny" and "read-only" in decision.reason and "COO_CALDAV_URL" in decision.reason
+    assert (
+        decision.verdict == "deny" and "read-only" in decision.reason and "COO_CALDAV_URL" in decision.reason
+    )
     # Even if it were executed, it changes nothing and says why.
     result = execute(app, action)
     assert not result.ok and "The calendar is read-only" in result.text and result.event_id is None
