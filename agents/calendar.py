@@ -100,7 +100,9 @@ class EventArgs(BaseModel):
     clock: ClassVar[Callable[[], datetime]] = staticmethod(utcnow)  # type: ignore[assignment]
 
     title: str = Field(min_length=1, max_length=200, description="What the event is")
-    start: datetime = Field(description="When it starts (ISO 8601; local time if no offset)")
+    start: datetime = Field(
+        description="When it starts: ISO 8601 (local time if no offset), or `today HH:MM` / `tomorrow HH:MM`"
+    )
     end: datetime | None = Field(default=None, description="When it ends (or give duration_minutes)")
     duration_minutes: int | None = Field(default=None, ge=1, le=20160, description="How long it lasts")
     location: str = Field(default="", max_length=200)

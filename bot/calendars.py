@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 from caldav.davclient import DAVClient
 
 from agents.calendar import CalendarConfig, event_line, read_all
+from bot.doctor import Check
 from bot.settings import Settings
 from connectors.calendar import CalDavCalendar, CalendarReader, IcsFeed
 from connectors.errors import CalendarUnavailable
@@ -64,3 +65,22 @@ def digest_calendar(config: CalendarConfig | None) -> Callable[[datetime, dateti
         return [event_line(e, first) for e in events] + [f"could not read: {msg}" for msg in failed]
 
     return lines
+
+
+def check_calendar(settings: Settings) -> Check | None:
+    """Read the next week of every configured calendar (``coo doctor``); None when none is set."""
+    with ExitStack() as stack:
+        config = build_calendar(settings, stack)
+        if config is None:
+            return None
+        now = datetime.now(config.tz)
+        events, failed = read_all(config, now, now + timedelta(days=7))
+    if failed:
+        return Check(
+            "calendar",
+            False,
+            "; ".join(failed),
+            "check COO_CALENDAR_ICS, or COO_CALDAV_URL, COO_CALDAV_USERNAME, COO_CALDAV_PASSWORD and COO_CALDAV_CALENDAR",
+        )
+    kinds = " and ".join(r.where for r in config.readers)
+    return Check("calendar", True, f"{kinds}: {len(events)} event(s) in the next 7 days")

@@ -19,7 +19,9 @@ from bot.console import ConsoleSession
 from bot.digest import DIGEST_KIND
 from graph.policy import Policy
 from memory.tables import utcnow
+from tests.fakes.openai_server import FakeOpenAI, text, tool_calls
 from tests.fakes.radicale_server import Radicale, radicale_with_calendar, stored_events
+from tests.fakes.server import serve
 from tests.fakes.smtp_server import free_port
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -228,3 +230,35 @@ def test_a_broken_calendar_url_gives_a_clear_message(app_factory):
     assert re.fullmatch(rf"Could not add to the calendar: dentist \(.*\): {reason}", failed.text), failed.text
     assert [b.action for b in failed.buttons] == ["retry"]
     assert chat.undoable == []
+
+
+@pytest.fixture
+def fake_openai():
+    fake = FakeOpenAI(script=lambda body: text("ok"))
+    with serve(fake.app()) as url:
+        fake.base_url = url + "/v1"
+        yield fake
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_model_creates_an_event_through_the_tool(app_factory, radicale, fake_openai):
+    # Given a model that answers with a call of the calendar tool (through the real ChatOpenAI).
+    day = (datetime.now(BERLIN) + timedelta(days=2)).date()
+    call = {"title": "Review", "start": f"{day:%Y-%m-%d}T16:00", "end": f"{day:%Y-%m-%d}T16:30"}
+    fake_openai.script = lambda body: tool_calls(("calendar__create_event", call))
+    settings = caldav_settings(
+        radicale.url + "/", openai_api_key="sk-test", openai_base_url=fake_openai.base_url
+    )
+    app = app_factory(settings=settings)
+    chat = ConsoleSession(app)
+    [card] = chat.send("put the review on my calendar the day after tomorrow at four")
+    # Then the tool was offered with its schema and description, and its call became a card.
+    [tool] = [
+        t for t in fake_openai.requests[-1]["tools"] if t["function"]["name"] == "calendar__create_event"
+    ]
+    assert "Europe/Berlin" in tool["function"]["description"]
+    assert tool["function"]["parameters"]["required"] == ["title", "start"]
+    assert card.card is not None and dict(card.card.fields)["Action"] == "calendar.create_event"
+    assert stored_events(radicale) == {}
+    chat.send("approve")
+    assert list(stored_events(radicale).values()) == ["Review"]
