@@ -254,8 +254,12 @@ def operations(config: CalendarConfig) -> list[Operation[Any]]:
             gone = config.writer.delete(str(payload["uid"]))
         except CalendarError as exc:
             raise ConnectorFailed(str(exc)) from None
-        what = f"the event {payload.get('title', '')!r}"
-        text = f"Deleted {what} from the calendar." if gone else f"{what.capitalize()} was already gone."
+        title = payload.get("title", "")
+        text = (
+            f"Deleted the event {title!r} from the calendar."
+            if gone
+            else f"The event {title!r} was already gone from the calendar; nothing to delete."
+        )
         return Outcome(text=text, payload={"uid": payload["uid"], "deleted": gone})
 
     return [

@@ -120,3 +120,17 @@ def test_a_read_only_calendar_refuses_writes(app_factory, tmp_path):
     # Even if it were executed, it changes nothing and says why.
     result = execute(app, action)
     assert not result.ok and "The calendar is read-only" in result.text and result.event_id is None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_undo_of_an_event_deleted_meanwhile_changes_nothing_and_says_so(app_factory, radicale):
+    app = caldav_app(app_factory, radicale)
+    action = app.registry.propose("calendar.create_event", ARGS, run_id="r1", index=0)
+    done = execute(app, action)
+    # Given: the operator deleted the event in their calendar app.
+    with DAVClient(url=radicale.url + "/", username=radicale.username, password=radicale.password) as c:
+        assert CalDavCalendar(c, BERLIN, "Work").delete(event_uid(action.idempotency_key))
+    # When undone: nothing to delete, no error, and the undo is recorded once.
+    undone = app.engine.executor.undo(done.event_id, run_id="u1", actor="console:local")
+    assert undone.text == "The event 'Call with Dana' was already gone from the calendar; nothing to delete."
+    assert stored_events(radicale) == {}
