@@ -45,3 +45,15 @@ def test_doctor_reads_the_calendar_and_says_what_to_fix(tmp_path: Path):
         assert "COO_CALDAV_PASSWORD" in bad.fix and "nope" not in bad.detail
     down = check_calendar(make_settings(tmp_path, coo_calendar_ics=f"http://127.0.0.1:{free_port()}/x.ics"))
     assert down is not None and not down.ok and down.detail.startswith("Could not reach the calendar feed")
+
+
+def test_calendar_secrets_are_masked(tmp_path: Path):
+    from bot.app import secret_values
+
+    s = make_settings(
+        tmp_path,
+        coo_calendar_ics="https://cal.example/private-abc123/basic.ics",
+        coo_caldav_url="https://dav.example/",
+        coo_caldav_password="hunter2",
+    )
+    assert {"https://cal.example/private-abc123/basic.ics", "hunter2"} <= set(secret_values(s))
