@@ -3,7 +3,8 @@
 AgentError (base)
  ├── UnknownOperation   no agent offers this operation (the model invented a tool)
  ├── InvalidArguments   the arguments do not fit the operation's schema
- └── NotReversible      undo was asked of an operation that cannot be undone
+ ├── NotReversible      undo was asked of an operation that cannot be undone
+ └── ConnectorFailed    a connector (calendar, ...) could not read or write; the message says why
 """
 
 
@@ -30,3 +31,7 @@ class InvalidArguments(AgentError):
 
 class NotReversible(AgentError):
     """The effect has no compensation."""
+
+
+class ConnectorFailed(AgentError):
+    """A connector could not do what the operation needed (the message says which and why)."""

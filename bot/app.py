@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from agents.catalog import default_registry
 from agents.registry import Registry
+from bot.calendars import build_calendar
 from bot.costs import build_cache, build_ladder, build_ledger
 from bot.jobs import build_jobs, outreach_config
 from bot.settings import Settings
@@ -96,7 +97,11 @@ class App:
             self.db, embedder or build_embedder(settings), settings.coo_data_dir / "knowledge"
         ).open()
         self._stack.callback(self.knowledge.close)
-        self.registry = registry or default_registry(self.knowledge, outreach_config(settings))
+        # Calendars (bot/calendars.py): None when neither an ICS feed nor CalDAV is configured.
+        self.calendar = build_calendar(settings, self._stack)
+        self.registry = registry or default_registry(
+            self.knowledge, outreach_config(settings), calendar_config=self.calendar
+        )
         checkpointer = self._stack.enter_context(
             open_checkpointer(settings.database_url, settings.coo_data_dir, self.redactor)
         )

@@ -13,4 +13,8 @@ if TYPE_CHECKING:
 def policy_checks(app: App) -> list[Check]:
     """Return every connector's extra policy rules for this App (each may only make a verdict stricter)."""
     checks: list[Check] = []
+    if app.calendar is not None:
+        from agents.calendar import policy_check
+
+        checks.append(policy_check(app.calendar))
     return checks

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agents.contract import Action
+from connectors.errors import ConnectorError
 from graph import outcomes as o
 from graph.approvals import ApprovalStore
 from graph.budget import BudgetLedger
@@ -56,6 +57,7 @@ class Digest:
     open_task_count: int = 0
     failures: list[str] = field(default_factory=list)
     calendar: list[str] | None = None  # None: no calendar connector
+    calendar_error: str | None = None  # the calendar is configured but could not be read
 
     @property
     def actions_cost(self) -> float:
@@ -77,7 +79,7 @@ class DigestSources:
     ledger: BudgetLedger
     tz: tzinfo = UTC
     summariser: Summariser | None = None
-    calendar: Callable[[datetime, datetime], list[str]] | None = None  # upcoming items, once one exists
+    calendar: Callable[[datetime, datetime], list[str]] | None = None  # event lines in a window (UTC bounds)
 
 
 def local_day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -148,7 +150,13 @@ def collect(sources: DigestSources, day: date, now: datetime) -> Digest:
         )
     d.failures = collect_failures(sources.db, first, last, now)
     if sources.calendar is not None:
-        d.calendar = sources.calendar(now, now + timedelta(days=2))
+        # Today's and tomorrow's events; a calendar that is down is reported, not fatal.
+        start, _ = local_day_bounds(day, sources.tz)
+        _, end = local_day_bounds(day + timedelta(days=1), sources.tz)
+        try:
+            d.calendar = sources.calendar(start, end)
+        except ConnectorError as exc:
+            d.calendar, d.calendar_error = [], str(exc)
     return d
 
 
@@ -198,9 +206,13 @@ def render(d: Digest, summary: Summary | None) -> str:
     out += _more(len(d.open_tasks), d.open_task_count)
     if d.calendar is None:
         out.append("Upcoming: no calendar connected.")
+    elif d.calendar_error is not None:
+        out.append(f"Upcoming: the calendar could not be read ({d.calendar_error})")
     else:
         out.append(
-            f"Upcoming: {len(d.calendar)}" if d.calendar else "Upcoming: nothing in the next two days."
+            f"Upcoming today and tomorrow: {len(d.calendar)}"
+            if d.calendar
+            else "Upcoming: nothing today or tomorrow."
         )
         out += [f"  • {item}" for item in d.calendar[:MAX_LINES]]
     out.append(f"Needs attention: {len(d.failures)}" if d.failures else "Needs attention: nothing.")

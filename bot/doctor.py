@@ -178,6 +178,8 @@ def _with_skew(check: Check, response: httpx.Response) -> Check:
 
 def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
     """Run every check that applies."""
+    from bot.calendars import check_calendar  # it imports this module's Check
+
     owned = client is None
     client = client or httpx.Client(timeout=10)
     try:
@@ -188,6 +190,7 @@ def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
             lambda: check_model(s, client),
             lambda: check_slack(s, client),
             lambda: check_telegram(s, client),
+            lambda: check_calendar(s),
         ]
         return [c for c in (f() for f in checks) if c is not None]
     finally:

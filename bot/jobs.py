@@ -21,6 +21,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Retries, TimeLimit
 
 from agents.outreach import OutreachConfig
+from bot.calendars import digest_calendar
 from bot.digest import DIGEST_KIND, DigestSources, digest_kind
 from bot.messages import Reply
 from bot.notify import Notifier
@@ -118,6 +119,7 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         ledger=app.ledger,
         tz=tz,
         summariser=build_summariser(settings, app.ledger),
+        calendar=digest_calendar(app.calendar),
     )
     kinds = [send_email_kind(build_mailer(settings), tz), digest_kind(sources), reindex_kind(app)]
     queue = JobQueue(

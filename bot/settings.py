@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     coo_email_from: str | None = None
     coo_undo_window_s: float = 60
+    coo_calendar_ics: SecretStr | None = None  # an ICS feed URL (often secret) or file path, read-only
+    coo_caldav_url: str | None = None  # a CalDAV calendar, or the server with COO_CALDAV_CALENDAR
+    coo_caldav_username: str | None = None
+    coo_caldav_password: SecretStr | None = None
+    coo_caldav_calendar: str | None = None  # the calendar's name (display name or URL segment)
+    coo_calendar_timeout_s: float = Field(default=15.0, gt=0)
     coo_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
     coo_timezone: str = "UTC"
     coo_digest_time: str = "08:00"

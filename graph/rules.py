@@ -15,11 +15,16 @@ HELP = """I understand:
   remember <text> / recall <query>
   email <address> <subject>: <body>
   research <url or topic>
+  next / agenda [days]        the calendar's next events (default: 7 days)
+  event <YYYY-MM-DD|today|tomorrow> <HH:MM> [45m|1h30] <title> [@ place]   add an event (asks first)
   digest                      build today's digest now (a job; the message updates as it goes)
   reindex                     rebuild the memory index from SQL (a job)
   /budget  /status  help
 At a card: approve (a) or reject (r). After an action: undo."""
 
+_DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|today|tomorrow)"
+_CLOCK = r"(?P<clock>\d{1,2}[:.]\d{2})"
+_LENGTH = r"(?:(?P<hours>\d{1,3})h(?P<hmin>\d{1,2})?m?|(?P<mins>\d{1,4})\s*(?:m|min|mins|minutes))"
 _AMOUNT = r"(?P<amount>[$€£]?\d[\d,]*(?:\.\d+)?)"
 
 
@@ -59,6 +64,43 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
         lambda m: RawProposal("research.research", {"topic": m["topic"].strip()}),
     ),
 ]
+
+
+def _minutes(m: re.Match[str]) -> int:
+    if m["hours"]:
+        return int(m["hours"]) * 60 + int(m["hmin"] or 0)
+    return int(m["mins"]) if m["mins"] else 60  # no length given: an hour
+
+
+def _event(m: re.Match[str]) -> RawProposal:
+    """Build calendar.create_event; ``today``/``tomorrow`` are resolved by the agent in COO_TIMEZONE."""
+    args: dict[str, object] = {
+        "title": m["title"].strip(),
+        "start": f"{m['date'].lower()} {m['clock'].replace('.', ':').zfill(5)}",
+        "duration_minutes": _minutes(m),
+    }
+    if m["place"]:
+        args["location"] = m["place"].strip()
+    return RawProposal("calendar.create_event", args)
+
+
+_CALENDAR_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
+    (
+        re.compile(
+            r"^(?:next|agenda|upcoming|what'?s next)(?:\s+(?P<days>\d{1,2})\s*(?:d|days?)?)?\??$", re.I
+        ),
+        lambda m: RawProposal("calendar.upcoming", {"days": int(m["days"])} if m["days"] else {}),
+    ),
+    (
+        re.compile(
+            rf"^(?:event|meeting|meet)\s+{_DATE}\s+(?:at\s+)?{_CLOCK}(?:\s+(?:for\s+)?{_LENGTH})?"
+            r"\s+(?P<title>[^@]+?)(?:\s+@\s*(?P<place>.+))?$",
+            re.I,
+        ),
+        _event,
+    ),
+]
+_RULES += _CALENDAR_RULES
 
 
 class RulePlanner:

@@ -33,6 +33,29 @@ def plan(text: str):
             {"to": "dana@example.com", "subject": "Hello", "body": "see you"},
         ),
         ("research https://example.com", "research.research", {"topic": "https://example.com"}),
+        ("next", "calendar.upcoming", {}),
+        ("What's next?", "calendar.upcoming", {}),
+        ("agenda 3 days", "calendar.upcoming", {"days": 3}),
+        (
+            "event 2026-12-03 14:00 45m Call with Dana",
+            "calendar.create_event",
+            {"title": "Call with Dana", "start": "2026-12-03 14:00", "duration_minutes": 45},
+        ),
+        (
+            "event tomorrow 9:00 1h30 Deep work @ Home office",
+            "calendar.create_event",
+            {
+                "title": "Deep work",
+                "start": "tomorrow 09:00",
+                "duration_minutes": 90,
+                "location": "Home office",
+            },
+        ),
+        (
+            "meeting today at 16.30 Review",
+            "calendar.create_event",
+            {"title": "Review", "start": "today 16:30", "duration_minutes": 60},
+        ),
     ],
 )
 def test_grammar(line, key, args):
