@@ -22,4 +22,10 @@ def default_registry(
         ops += outreach.operations(outreach_config)
     if calendar_config is not None:
         ops += calendar_agent.operations(calendar_config)
-    return Registry(ops)
+    registry = Registry(ops)
+    if calendar_config is None:
+        registry.not_set_up(
+            "calendar",
+            "No calendar is set up: set COO_CALENDAR_ICS (a feed, read-only) or COO_CALDAV_URL (read and write).",
+        )
+    return registry

@@ -13,10 +13,10 @@ class AgentError(Exception):
 
 
 class UnknownOperation(AgentError):
-    """The named operation does not exist."""
+    """The named operation does not exist (``hint``: why, when its agent is known but not set up)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown operation {name!r}")
+    def __init__(self, name: str, hint: str | None = None) -> None:
+        super().__init__(hint or f"unknown operation {name!r}")
         self.name = name
 
 

@@ -17,6 +17,7 @@ class Registry:
 
     def __init__(self, operations: Iterable[Operation[Any]] = ()) -> None:
         self._ops: dict[str, Operation[Any]] = {}
+        self._missing: dict[str, str] = {}
         for op in operations:
             self.add(op)
 
@@ -28,11 +29,16 @@ class Registry:
             raise ValueError(f"{op.key} says it is reversible but has no compensation")
         self._ops[op.key] = op
 
+    def not_set_up(self, agent: str, reason: str) -> None:
+        """Say why an agent's operations are missing (it needs configuration), for a clear refusal."""
+        self._missing[agent] = reason
+
     def get(self, key: str) -> Operation[Any]:
         """Return an operation by ``agent.operation`` or by its tool name."""
         op = self._ops.get(key) or self._ops.get(key.replace("__", ".", 1))
         if op is None:
-            raise UnknownOperation(key)
+            agent = key.replace("__", ".", 1).split(".", 1)[0]
+            raise UnknownOperation(key, self._missing.get(agent))
         return op
 
     def offered(self) -> list[Operation[Any]]:

@@ -67,3 +67,20 @@ def test_help_and_nonsense():
     assert "expense <amount> <memo>" in plan("help").reply
     assert plan("make me a sandwich").proposals == []
     assert "help" in plan("make me a sandwich").reply
+
+
+def test_an_agent_that_is_not_set_up_is_refused_with_what_to_set():
+    from agents.catalog import default_registry
+    from agents.errors import UnknownOperation
+
+    registry = default_registry()
+    try:
+        registry.propose("calendar.upcoming", {}, run_id="r", index=0)
+    except UnknownOperation as exc:
+        assert "COO_CALDAV_URL" in str(exc) and "COO_CALENDAR_ICS" in str(exc)
+    else:
+        raise AssertionError("calendar.upcoming must be refused without a calendar")
+    try:
+        registry.propose("nothing.here", {}, run_id="r", index=0)
+    except UnknownOperation as exc:
+        assert str(exc) == "unknown operation 'nothing.here'"
