@@ -12,5 +12,7 @@ if TYPE_CHECKING:
 
 def policy_checks(app: App) -> list[Check]:
     """Return every connector's extra policy rules for this App (each may only make a verdict stricter)."""
-    checks: list[Check] = []
+    from bot.webhooks import target_check
+
+    checks: list[Check] = [target_check(app.settings)]
     return checks
