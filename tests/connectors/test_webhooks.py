@@ -144,7 +144,9 @@ def hook_app(app_factory, url: str, **settings):
     )
 
 
-async def approve_post(app, out: RecordingOutbound, text: str = 'webhook crm {"deal": "Dana", "stage": "won"}'):
+async def approve_post(
+    app, out: RecordingOutbound, text: str = 'webhook crm {"deal": "Dana", "stage": "won"}'
+):
     """Ask for a post, approve its card; return the approved action's idempotency key and its job."""
     app.notifier.register("test", out)
     d = Dispatcher(app, "test", out)
@@ -225,7 +227,10 @@ async def test_503_twice_then_200_is_delivered_once_with_backoff(app_factory, re
     assert all(r.signature_ok for r in receiver.requests)
     assert list(receiver.effects) == [key]
     said = texts(out)
-    assert any("failed (attempt 1 of 4): the webhook target crm answered 503. Trying again in 30 s" in t for t in said)
+    assert any(
+        "failed (attempt 1 of 4): the webhook target crm answered 503. Trying again in 30 s" in t
+        for t in said
+    )
     assert any("(attempt 2 of 4)" in t and "Trying again in 120 s" in t for t in said)
     assert any(t == "Webhook delivered to crm (200) on attempt 3." for t in said)
 
