@@ -6,8 +6,8 @@ signature (see ``connectors/webhooks.py`` for the scheme) → 401; a body that i
 the kind expects → 400; no destination for the cards (COO_HOOKS_TO / COO_DIGEST_TO unset) → 503.
 
 An accepted delivery is written to the durable inbox under ``hook:<name>:<Webhook-Id>`` (the body's
-SHA-256 when the sender gives no id) before the 202, so a retried or replayed delivery is answered
-200 and proposes nothing, and one accepted just before a crash is processed on the next start.
+SHA-256 when the sender gives no id), with a marker of the signed bytes, before the 202, so a retried
+delivery (same id) or a replayed one (same signed bytes, any id) is answered 200 and proposes nothing, and one accepted just before a crash is processed on the next start.
 Processing turns it into an untrusted engine request whose proposal is fixed by code (bot/hook_kinds.py)
 and posts the resulting card to the destination through the notifier.
 """
@@ -42,8 +42,9 @@ from memory.tables import utcnow
 log = logging.getLogger(__name__)
 
 CHANNEL = "hooks"  # the inbox channel of inbound webhook deliveries
+SEEN = "hooks-signed"  # the inbox channel of what signatures covered (replay markers, done at once)
 MAX_BODY = 256_000
-MAX_ID = 200
+MAX_ID = 100  # longer delivery ids are hashed (the inbox key holds 200 characters)
 
 
 def _refuse(status: int, error: str) -> JSONResponse:
@@ -76,7 +77,7 @@ class Hooks:
             log.warning("webhook %s: refused a body over %d bytes (413)", name, MAX_BODY)
             return _refuse(413, f"the body is over {MAX_BODY} bytes")
         try:
-            verify(
+            signed_at = verify(
                 hook.secret.get_secret_value(),
                 request.headers.get(SIGNATURE_HEADER),
                 body,
@@ -95,24 +96,40 @@ class Hooks:
         if not destination:
             log.error("webhook %s: refused (503): set COO_HOOKS_TO (or COO_DIGEST_TO) for its cards", name)
             return _refuse(503, "no destination is configured for webhook cards")
-        delivery = request.headers.get(ID_HEADER, "").strip()[:MAX_ID] or hashlib.sha256(body).hexdigest()
+        delivery = request.headers.get(ID_HEADER, "").strip() or hashlib.sha256(body).hexdigest()
+        if len(delivery) > MAX_ID:
+            delivery = "sha256:" + hashlib.sha256(delivery.encode()).hexdigest()
         key = f"hook:{name}:{delivery}"
-        new = await asyncio.to_thread(
-            inbox.record,
-            self.app.db,
-            delivery_id=key,
-            channel=CHANNEL,
-            conversation=destination,
-            actor=f"hook:{name}",
-            text=self.app.redactor.text(body.decode("utf-8")),
-            meta={"hook": name, "kind": hook.kind},
-        )
+        new = await asyncio.to_thread(self._record, key, name, signed_at, body, destination, hook.kind)
         if not new:
             log.info("webhook %s: delivery %s seen before; nothing to do", name, delivery[:60])
             return JSONResponse({"ok": True, "id": delivery, "duplicate": True}, status_code=200)
         self.app.engine.faults.hit("after_inbox_write")
         self._spawn(key)
         return JSONResponse({"ok": True, "id": delivery}, status_code=202)
+
+    def _record(self, key: str, name: str, signed_at: int, body: bytes, destination: str, kind: str) -> bool:
+        """Record a delivery once; False for a sender's retry (same id) or a replay (same signed bytes).
+
+        The signature does not cover ``Webhook-Id``, so a request captured in transit could be replayed
+        within the tolerance under a new id. What the signature covers (``<t>.<body>``) is recorded
+        too, as a done marker: a replay has the same bytes and stops at it.
+        """
+        db = self.app.db
+        signed = hashlib.sha256(str(signed_at).encode() + b"." + body).hexdigest()
+        marker = f"hook:{name}:sig:{signed}"
+        if not inbox.record(db, delivery_id=marker, channel=SEEN, conversation="", actor="", text=""):
+            return False
+        inbox.finish(db, marker, "done")
+        return inbox.record(
+            db,
+            delivery_id=key,
+            channel=CHANNEL,
+            conversation=destination,
+            actor=f"hook:{name}",
+            text=self.app.redactor.text(body.decode("utf-8")),
+            meta={"hook": name, "kind": kind},
+        )
 
     async def _body(self, request: HttpRequest) -> bytes | None:
         """Read the body, or None as soon as it is over the limit."""

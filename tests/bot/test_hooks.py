@@ -19,6 +19,7 @@ from bot.hooks import Hooks
 from bot.server import build_server, configured_mounts
 from connectors.webhooks import signature_header
 from graph.faults import Faults
+from graph.policy import Policy
 from memory.tables import Approval, InboxItem, LedgerEntry, Run
 from tests.fakes.outbound import RecordingOutbound
 from tests.fakes.server import serve, wait_for
@@ -61,9 +62,11 @@ def payment_body(**changes) -> bytes:
 
 
 def counts(app) -> tuple[int, int, int, int]:
+    """Return (deliveries in the inbox, runs, approvals, ledger entries)."""
     with Session(app.db) as s:
-        return tuple(  # type: ignore[return-value]
-            s.exec(select(func.count()).select_from(t)).one() for t in (InboxItem, Run, Approval, LedgerEntry)
+        return (
+            s.exec(select(func.count()).select_from(InboxItem).where(InboxItem.channel == "hooks")).one(),
+            *(s.exec(select(func.count()).select_from(t)).one() for t in (Run, Approval, LedgerEntry)),
         )
 
 
@@ -120,6 +123,10 @@ async def test_a_replayed_delivery_proposes_nothing(app_factory):
     # the same delivery again (the sender retrying), freshly signed
     again = await post(hooks, "/hooks/stripe", body, signed(body))
     assert (again.status_code, again.json()["duplicate"]) == (200, True)
+    # a captured request replayed under another id (the signature does not cover the id)
+    captured = signed(body)
+    replayed = await post(hooks, "/hooks/stripe", body, {**captured, "Webhook-Id": "d1-again"})
+    assert (replayed.status_code, replayed.json()["duplicate"]) == (200, True)
     # without a Webhook-Id, the body's hash is the delivery id
     r1 = await post(
         hooks, "/hooks/stripe", payment_body(id="evt_2"), signed(payment_body(id="evt_2"), delivery=None)
@@ -198,6 +205,19 @@ async def test_a_notice_hook_shows_the_data_and_proposes_nothing(app_factory):
     assert counts(app)[1:] == (0, 0, 0)
 
 
+async def test_auto_approval_never_covers_a_webhook_proposal(app_factory):
+    # Given an operator who lets income be recorded without asking
+    app, out = hooks_app(app_factory, policy=Policy(trust={"bookkeeping.record_income": "auto"}))
+    hooks = Hooks(app)
+    body = payment_body(amount="20.00")
+    assert (await post(hooks, "/hooks/stripe", body, signed(body))).status_code == 202
+    await hooks.drain()
+    # Then a payment notice still asks, because it came from outside
+    [(_, reply)] = out.sent
+    assert dict(reply.card.fields)["Why I ask"] == "the run has read untrusted content"
+    assert counts(app)[3] == 0
+
+
 class Crash(Exception):
     """Stands in for the process dying right after the inbox write."""
 
@@ -225,7 +245,7 @@ async def test_a_delivery_accepted_before_a_crash_is_processed_after_restart(app
     assert r.status_code == 200 and len(out2.sent) == 1
     assert counts(app2) == (1, 1, 1, 0)
     with Session(app2.db) as s:
-        assert s.exec(select(InboxItem)).one().status == "done"
+        assert s.exec(select(InboxItem).where(InboxItem.channel == "hooks")).one().status == "done"
 
 
 def test_the_server_mounts_hooks_only_when_configured(app_factory):
