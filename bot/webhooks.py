@@ -26,8 +26,10 @@ def targets(settings: Settings) -> dict[str, WebhookTarget]:
     }
 
 
-def webhooks_config(settings: Settings) -> WebhooksConfig:
-    """Return what the webhooks agent may do."""
+def webhooks_config(settings: Settings) -> WebhooksConfig | None:
+    """Return what the webhooks agent may do; None when no target is configured (no tool is offered)."""
+    if not settings.coo_webhooks:
+        return None
     return WebhooksConfig(targets=frozenset(settings.coo_webhooks), retries=settings.coo_webhook_retries)
 
 

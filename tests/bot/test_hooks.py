@@ -248,8 +248,9 @@ async def test_a_delivery_accepted_before_a_crash_is_processed_after_restart(app
         assert s.exec(select(InboxItem).where(InboxItem.channel == "hooks")).one().status == "done"
 
 
-def test_the_server_mounts_hooks_only_when_configured(app_factory):
+def test_the_server_mounts_hooks_only_when_configured_and_masks_their_secrets(app_factory):
     app, _ = hooks_app(app_factory)
+    assert app.redactor.text(f"s={SECRET}") == "s=" + "*" * len(SECRET)
     assert "hooks" in [m.name for m in configured_mounts(app)]
     bare = app_factory()
     assert "hooks" not in [m.name for m in configured_mounts(bare)]

@@ -286,3 +286,21 @@ def test_targets_come_from_settings_and_secrets_are_masked(app_factory):
     assert targets(app.settings) == {"crm": WebhookTarget("crm", "https://crm.example/crm", SECRET)}
     assert SECRET not in repr(targets(app.settings)) and SECRET not in repr(app.settings)
     assert app.redactor.text(f"key {SECRET}") == "key " + "*" * len(SECRET)
+
+
+def test_no_targets_no_tool(app_factory):
+    app = app_factory()
+    assert "webhooks.post" not in [op.key for op in app.registry.offered()]
+
+
+async def test_a_payload_that_is_not_a_json_object_is_refused_with_the_reason(app_factory):
+    app = hook_app(app_factory, "https://crm.example")
+    out = RecordingOutbound()
+    d = Dispatcher(app, "test", out)
+    await d.accept(delivery_id="m1", conversation="test:C1", actor="test:U1", text="webhook crm {deal: Dana}")
+    await d.drain()
+    [(_, reply)] = out.sent
+    assert reply.card is None
+    assert "webhooks.post" in reply.text and "payload" in reply.text
+    with Session(app.db) as s:
+        assert s.exec(select(Approval)).all() == []
