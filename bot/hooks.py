@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import Session
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -37,7 +38,7 @@ from connectors.errors import SignatureInvalid
 from connectors.webhooks import ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S, verify
 from graph.engine import Request
 from memory import inbox
-from memory.tables import utcnow
+from memory.tables import Run, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,13 @@ class Hooks:
             name = str(item.meta.get("hook", ""))
             inbound = interpret(name, str(item.meta.get("kind", "notice")), parse_body(item.text.encode()))
             replies = self._replies(key, item.conversation, item.actor, inbound)
+            if inbound.preset and not self._has_run(key):
+                # Turned away before a run existed (the engine's rate limit): keep it for the next start.
+                log.warning("webhook delivery %s was not taken by the engine; kept for the next start", key)
+                kept = f"Webhook {name}: a delivery came faster than I take requests; it is kept and will be proposed on the next start."
+                self.app.notifier.deliver(item.conversation, [Reply(text=kept)])
+                inbox.finish(db, key, "received")
+                return
             self.app.notifier.deliver(item.conversation, replies)
             inbox.finish(db, key, "done")
         except Exception:
@@ -178,6 +186,10 @@ class Hooks:
             preset=inbound.preset,
         )
         return render_all(self.app.engine.submit(req, run_id_for(key)))
+
+    def _has_run(self, key: str) -> bool:
+        with Session(self.app.db) as s:
+            return s.get(Run, run_id_for(key)) is not None
 
     def _spawn(self, key: str) -> None:
         task = asyncio.ensure_future(asyncio.to_thread(self.process, key))

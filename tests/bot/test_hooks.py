@@ -254,3 +254,23 @@ def test_the_server_mounts_hooks_only_when_configured_and_masks_their_secrets(ap
     assert "hooks" in [m.name for m in configured_mounts(app)]
     bare = app_factory()
     assert "hooks" not in [m.name for m in configured_mounts(bare)]
+
+
+async def test_a_notice_the_engine_turns_away_is_kept_for_the_next_start(app_factory):
+    # Given an engine that takes one request a minute from each sender
+    app, out = hooks_app(app_factory, settings={"coo_rate_per_minute": 1})
+    hooks = Hooks(app)
+    for i in (1, 2):
+        body = payment_body(id=f"evt_{i}", amount=f"{i}.00")
+        assert (await post(hooks, "/hooks/stripe", body, signed(body, delivery=f"d{i}"))).status_code == 202
+        await hooks.drain()
+    # Then the second is told, not dropped: it waits in the inbox and the next start makes its card
+    assert [bool(r.card) for _, r in out.sent] == [True, False]
+    assert out.sent[1][1].text == (
+        "Webhook stripe: a delivery came faster than I take requests; it is kept and will be proposed"
+        " on the next start."
+    )
+    app2, out2 = hooks_app(app_factory)
+    await Hooks(app2).recover()
+    [(_, reply)] = out2.sent
+    assert json.loads(dict(reply.card.fields)["Arguments"])["amount"] == "2.00"
