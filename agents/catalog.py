@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents import bookkeeping, outreach, tasks, workspace
+from agents import bookkeeping, outreach, tasks, webhooks, workspace
 from agents import calendar as calendar_agent
 from agents import knowledge as knowledge_agent
 from agents.registry import Registry
@@ -13,8 +13,9 @@ def default_registry(
     knowledge: KnowledgeStore | None = None,
     outreach_config: outreach.OutreachConfig | None = None,
     calendar_config: calendar_agent.CalendarConfig | None = None,
+    webhooks_config: webhooks.WebhooksConfig | None = None,
 ) -> Registry:
-    """Return a registry of every built-in agent's operations (knowledge, outreach, calendar: when given theirs)."""
+    """Return a registry of every built-in agent's operations (knowledge, outreach, calendar, webhooks: when given theirs)."""
     ops = [*bookkeeping.OPERATIONS, *tasks.OPERATIONS, *workspace.OPERATIONS]
     if knowledge is not None:
         ops += knowledge_agent.operations(knowledge)
@@ -22,6 +23,8 @@ def default_registry(
         ops += outreach.operations(outreach_config)
     if calendar_config is not None:
         ops += calendar_agent.operations(calendar_config)
+    if webhooks_config is not None:
+        ops += webhooks.operations(webhooks_config)
     registry = Registry(ops)
     if calendar_config is None:
         registry.not_set_up(

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from types import TracebackType
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from agents.catalog import default_registry
 from agents.registry import Registry
@@ -16,6 +16,7 @@ from bot.calendars import build_calendar
 from bot.costs import build_cache, build_ladder, build_ledger
 from bot.jobs import build_jobs, outreach_config
 from bot.settings import Settings
+from bot.webhooks import webhooks_config
 from graph.approvals import ApprovalStore
 from graph.checkpointer import open_checkpointer
 from graph.compounding import OutcomeNotes
@@ -44,6 +45,14 @@ def secret_values(settings: Settings) -> list[str]:
     for name, value in settings:
         if isinstance(value, SecretStr):
             out.append(value.get_secret_value())
+        elif isinstance(value, dict):  # named entries with their own secrets (COO_WEBHOOKS, COO_HOOKS)
+            out += [
+                v.get_secret_value()
+                for entry in value.values()
+                if isinstance(entry, BaseModel)
+                for _, v in entry
+                if isinstance(v, SecretStr)
+            ]
         elif name in ("database_url", "redis_url") and value and "@" in str(value):
             userinfo = str(value).split("://", 1)[-1].rsplit("@", 1)[0]
             if ":" in userinfo:
@@ -100,7 +109,10 @@ class App:
         # Calendars (bot/calendars.py): None when neither an ICS feed nor CalDAV is configured.
         self.calendar = build_calendar(settings, self._stack)
         self.registry = registry or default_registry(
-            self.knowledge, outreach_config(settings), calendar_config=self.calendar
+            self.knowledge,
+            outreach_config(settings),
+            calendar_config=self.calendar,
+            webhooks_config=webhooks_config(settings),
         )
         checkpointer = self._stack.enter_context(
             open_checkpointer(settings.database_url, settings.coo_data_dir, self.redactor)

@@ -17,4 +17,7 @@ def policy_checks(app: App) -> list[Check]:
         from agents.calendar import policy_check
 
         checks.append(policy_check(app.calendar))
+    from bot.webhooks import target_check
+
+    checks.append(target_check(app.settings))
     return checks

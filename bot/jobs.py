@@ -27,6 +27,7 @@ from bot.messages import Reply
 from bot.notify import Notifier
 from bot.schedule import DigestScheduler, parse_clock
 from bot.settings import Settings
+from bot.webhooks import webhook_kind
 from connectors.email import Mailer, parse_smtp_url
 from graph import outcomes as o
 from graph.actors import send_email_kind
@@ -121,7 +122,12 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         summariser=build_summariser(settings, app.ledger),
         calendar=digest_calendar(app.calendar),
     )
-    kinds = [send_email_kind(build_mailer(settings), tz), digest_kind(sources), reindex_kind(app)]
+    kinds = [
+        send_email_kind(build_mailer(settings), tz),
+        digest_kind(sources),
+        reindex_kind(app),
+        webhook_kind(settings),
+    ]
     queue = JobQueue(
         app.db,
         broker,

@@ -81,7 +81,7 @@ def build_server(app: App, mounts: list[Mount]) -> Starlette:
 def configured_mounts(app: App) -> list[Mount]:
     """Return the mounts of every channel configured in settings."""
     mounts: list[Mount] = []
-    for module_name in ("bot.slack", "bot.telegram"):
+    for module_name in ("bot.slack", "bot.telegram", "bot.hooks"):
         try:
             module = __import__(module_name, fromlist=["mount"])
         except ImportError:

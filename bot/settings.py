@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+HookName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+
+
+class WebhookTargetSettings(BaseModel):
+    """One outbound webhook target (``COO_WEBHOOKS``): where to POST and the secret to sign with."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+")
+    secret: SecretStr = Field(min_length=16)
+
+
+class InboundHookSettings(BaseModel):
+    """One inbound webhook (``COO_HOOKS``), served at ``POST /hooks/<name>``."""
+
+    secret: SecretStr = Field(min_length=16)
+    kind: Literal["payment", "notice"] = "notice"
 
 
 class Settings(BaseSettings):
@@ -64,6 +80,12 @@ class Settings(BaseSettings):
     coo_job_lease_s: float = Field(default=30.0, gt=0)  # a dead worker's job is taken over after this
     coo_job_tick_s: float = Field(default=1.0, gt=0)  # relay, heartbeat and scheduler interval
     coo_redis_namespace: str = "coo"  # prefix of the broker's Redis keys
+    # Webhooks: {"crm": {"url": "https://…", "secret": "…"}}; {"stripe": {"secret": "…", "kind": "payment"}}
+    coo_webhooks: dict[HookName, WebhookTargetSettings] = Field(default_factory=dict)
+    coo_hooks: dict[HookName, InboundHookSettings] = Field(default_factory=dict)
+    coo_hooks_to: str | None = None  # where inbound webhooks' cards go (default COO_DIGEST_TO)
+    coo_webhook_retries: int = Field(default=5, ge=0)  # outbound: tries after the first, then a dead letter
+    coo_webhook_backoff_s: float = Field(default=30.0, ge=0)  # first retry's wait; it doubles per attempt
     port: int = 8080
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "coo"
@@ -84,6 +106,11 @@ class Settings(BaseSettings):
     def embeddings_configured(self) -> bool:
         """Tell whether an OpenAI-compatible embeddings model is configured (else the embedded one)."""
         return bool(self.coo_embeddings_model)
+
+    @property
+    def hooks_destination(self) -> str | None:
+        """Return where inbound webhooks' proposals go: COO_HOOKS_TO, else COO_DIGEST_TO."""
+        return self.coo_hooks_to or self.coo_digest_to
 
     def database(self) -> str:
         """Return the workspace database URL (SQLite under the data dir unless DATABASE_URL is set)."""

@@ -4,10 +4,14 @@ ConnectorError (base; the message is safe to show the operator; ``connector`` na
  ├── EmailError          sending mail failed; ``permanent`` says whether trying again can help
  │    ├── EmailRejected      the server refused the message, a recipient or our login (5xx)
  │    └── EmailUnavailable   no connection, a timeout, or a temporary refusal (4xx)
- └── CalendarError       reading or writing a calendar (ICS feed, CalDAV) failed
-      ├── CalendarUnavailable  no connection, a timeout, a refused login or an HTTP error
-      ├── CalendarInvalid      the feed is not iCalendar, or the named calendar does not exist
-      └── CalendarReadOnly     the calendar cannot take new events (an ICS feed)
+ ├── CalendarError       reading or writing a calendar (ICS feed, CalDAV) failed
+ │    ├── CalendarUnavailable  no connection, a timeout, a refused login or an HTTP error
+ │    ├── CalendarInvalid      the feed is not iCalendar, or the named calendar does not exist
+ │    └── CalendarReadOnly     the calendar cannot take new events (an ICS feed)
+ ├── WebhookError        delivering an outbound webhook failed; ``permanent``, ``status``, ``retry_after_s``
+ │    ├── WebhookRejected    the receiver refused it for good (4xx but 408/429), or no such target
+ │    └── WebhookUnavailable no connection, a timeout, 408, 429 or 5xx
+ └── SignatureInvalid    an inbound webhook's signature is missing, wrong or stale (``reason``)
 """
 
 
@@ -54,3 +58,47 @@ class CalendarInvalid(CalendarError):
 
 class CalendarReadOnly(CalendarError):
     """The calendar cannot take new events (an ICS feed is read-only)."""
+
+
+class WebhookError(ConnectorError):
+    """Delivering an outbound webhook failed.
+
+    Attributes:
+        permanent: True when the same delivery would fail again (do not retry).
+        status: The receiver's HTTP status (None: no answer).
+        retry_after_s: How long the receiver asked us to wait (its ``Retry-After``), if it said.
+    """
+
+    connector = "webhooks"
+    permanent = False
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class WebhookRejected(WebhookError):
+    """The receiver refused the delivery for good (a 4xx other than 408 and 429), or it is not configured."""
+
+    permanent = True
+
+
+class WebhookUnavailable(WebhookError):
+    """No connection, a timeout, a 408/429 or a 5xx: try again later (after ``retry_after_s`` if set)."""
+
+
+class SignatureInvalid(ConnectorError):
+    """An inbound webhook's signature is missing, malformed, wrong or too old (answer 401).
+
+    Attributes:
+        reason: What was wrong, for the log (never the secret or the expected signature).
+    """
+
+    connector = "webhooks"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"webhook signature refused: {reason}")
+        self.reason = reason

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -71,3 +71,24 @@ class Policy:
                 votes.append(vote)
         verdict, reason = max(votes, key=lambda v: _RANK[v[0]])
         return PolicyDecision(verdict, reason)
+
+
+def allowlist(action_name: str, argument: str, allowed: Iterable[str], what: str) -> Check:
+    """Return a check that denies ``action_name`` unless its ``argument`` is one of ``allowed``.
+
+    E.g. ``allowlist("webhooks.post", "target", {"crm"}, "webhook target")``: a target the operator did
+    not configure (a URL a model or a payload made up) is denied, never asked.
+    """
+    names = frozenset(allowed)
+    listed = ", ".join(sorted(names)) or "none"
+
+    def check(action: Action) -> tuple[Verdict, str] | None:
+        if action.name != action_name:
+            return None
+        value = str(action.arguments.get(argument, ""))
+        if value in names:
+            return None
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return ("deny", f"{what} {shown!r} is not configured (configured: {listed})")
+
+    return check

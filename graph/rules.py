@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from graph.planner import Plan, PlanRequest, RawProposal
 
@@ -17,6 +19,7 @@ HELP = """I understand:
   research <url or topic>
   next / agenda [days]        the calendar's next events (default: 7 days)
   event <YYYY-MM-DD|today|tomorrow> <HH:MM> [45m|1h30] <title> [@ place]   add an event (asks first)
+  webhook <target> <json>     POST a JSON object to a configured webhook target (asks first)
   digest                      build today's digest now (a job; the message updates as it goes)
   reindex                     rebuild the memory index from SQL (a job)
   /budget  /status  help
@@ -30,6 +33,14 @@ _AMOUNT = r"(?P<amount>[$€£]?\d[\d,]*(?:\.\d+)?)"
 
 def _entry(op: str) -> Callable[[re.Match[str]], RawProposal]:
     return lambda m: RawProposal(f"bookkeeping.{op}", {"amount": m["amount"], "memo": m["rest"].strip()})
+
+
+def _webhook(m: re.Match[str]) -> RawProposal:
+    try:
+        payload: Any = json.loads(m["json"])
+    except ValueError:
+        payload = m["json"]  # not JSON: the schema refuses it with a clear reason
+    return RawProposal("webhooks.post", {"target": m["target"], "payload": payload})
 
 
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
@@ -63,6 +74,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
         re.compile(r"^research\s+(?P<topic>.+)$", re.I | re.S),
         lambda m: RawProposal("research.research", {"topic": m["topic"].strip()}),
     ),
+    (re.compile(r"^webhook\s+(?P<target>\S+)\s+(?P<json>\{.*\})\s*$", re.I | re.S), _webhook),
 ]
 
 

@@ -16,11 +16,14 @@ class JobFailed(JobError):
 
     Attributes:
         retry: Whether trying again may succeed (False: dead letter at once).
+        retry_after_s: The least wait before the next attempt (a receiver's Retry-After); the kind's
+            backoff applies when it is longer.
     """
 
-    def __init__(self, message: str, *, retry: bool = True) -> None:
+    def __init__(self, message: str, *, retry: bool = True, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry = retry
+        self.retry_after_s = retry_after_s
 
 
 class UnknownKind(JobError):

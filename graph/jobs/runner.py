@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from graph.jobs.errors import JobFailed, UnknownKind
-from graph.jobs.kinds import JobContext, JobInfo, JobKind, JobProgress, JobReporter, LeaseLost
+from graph.jobs.kinds import MAX_BACKOFF_S, JobContext, JobInfo, JobKind, JobProgress, JobReporter, LeaseLost
 from memory import jobs
 from memory.job_tables import Job
 from memory.tables import utcnow
@@ -97,7 +97,7 @@ class JobRunner:
                 error = f"it took longer than its limit of {kind.time_limit_s:g} s"
                 return self._failed(job, kind, info, error, retry=True)
             except JobFailed as exc:
-                return self._failed(job, kind, info, str(exc), retry=exc.retry)
+                return self._failed(job, kind, info, str(exc), retry=exc.retry, at_least_s=exc.retry_after_s)
             except Exception as exc:
                 log.exception("job %s (%s) attempt %d failed", job.id, job.kind, job.attempts)
                 error = f"an unexpected error ({type(exc).__name__}); it was logged"
@@ -124,8 +124,19 @@ class JobRunner:
             return "early"
         return "skipped"
 
-    def _failed(self, job: Job, kind: JobKind | None, info: JobInfo, error: str, *, retry: bool) -> Ran:
+    def _failed(
+        self,
+        job: Job,
+        kind: JobKind | None,
+        info: JobInfo,
+        error: str,
+        *,
+        retry: bool,
+        at_least_s: float | None = None,
+    ) -> Ran:
         delay = kind.retry_delay_s(job.attempts) if kind is not None and retry else None
+        if delay is not None and at_least_s is not None:
+            delay = min(max(delay, at_least_s), MAX_BACKOFF_S)  # the receiver's Retry-After
         now = self.clock()
         retry_at = now + timedelta(seconds=delay) if delay is not None else None
         status = jobs.fail(

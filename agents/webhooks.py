@@ -1,0 +1,92 @@
+"""The webhooks agent: POST a JSON payload to a configured webhook target, after approval.
+
+A POST cannot be taken back, so ``webhooks.post`` is irreversible: it always asks, and auto-approval
+never covers it. Only targets named in ``COO_WEBHOOKS`` exist: the policy denies any other target
+(a URL the model or a payload made up), and ``execute`` refuses one too, in case a policy was built
+without that check. Once approved, the POST is not made here: a job is queued in the executor's
+transaction under the action's idempotency key (see ``graph/webhook_job.py``), which sends it with
+that key as its ``Idempotency-Key`` and retries with backoff until it lands or becomes a dead letter.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from memory import jobs
+
+AGENT = "webhooks"
+POST_KIND = "webhooks.post"
+MAX_PAYLOAD_BYTES = 64_000
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    """What outbound webhooks may do.
+
+    Attributes:
+        targets: The configured target names (their URLs and secrets stay in bot/).
+        retries: Tries after the first before a delivery becomes a dead letter.
+    """
+
+    targets: frozenset[str] = frozenset()
+    retries: int = 5
+
+
+class PostArgs(BaseModel):
+    """Arguments of an outbound webhook."""
+
+    target: str = Field(
+        min_length=1, max_length=200, description="The name of a configured webhook target, e.g. crm"
+    )
+    payload: dict[str, Any] = Field(description="The JSON object to POST")
+
+    @field_validator("payload")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+        if size > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"the payload is {size:,} bytes; at most {MAX_PAYLOAD_BYTES:,}")
+        return value
+
+
+def operations(config: WebhooksConfig) -> list[Operation[Any]]:
+    """Return the webhooks operations for a configuration."""
+
+    def post(ctx: ExecContext, args: PostArgs) -> Outcome:
+        if args.target not in config.targets:
+            raise ValueError(
+                f"there is no webhook target {args.target[:60]!r} (configure it in COO_WEBHOOKS)"
+            )
+        job = jobs.enqueue(
+            ctx.session,
+            kind=POST_KIND,
+            key=ctx.idempotency_key,
+            args=args.model_dump(mode="json"),
+            conversation=ctx.conversation,
+            max_attempts=config.retries + 1,
+        )
+        return Outcome(
+            text=f"Webhook to {args.target} queued (job {job.id}); it is sent once and cannot be undone.",
+            payload={"job_id": job.id, "target": args.target},
+        )
+
+    return [
+        Operation(
+            agent=AGENT,
+            name="post",
+            description="POST a JSON object to a configured webhook target (signed; cannot be undone).",
+            args=PostArgs,
+            side_effect=SideEffect.IRREVERSIBLE,
+            summarize=lambda a: f"POST a webhook to {a.target}",
+            changes=lambda a: (
+                f"Webhook: one signed POST of {len(a.payload)} field(s) to the target {a.target}, "
+                "retried until it is accepted; it cannot be undone"
+            ),
+            execute=post,
+        )
+    ]
