@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents import bookkeeping, outreach, tasks, workspace
+from agents import bookkeeping, outreach, research, tasks, workspace
 from agents import knowledge as knowledge_agent
 from agents.registry import Registry
 from memory.knowledge.store import KnowledgeStore
@@ -11,10 +11,11 @@ from memory.knowledge.store import KnowledgeStore
 def default_registry(
     knowledge: KnowledgeStore | None = None, outreach_config: outreach.OutreachConfig | None = None
 ) -> Registry:
-    """Return a registry of every built-in agent's operations (knowledge, outreach: when given theirs)."""
+    """Return a registry of every built-in agent's operations (knowledge, research, outreach: when given theirs)."""
     ops = [*bookkeeping.OPERATIONS, *tasks.OPERATIONS, *workspace.OPERATIONS]
     if knowledge is not None:
         ops += knowledge_agent.operations(knowledge)
+        ops += research.operations(knowledge)
     if outreach_config is not None:
         ops += outreach.operations(outreach_config)
     return Registry(ops)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import timedelta
@@ -150,6 +151,10 @@ class App:
     def close(self) -> None:
         """Stop the workers; close the database and the checkpointer."""
         self._stack.close()
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` when the App closes (parts built for it, e.g. an HTTP client)."""
+        self._stack.callback(callback)
 
     def start_workers(self) -> Workers:
         """Run job workers (and the digest scheduler) in this process until the App closes."""

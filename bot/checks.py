@@ -13,4 +13,7 @@ if TYPE_CHECKING:
 def policy_checks(app: App) -> list[Check]:
     """Return every connector's extra policy rules for this App (each may only make a verdict stricter)."""
     checks: list[Check] = []
+    from bot.research import research_checks
+
+    checks += research_checks(app)
     return checks

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     coo_job_lease_s: float = Field(default=30.0, gt=0)  # a dead worker's job is taken over after this
     coo_job_tick_s: float = Field(default=1.0, gt=0)  # relay, heartbeat and scheduler interval
     coo_redis_namespace: str = "coo"  # prefix of the broker's Redis keys
+    coo_fetch_allow_private: bool = False  # research may fetch private/loopback addresses (tests, intranets)
+    coo_fetch_max_bytes: int = Field(default=1_000_000, gt=0)  # a page's body is read up to this
+    coo_fetch_timeout_s: float = Field(default=10.0, gt=0)  # connect and read timeouts of a fetch
+    coo_research_retries: int = Field(default=2, ge=0)  # retries of a research job that could not connect
     port: int = 8080
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "coo"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from agents.research import proposal_for
 from graph.planner import Plan, PlanRequest, RawProposal
 
 HELP = """I understand:
@@ -14,7 +15,7 @@ HELP = """I understand:
   task <text>                 add a task (asks first);  tasks: list open ones
   remember <text> / recall <query>
   email <address> <subject>: <body>
-  research <url or topic>
+  research <url or topic>     read pages in the background (asks first); a topic alone: from memory
   digest                      build today's digest now (a job; the message updates as it goes)
   reindex                     rebuild the memory index from SQL (a job)
   /budget  /status  help
@@ -56,7 +57,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
     ),
     (
         re.compile(r"^research\s+(?P<topic>.+)$", re.I | re.S),
-        lambda m: RawProposal("research.research", {"topic": m["topic"].strip()}),
+        lambda m: RawProposal(*proposal_for(m["topic"].strip())),
     ),
 ]
 
