@@ -20,7 +20,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 SCHEMES = ("http", "https")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_FLAGS = ("loopback", "private", "link_local", "multicast", "reserved", "unspecified")
+_FLAGS = ("loopback", "link_local", "multicast", "unspecified", "reserved", "private")  # most telling first
 EVERYWHERE: tuple[IPNetwork, ...] = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 
 

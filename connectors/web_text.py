@@ -7,12 +7,13 @@ The text is still whatever the page says: callers must treat it as untrusted dat
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-from bs4.element import Tag
+from bs4.element import Comment, Tag
 
 from connectors.web import Page
 
@@ -30,6 +31,11 @@ DROPPED = (
     "iframe",
 )
 MAX_LINKS = 200
+_SPACE = re.compile(r"\s+")
+BLOCKS = (
+    "p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "section", "article", "main",
+    "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "figure", "figcaption", "body",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,19 @@ def _lines(text: str) -> str:
     """Collapse whitespace inside lines and drop empty ones."""
     out = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in out if line)
+
+
+def _block_text(root: Tag | BeautifulSoup) -> str:
+    """Return the text with one line per block element (inline tags and source newlines do not break)."""
+    for node in list(root.find_all(string=True)):
+        if not isinstance(node, Comment):
+            node.replace_with(_SPACE.sub(" ", str(node)))
+        else:
+            node.extract()
+    for tag in root.find_all(BLOCKS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    return _lines(root.get_text(""))
 
 
 def extract_html(html: bytes | str, base_url: str, charset: str | None = None) -> Extracted:
@@ -75,7 +94,7 @@ def extract_html(html: bytes | str, base_url: str, charset: str | None = None) -
     if not title:
         h1 = main.find("h1")
         title = " ".join(h1.get_text(" ").split()) if h1 else ""
-    return Extracted(title=title, text=_lines(main.get_text("\n")), links=links)
+    return Extracted(title=title, text=_block_text(main), links=links)
 
 
 def extract(page: Page) -> Extracted:
