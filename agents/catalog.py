@@ -9,13 +9,15 @@ from memory.knowledge.store import KnowledgeStore
 
 
 def default_registry(
-    knowledge: KnowledgeStore | None = None, outreach_config: outreach.OutreachConfig | None = None
+    knowledge: KnowledgeStore | None = None,
+    outreach_config: outreach.OutreachConfig | None = None,
+    research_config: research.ResearchConfig | None = None,
 ) -> Registry:
     """Return a registry of every built-in agent's operations (knowledge, research, outreach: when given theirs)."""
     ops = [*bookkeeping.OPERATIONS, *tasks.OPERATIONS, *workspace.OPERATIONS]
     if knowledge is not None:
         ops += knowledge_agent.operations(knowledge)
-        ops += research.operations(knowledge)
+        ops += research.operations(knowledge, research_config)
     if outreach_config is not None:
         ops += outreach.operations(outreach_config)
     return Registry(ops)

@@ -13,6 +13,7 @@ With a topic and no URL there is nothing to fetch: the answer comes from memory,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -61,8 +62,23 @@ def check_url_host(url: str) -> str:
     return url.split("://", 1)[-1].split("/", 1)[0]
 
 
-def operations(store: KnowledgeStore, clock: Callable[[], datetime] = utcnow) -> list[Operation[Any]]:
+@dataclass(frozen=True)
+class ResearchConfig:
+    """How research jobs are queued.
+
+    Attributes:
+        max_attempts: Attempts a research job gets (a server that is down, a timeout) before it fails.
+        clock: The time (tests may control it).
+    """
+
+    max_attempts: int = 3
+    clock: Callable[[], datetime] = utcnow
+
+
+def operations(store: KnowledgeStore, config: ResearchConfig | None = None) -> list[Operation[Any]]:
     """Return the research agent's operations over a knowledge store."""
+    config = config or ResearchConfig()
+    clock = config.clock
 
     def from_memory(topic: str) -> Outcome:
         try:
@@ -86,6 +102,7 @@ def operations(store: KnowledgeStore, clock: Callable[[], datetime] = utcnow) ->
             key=ctx.idempotency_key,
             args={"topic": args.topic, "urls": args.urls},
             conversation=ctx.conversation,
+            max_attempts=config.max_attempts,
         )
         return Outcome(
             text=(

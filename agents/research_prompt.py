@@ -67,7 +67,9 @@ def extractive_summary(topic: str, pages: Sequence[PageText], *, per_page: int =
     wanted = {w.casefold() for w in _WORD.findall(topic)}
     lines = []
     for p in pages:
-        sentences = [s.strip() for s in _SENTENCE.split(" ".join(p.text.split())) if s.strip()]
+        sentences = [s.strip() for line in p.text.splitlines() for s in _SENTENCE.split(line) if s.strip()]
+        prose = [s for s in sentences if len(s.split()) >= 4]  # headings and menu words are not sentences
+        sentences = prose or sentences
         if not sentences:
             continue
         scored = sorted(

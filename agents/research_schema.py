@@ -71,6 +71,10 @@ class ResearchFailure(BaseModel):
     error: str
     permanent: bool = True
 
+    def line(self) -> str:
+        """Return the failure in one line, naming the URL once."""
+        return self.error if self.error.startswith(self.url) else f"{self.url}: {self.error}"
+
 
 class ResearchResult(BaseModel):
     """What a research job found: the summary, its numbered sources, and how it was made."""
@@ -97,5 +101,5 @@ class ResearchResult(BaseModel):
             lines.append(f"[{s.n}] {s.title or '(untitled)'} — {s.final_url}{kept}{note}")
         if self.failures:
             lines.append("Not read:")
-            lines += [f"- {f.url}: {f.error}" for f in self.failures]
+            lines += [f"- {f.line()}" for f in self.failures]
         return "\n".join(lines)

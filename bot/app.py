@@ -15,6 +15,7 @@ from agents.catalog import default_registry
 from agents.registry import Registry
 from bot.costs import build_cache, build_ladder, build_ledger
 from bot.jobs import build_jobs, outreach_config
+from bot.research import research_config
 from bot.settings import Settings
 from graph.approvals import ApprovalStore
 from graph.checkpointer import open_checkpointer
@@ -97,7 +98,9 @@ class App:
             self.db, embedder or build_embedder(settings), settings.coo_data_dir / "knowledge"
         ).open()
         self._stack.callback(self.knowledge.close)
-        self.registry = registry or default_registry(self.knowledge, outreach_config(settings))
+        self.registry = registry or default_registry(
+            self.knowledge, outreach_config(settings), research_config(settings)
+        )
         checkpointer = self._stack.enter_context(
             open_checkpointer(settings.database_url, settings.coo_data_dir, self.redactor)
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
-from agents.research import url_check
+from agents.research import ResearchConfig, url_check
 from agents.research_prompt import render_research_prompt
 from bot.settings import Settings
-from connectors.netcheck import AddressPolicy
+from connectors.netcheck import EVERYWHERE, AddressPolicy
 from connectors.web import Fetcher, FetchLimits, new_client
 from graph.jobs.kinds import JobKind
 from graph.policy import Check
@@ -15,6 +16,11 @@ from graph.research_job import research_kind
 
 if TYPE_CHECKING:
     from bot.app import App
+
+
+def research_config(settings: Settings) -> ResearchConfig:
+    """Return how research jobs are queued (COO_RESEARCH_RETRIES)."""
+    return ResearchConfig(max_attempts=settings.coo_research_retries + 1)
 
 
 def fetch_limits(settings: Settings) -> FetchLimits:
@@ -29,8 +35,18 @@ def fetch_limits(settings: Settings) -> FetchLimits:
 
 
 def address_policy(settings: Settings) -> AddressPolicy:
-    """Return which addresses research may reach (COO_FETCH_ALLOW_PRIVATE)."""
-    return AddressPolicy.from_flag(settings.coo_fetch_allow_private)
+    """Return which addresses research may reach (COO_FETCH_ALLOW_PRIVATE, COO_FETCH_ALLOW_NETWORKS).
+
+    Raises:
+        ValueError: A network in COO_FETCH_ALLOW_NETWORKS is not a CIDR.
+    """
+    if settings.coo_fetch_allow_private:
+        return AddressPolicy(EVERYWHERE)
+    try:
+        nets = tuple(ipaddress.ip_network(n, strict=False) for n in settings.coo_fetch_allow_networks)
+    except ValueError as exc:
+        raise ValueError(f"COO_FETCH_ALLOW_NETWORKS: {exc}") from None
+    return AddressPolicy(nets)
 
 
 def research_kind_for(app: App) -> JobKind:

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     coo_job_tick_s: float = Field(default=1.0, gt=0)  # relay, heartbeat and scheduler interval
     coo_redis_namespace: str = "coo"  # prefix of the broker's Redis keys
     coo_fetch_allow_private: bool = False  # research may fetch private/loopback addresses (tests, intranets)
+    coo_fetch_allow_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list
+    )  # or only these CIDRs
     coo_fetch_max_bytes: int = Field(default=1_000_000, gt=0)  # a page's body is read up to this
     coo_fetch_timeout_s: float = Field(default=10.0, gt=0)  # connect and read timeouts of a fetch
     coo_research_retries: int = Field(default=2, ge=0)  # retries of a research job that could not connect
@@ -66,7 +69,7 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "coo"
 
-    @field_validator("coo_operators", mode="before")
+    @field_validator("coo_operators", "coo_fetch_allow_networks", mode="before")
     @classmethod
     def _split_operators(cls, value: object) -> object:
         if isinstance(value, str):

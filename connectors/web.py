@@ -128,7 +128,10 @@ class Fetcher:
                             f"{raw_url}: more than {self.limits.max_redirects} redirects", url=str(url)
                         )
                     hops.append(str(url))
-                    url = check_url(str(url.join(location)), self.addresses)
+                    try:
+                        url = check_url(str(url.join(location)), self.addresses)
+                    except UrlRefused as exc:
+                        raise UrlRefused(f"{url} redirected to {exc}", url=exc.url) from None
                     continue
                 return self._read(raw_url, url, response, tuple(hops))
             finally:

@@ -103,7 +103,7 @@ def research_kind(
             texts.append(PageText(0, url, got.title, got.text))
         if not sources:
             permanent = all(f.permanent for f in failures)
-            detail = "; ".join(f"{f.url}: {f.error}" for f in failures)
+            detail = "; ".join(f.line() for f in failures)
             raise JobFailed(f"no page could be read ({detail})", retry=not permanent)
         stored = _store(ctx, store, fresh, sources)
         for n, (src, seen) in enumerate(zip(sources, texts, strict=True), 1):
