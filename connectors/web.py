@@ -89,7 +89,14 @@ class Page:
 
 
 class Fetcher:
-    """Fetches pages over an injected client, checking every address it connects to."""
+    """Fetches pages over an injected client, checking every address it connects to.
+
+    Its one operation, a GET, is a read (``side_effect``): it changes nothing on the server, needs no
+    idempotency key and has nothing to compensate. What it sends out is the URL, which is why the
+    research action that asks for it is a reviewed, reversible write of our own memory.
+    """
+
+    side_effect = "read"
 
     def __init__(
         self,
