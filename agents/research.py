@@ -54,12 +54,8 @@ def proposal_for(topic: str) -> tuple[str, dict[str, Any]]:
 
 
 def _hosts(urls: list[str]) -> str:
-    return ", ".join(dict.fromkeys(check_url_host(u) for u in urls))
-
-
-def check_url_host(url: str) -> str:
-    """Return a URL's host as shown on cards."""
-    return url.split("://", 1)[-1].split("/", 1)[0]
+    """Return the hosts (with ports) the URLs go to, as cards show them."""
+    return ", ".join(dict.fromkeys(u.split("://", 1)[-1].split("/", 1)[0] for u in urls))
 
 
 @dataclass(frozen=True)

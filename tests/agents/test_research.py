@@ -379,3 +379,25 @@ def test_the_prompt_renders_pages_as_escaped_untrusted_blocks_matching_the_conte
     assert data_block("web:x", False, forged, n="1") == context_block("web:x", False, forged, n="1")
     [(role0, _), (role1, user)] = render_research_prompt(facts)
     assert (role0, role1, user) == ("system", "user", facts)
+
+
+def test_arguments_take_urls_from_the_topic_and_refuse_what_is_not_fetched():
+    from pydantic import ValidationError
+
+    from agents.research_schema import MAX_URL_CHARS, ResearchArgs
+
+    a = ResearchArgs(
+        topic="compare https://a.example/x?b=1&c=2. and (http://b.example/y), again https://a.example/x?b=1&c=2"
+    )
+    assert a.urls == ["https://a.example/x?b=1&c=2", "http://b.example/y"]
+    assert ResearchArgs(urls=["https://a.example"], topic="").urls == ["https://a.example"]
+    for bad, why in [
+        ({"topic": " "}, "give a topic or a URL"),
+        ({"topic": "read file:///etc/passwd"}, "only http and https"),
+        ({"urls": [f"https://e.example/{i}" for i in range(6)]}, "at most 5"),
+        ({"topic": "see https://e.example/1 https://e.example/2 https://e.example/3 https://e.example/4 "
+                   "https://e.example/5 https://e.example/6"}, "at most 5 URLs per research"),
+        ({"urls": ["https://e.example/" + "x" * MAX_URL_CHARS]}, f"at most {MAX_URL_CHARS} characters"),
+    ]:  # fmt: skip
+        with pytest.raises(ValidationError, match=why):
+            ResearchArgs.model_validate(bad)
