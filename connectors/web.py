@@ -184,6 +184,10 @@ class Fetcher:
         self.requests += 1
         try:
             return self.client.send(request, stream=True, follow_redirects=False)
+        except httpx.ConnectTimeout:
+            raise FetchUnavailable(
+                f"{url.host} could not be connected to within {lim.connect_timeout_s:g} s", url=str(url)
+            ) from None
         except httpx.TimeoutException:
             raise FetchUnavailable(
                 f"{url.host} did not answer within {lim.read_timeout_s:g} s", url=str(url)

@@ -231,3 +231,17 @@ def test_extract_prefers_main_and_falls_back_to_h1_for_a_title():
         "https://example.org/x/",
     )
     assert (got.title, got.text) == ("Report", "Report\nBody text here.")
+
+
+def test_an_ipv6_address_is_pinned_in_brackets_with_the_name_in_host(client):
+    with web_site(host="::1") as (sitestate, url):
+        port = int(url.rsplit(":", 1)[1])
+        allow = AddressPolicy((ipaddress.ip_network("::1/128"),))
+        f = Fetcher(client, addresses=allow, resolve=lambda host, p: ["::1"])
+        page = f.fetch(f"http://v6.test:{port}/page/b")
+        assert extract(page).title == "Supply report"
+        assert sitestate.hits == [("/page/b", f"v6.test:{port}")]
+        # The literal form works too, and is checked like any other address.
+        assert f.fetch(f"http://[::1]:{port}/notes.txt").content_type == "text/plain"
+        with pytest.raises(UrlRefused, match="loopback"):
+            Fetcher(client).fetch(f"http://[::1]:{port}/notes.txt")

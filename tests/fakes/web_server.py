@@ -117,10 +117,10 @@ def _app(site: Site) -> Starlette:
 
 
 @contextmanager
-def web_site() -> Iterator[tuple[Site, str]]:
-    """Serve the website on a free loopback port; yield its state and base URL."""
+def web_site(host: str = "127.0.0.1") -> Iterator[tuple[Site, str]]:
+    """Serve the website on a free loopback port; yield its state and base URL (``host:port`` form)."""
     site = Site()
-    with serve(_app(site)) as url:
+    with serve(_app(site), host=host) as url:
         try:
             yield site, url
         finally:
