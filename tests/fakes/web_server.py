@@ -75,6 +75,7 @@ def _app(site: Site) -> Starlette:
             line = b"<p>" + b"oat " * 250 + b"</p>\n"  # ~1 kB
             for _ in range(site.big_bytes // len(line)):
                 yield line
+                await asyncio.sleep(0)  # let the server notice a client that stopped reading
 
         return StreamingResponse(chunks(), media_type="text/html")  # type: ignore[arg-type]
 
