@@ -294,7 +294,10 @@ def test_research_is_asked_even_when_trusted_to_run_automatically(app_factory, s
         "research.research", {"urls": [f"{base}/a"]}, run_id="r", index=1, untrusted=True
     )
     assert policy.decide(tainted).verdict == "ask"
-    assert app.policy.checks[-1](tainted) == (
+    from agents.research import url_check
+    from bot.research import address_policy
+
+    assert url_check(address_policy(app.settings))(tainted) == (
         "ask",
         f"the run read untrusted content; reading these pages sends the URLs to {base.removeprefix('http://')}",
     )
