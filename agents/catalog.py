@@ -13,7 +13,7 @@ def default_registry(
     outreach_config: outreach.OutreachConfig | None = None,
     research_config: research.ResearchConfig | None = None,
 ) -> Registry:
-    """Return a registry of every built-in agent's operations (knowledge, research, outreach: when given theirs)."""
+    """Return a registry of every built-in agent's operations (knowledge+research, outreach: given theirs)."""
     ops = [*bookkeeping.OPERATIONS, *tasks.OPERATIONS, *workspace.OPERATIONS]
     if knowledge is not None:
         ops += knowledge_agent.operations(knowledge)

@@ -59,9 +59,8 @@ class Settings(BaseSettings):
     coo_job_tick_s: float = Field(default=1.0, gt=0)  # relay, heartbeat and scheduler interval
     coo_redis_namespace: str = "coo"  # prefix of the broker's Redis keys
     coo_fetch_allow_private: bool = False  # research may fetch private/loopback addresses (tests, intranets)
-    coo_fetch_allow_networks: Annotated[list[str], NoDecode] = Field(
-        default_factory=list
-    )  # or only these CIDRs
+    # ... or only these networks (CIDRs, comma-separated), e.g. an intranet's
+    coo_fetch_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     coo_fetch_max_bytes: int = Field(default=1_000_000, gt=0)  # a page's body is read up to this
     coo_fetch_timeout_s: float = Field(default=10.0, gt=0)  # connect and read timeouts of a fetch
     coo_research_retries: int = Field(default=2, ge=0)  # retries of a research job that could not connect
