@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents import bookkeeping, outreach, tasks, webhooks, workspace
+from agents import bookkeeping, outreach, research, tasks, webhooks, workspace
 from agents import calendar as calendar_agent
 from agents import knowledge as knowledge_agent
 from agents.registry import Registry
@@ -12,13 +12,15 @@ from memory.knowledge.store import KnowledgeStore
 def default_registry(
     knowledge: KnowledgeStore | None = None,
     outreach_config: outreach.OutreachConfig | None = None,
+    research_config: research.ResearchConfig | None = None,
     calendar_config: calendar_agent.CalendarConfig | None = None,
     webhooks_config: webhooks.WebhooksConfig | None = None,
 ) -> Registry:
-    """Return a registry of every built-in agent's operations (knowledge, outreach, calendar, webhooks: when given theirs)."""
+    """Return a registry of every built-in agent's operations (knowledge+research, outreach, calendar, webhooks: when given theirs)."""
     ops = [*bookkeeping.OPERATIONS, *tasks.OPERATIONS, *workspace.OPERATIONS]
     if knowledge is not None:
         ops += knowledge_agent.operations(knowledge)
+        ops += research.operations(knowledge, research_config)
     if outreach_config is not None:
         ops += outreach.operations(outreach_config)
     if calendar_config is not None:

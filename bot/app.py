@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import timedelta
@@ -15,6 +16,7 @@ from agents.registry import Registry
 from bot.calendars import build_calendar
 from bot.costs import build_cache, build_ladder, build_ledger
 from bot.jobs import build_jobs, outreach_config
+from bot.research import research_config
 from bot.settings import Settings
 from bot.webhooks import webhooks_config
 from graph.approvals import ApprovalStore
@@ -111,6 +113,7 @@ class App:
         self.registry = registry or default_registry(
             self.knowledge,
             outreach_config(settings),
+            research_config(settings),
             calendar_config=self.calendar,
             webhooks_config=webhooks_config(settings),
         )
@@ -167,6 +170,10 @@ class App:
     def close(self) -> None:
         """Stop the workers; close the database and the checkpointer."""
         self._stack.close()
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` when the App closes (parts built for it, e.g. an HTTP client)."""
+        self._stack.callback(callback)
 
     def start_workers(self) -> Workers:
         """Run job workers (and the digest scheduler) in this process until the App closes."""

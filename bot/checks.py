@@ -20,4 +20,7 @@ def policy_checks(app: App) -> list[Check]:
     from bot.webhooks import target_check
 
     checks.append(target_check(app.settings))
+    from bot.research import research_checks
+
+    checks += research_checks(app)
     return checks

@@ -74,8 +74,8 @@ def outreach_config(settings: Settings) -> OutreachConfig:
     )
 
 
-def build_summariser(settings: Settings, ledger: BudgetLedger) -> Summariser | None:
-    """Return the digest's model summariser when a model is configured."""
+def build_summariser(settings: Settings, ledger: BudgetLedger, **options: Any) -> Summariser | None:
+    """Return a model summariser when a model is configured (the digest's, unless ``options`` say else)."""
     if not settings.model_configured:
         return None
     from bot.costs import build_prices
@@ -88,6 +88,7 @@ def build_summariser(settings: Settings, ledger: BudgetLedger) -> Summariser | N
         ledger=ledger,
         prices=build_prices(settings),
         max_retries=settings.coo_model_max_retries,
+        **options,
     )
 
 
@@ -122,11 +123,14 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         summariser=build_summariser(settings, app.ledger),
         calendar=digest_calendar(app.calendar),
     )
+    from bot.research import research_kind_for
+
     kinds = [
         send_email_kind(build_mailer(settings), tz),
         digest_kind(sources),
         reindex_kind(app),
         webhook_kind(settings),
+        research_kind_for(app),
     ]
     queue = JobQueue(
         app.db,

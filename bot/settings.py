@@ -86,11 +86,17 @@ class Settings(BaseSettings):
     coo_hooks_to: str | None = None  # where inbound webhooks' cards go (default COO_DIGEST_TO)
     coo_webhook_retries: int = Field(default=5, ge=0)  # outbound: tries after the first, then a dead letter
     coo_webhook_backoff_s: float = Field(default=30.0, ge=0)  # first retry's wait; it doubles per attempt
+    coo_fetch_allow_private: bool = False  # research may fetch private/loopback addresses (tests, intranets)
+    # ... or only these networks (CIDRs, comma-separated), e.g. an intranet's
+    coo_fetch_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    coo_fetch_max_bytes: int = Field(default=1_000_000, gt=0)  # a page's body is read up to this
+    coo_fetch_timeout_s: float = Field(default=10.0, gt=0)  # connect and read timeouts of a fetch
+    coo_research_retries: int = Field(default=2, ge=0)  # retries of a research job that could not connect
     port: int = 8080
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "coo"
 
-    @field_validator("coo_operators", mode="before")
+    @field_validator("coo_operators", "coo_fetch_allow_networks", mode="before")
     @classmethod
     def _split_operators(cls, value: object) -> object:
         if isinstance(value, str):

@@ -11,7 +11,12 @@ ConnectorError (base; the message is safe to show the operator; ``connector`` na
  ├── WebhookError        delivering an outbound webhook failed; ``permanent``, ``status``, ``retry_after_s``
  │    ├── WebhookRejected    the receiver refused it for good (4xx but 408/429), or no such target
  │    └── WebhookUnavailable no connection, a timeout, 408, 429 or 5xx
- └── SignatureInvalid    an inbound webhook's signature is missing, wrong or stale (``reason``)
+ ├── SignatureInvalid    an inbound webhook's signature is missing, wrong or stale (``reason``)
+ └── WebError            fetching a page failed; ``url`` names it, ``permanent`` as above
+      ├── UrlRefused         not http(s), a private/loopback address, too many redirects (never sent)
+      ├── ContentRefused     the server answered with a content type we do not read (binary, ...)
+      ├── FetchFailed        the server answered with an error status (4xx permanent, 5xx not)
+      └── FetchUnavailable   no connection, no DNS answer, or a timeout
 """
 
 
@@ -102,3 +107,46 @@ class SignatureInvalid(ConnectorError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"webhook signature refused: {reason}")
         self.reason = reason
+
+
+class WebError(ConnectorError):
+    """Fetching a web page failed.
+
+    Attributes:
+        url: The URL that failed (the redirect hop, when it was one).
+        permanent: True when the same fetch would fail again (do not retry).
+    """
+
+    connector = "web"
+    permanent = True
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class UrlRefused(WebError):
+    """The URL is not one we fetch: its scheme, its address (private, loopback...), or its redirects."""
+
+
+class ContentRefused(WebError):
+    """The server answered with a content type that is not text/html or text/plain."""
+
+
+class FetchFailed(WebError):
+    """The server answered with an error status.
+
+    Attributes:
+        status: The HTTP status code.
+    """
+
+    def __init__(self, message: str, *, url: str = "", status: int = 0) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+        self.permanent = status < 500 and status != 429
+
+
+class FetchUnavailable(WebError):
+    """The server could not be reached, its name did not resolve, or it was too slow."""
+
+    permanent = False

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agents.research import proposal_for
 from graph.planner import Plan, PlanRequest, RawProposal
 
 HELP = """I understand:
@@ -16,7 +17,7 @@ HELP = """I understand:
   task <text>                 add a task (asks first);  tasks: list open ones
   remember <text> / recall <query>
   email <address> <subject>: <body>
-  research <url or topic>
+  research <url or topic>     read pages in the background (asks first); a topic alone: from memory
   next / agenda [days]        the calendar's next events (default: 7 days)
   event <YYYY-MM-DD|today|tomorrow> <HH:MM> [45m|1h30] <title> [@ place]   add an event (asks first)
   webhook <target> <json>     POST a JSON object to a configured webhook target (asks first)
@@ -72,7 +73,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
     ),
     (
         re.compile(r"^research\s+(?P<topic>.+)$", re.I | re.S),
-        lambda m: RawProposal("research.research", {"topic": m["topic"].strip()}),
+        lambda m: RawProposal(*proposal_for(m["topic"].strip())),
     ),
     (re.compile(r"^webhook\s+(?P<target>\S+)\s+(?P<json>\{.*\})\s*$", re.I | re.S), _webhook),
 ]

@@ -7,7 +7,7 @@ reported; when the budget cannot hold it, or the model fails, there is no summar
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -67,8 +67,10 @@ class ModelSummariser:
         max_output_tokens: int = 200,
         timeout_s: float = 60.0,
         max_retries: int = 2,
+        prompt: Callable[[str], list[tuple[str, str]]] = render_summary_prompt,
     ) -> None:
         self.model = model
+        self.prompt = prompt
         self.ledger = ledger
         self.prices = prices
         self.counter = counter or CharEstimate()
@@ -87,17 +89,17 @@ class ModelSummariser:
 
     def summarise(self, facts: str, *, run_id: str) -> Summary | None:
         """Reserve, call, settle; None (nothing charged) when over budget or the call fails."""
-        prompt = render_summary_prompt(facts)
+        prompt = self.prompt(facts)
         estimate_in = sum(self.counter.count(text) for _, text in prompt)
         estimate = cost_usd(self.model, estimate_in, self.max_output_tokens, 0, self.prices)
         held = self.ledger.reserve(run_id=run_id, agent=self.agent, model=self.model, usd=estimate)
         if held is None:
-            log.info("digest summary skipped: the budget cannot hold $%.6f", estimate)
+            log.info("%s summary skipped: the budget cannot hold $%.6f", self.agent, estimate)
             return None
         try:
             msg = self._llm.invoke([SystemMessage(prompt[0][1]), HumanMessage(prompt[1][1])])
         except (openai.APIError, OSError):
-            log.warning("digest summary failed; the digest goes out without it", exc_info=True)
+            log.warning("%s summary failed; going on without it", self.agent, exc_info=True)
             self.ledger.release(held)
             return None
         assert isinstance(msg, AIMessage)
