@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents import bookkeeping, outreach, tasks, workspace
+from agents import bookkeeping, crm, drafts, outreach, tasks, workspace
 from agents import knowledge as knowledge_agent
 from agents.registry import Registry
 from memory.knowledge.store import KnowledgeStore
@@ -13,6 +13,7 @@ def default_registry(
 ) -> Registry:
     """Return a registry of every built-in agent's operations (knowledge, outreach: when given theirs)."""
     ops = [*bookkeeping.OPERATIONS, *tasks.OPERATIONS, *workspace.OPERATIONS]
+    ops += [*crm.OPERATIONS, *drafts.OPERATIONS]
     if knowledge is not None:
         ops += knowledge_agent.operations(knowledge)
     if outreach_config is not None:

@@ -52,6 +52,9 @@ class EmailArgs(BaseModel):
     )
     subject: str = Field(min_length=1, max_length=200, description="Subject line")
     body: str = Field(min_length=1, max_length=20_000, description="Plain-text body")
+    draft_id: int | None = Field(
+        default=None, ge=1, description="The draft this sends, marked sent once it goes out (else omit)"
+    )
 
     @field_validator("subject")
     @classmethod

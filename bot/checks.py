@@ -13,4 +13,7 @@ if TYPE_CHECKING:
 def policy_checks(app: App) -> list[Check]:
     """Return every connector's extra policy rules for this App (each may only make a verdict stricter)."""
     checks: list[Check] = []
+    from bot.recipients import recipient_check
+
+    checks.append(recipient_check(app.db))  # outreach: an unknown recipient is asked, or denied if untrusted
     return checks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from graph.crm_rules import CRM_RULES
 from graph.planner import Plan, PlanRequest, RawProposal
 
 HELP = """I understand:
@@ -15,6 +16,12 @@ HELP = """I understand:
   remember <text> / recall <query>
   email <address> <subject>: <body>
   research <url or topic>
+  customer add <name> <email@x.com> [company];  customers;  customer <number or name>
+  customer <n> <name|company|email|status|notes> <value>    change one field (asks first)
+  deal <customer> <amount> <title>;  deal <n> <lead|qualified|proposal|won|lost>;  pipeline
+  log <call|email|note> <customer>: <text>                  contact activity (asks first)
+  draft <email|reply> <address> <subject>: <body>;  draft post <title>: <body>
+  draft <n> <to|subject|body>: <value>;  drafts;  send draft <n>   (sending asks first)
   digest                      build today's digest now (a job; the message updates as it goes)
   reindex                     rebuild the memory index from SQL (a job)
   /budget  /status  help
@@ -54,6 +61,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
             "outreach.send_email", {"to": m["to"], "subject": m["subject"].strip(), "body": m["body"].strip()}
         ),
     ),
+    *CRM_RULES,
     (
         re.compile(r"^research\s+(?P<topic>.+)$", re.I | re.S),
         lambda m: RawProposal("research.research", {"topic": m["topic"].strip()}),
