@@ -113,7 +113,9 @@ def operations(config: OutreachConfig) -> list[Operation[Any]]:
             description="Send a plain-text email (it waits a short undo window before it goes out).",
             args=EmailArgs,
             side_effect=SideEffect.IRREVERSIBLE,
-            summarize=lambda a: f"Send an email to {a.to}: {a.subject!r}",
+            summarize=lambda a: (
+                f"Send an email to {a.to}: {a.subject!r}" + (f" (draft #{a.draft_id})" if a.draft_id else "")
+            ),
             changes=lambda a: (
                 f"Email: one message to {a.to}, sent {config.undo_window_s:g} s after approval; "
                 "Undo cancels it until then, never after"
