@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
 from agents.contract import ExecContext, Operation, Outcome, SideEffect
-from agents.crm import EMAIL
+from agents.crm_schemas import EMAIL
 from memory import crm
 from memory.workspace import Draft
 

@@ -152,7 +152,10 @@ def test_activity_is_logged_shown_and_undone(app_factory):
     app = app_factory()
     chat = ConsoleSession(app)
     done(chat, "customer add Dana Smith <dana@acme.com> Acme")
-    assert done(chat, "log note Dana Smith: prefers email") == "Done: Logged note #1 with Dana Smith: prefers email"
+    assert (
+        done(chat, "log note Dana Smith: prefers email")
+        == "Done: Logged note #1 with Dana Smith: prefers email"
+    )
     [shown] = chat.send("customer 1")
     assert shown.text.splitlines()[0] == "Customer #1 Dana Smith (Acme) <dana@acme.com> [active]"
     assert shown.text.splitlines()[1].endswith(" note: prefers email")
@@ -162,3 +165,21 @@ def test_activity_is_logged_shown_and_undone(app_factory):
         assert s.exec(select(Activity)).all() == []
     [listed] = chat.send("customers")
     assert listed.text == "Customers:\nCustomer #1 Dana Smith (Acme) <dana@acme.com> [active]"
+
+
+def test_every_write_records_the_agents_prompt_version(app_factory):
+    from agents import crm, drafts
+    from memory.tables import Event
+
+    app = app_factory()
+    chat = ConsoleSession(app)
+    done(chat, "customer add Dana Smith <dana@acme.com> Acme")
+    done(chat, "draft email dana@acme.com Hello: Hi")
+    with Session(app.db) as s:
+        effects = s.exec(select(Event).where(Event.kind == "effect").order_by(Event.seq)).all()
+    assert [(e.action, e.payload["prompt_version"]) for e in effects] == [
+        ("crm.add_customer", crm.PROMPT_VERSION),
+        ("drafts.create_draft", drafts.PROMPT_VERSION),
+    ]
+    assert "lead → qualified → proposal → won/lost" in crm.PROMPT
+    assert "an email or a\nreply needs a recipient address" in drafts.PROMPT

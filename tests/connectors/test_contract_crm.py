@@ -37,7 +37,8 @@ def snapshot(app) -> dict[str, list[dict[str, Any]]]:
     with Session(app.db) as s:
         return {
             t.__tablename__: [  # type: ignore[attr-defined]
-                r.model_dump(exclude={"updated_at"}) for r in s.exec(select(t).order_by(t.id)).all()  # type: ignore[attr-defined]
+                r.model_dump(exclude={"updated_at"})
+                for r in s.exec(select(t).order_by(t.id)).all()  # type: ignore[attr-defined]
             ]
             for t in TABLES
         }
