@@ -33,9 +33,11 @@ def smtp():
         yield server
 
 
-def mail_app(app_factory, url: str = "smtp://127.0.0.1:1", window_s: float = 60.0, **kwargs):
-    settings = {"smtp_url": url, "coo_email_from": "coo@example.com", "coo_undo_window_s": window_s}
-    return app_factory(settings=settings, **kwargs)
+def mail_app(
+    app_factory, url: str = "smtp://127.0.0.1:1", window_s: float = 60.0, policy=None, **more: object
+):
+    settings = {"smtp_url": url, "coo_email_from": "coo@example.com", "coo_undo_window_s": window_s, **more}
+    return app_factory(settings=settings, **({"policy": policy} if policy else {}))
 
 
 def done(chat: ConsoleSession, line: str) -> str:
@@ -220,3 +222,27 @@ def test_untrusted_run_proposing_a_new_recipient_is_denied_and_reported(app_fact
     assert isinstance(ask, o.Ask) and ask.action.untrusted_source
     with Session(app.db) as s:
         assert s.exec(select(Job)).all() == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_model_sending_a_draft_gets_the_card_of_the_exact_email(app_factory):
+    from tests.fakes.openai_server import FakeOpenAI, tool_calls
+    from tests.fakes.server import serve
+
+    fake = FakeOpenAI(script=lambda body: tool_calls(("drafts__send_draft", {"draft_id": 1})))
+    with serve(fake.app()) as url:
+        app = mail_app(app_factory)
+        done(ConsoleSession(app), "draft email dana@acme.com Mock-ups: first try")
+        model_app = mail_app(app_factory, openai_api_key="sk-test", openai_base_url=url + "/v1")
+        replies = ConsoleSession(model_app).send("send Dana the mock-ups draft")
+    [card] = [r for r in replies if r.card]
+    fields = dict(card.card.fields)
+    assert fields["Action"] == "outreach.send_email"
+    assert json.loads(fields["Arguments"]) == {
+        "to": "dana@acme.com",
+        "subject": "Mock-ups",
+        "body": "first try",
+        "draft_id": 1,
+    }
+    assert fields["Why I ask"] == "new recipient: dana@acme.com is not one of your contacts"
+    assert "drafts__send_draft" in {t["function"]["name"] for t in fake.requests[0]["tools"]}
