@@ -15,7 +15,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.broker import Broker
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from agents import drafts
@@ -76,6 +76,9 @@ def record_sent(ctx: JobContext, args: EmailArgs) -> None:
                 drafts.mark_sent(s, args.draft_id, to=args.to, subject=args.subject, body=args.body)
     except IntegrityError:
         log.info("job %s: the sent email was already recorded by another attempt", ctx.job.id)
+    except SQLAlchemyError:
+        # The email is out: failing the job now would send it again. The record is lost, loudly.
+        log.exception("job %s: sent, but could not record it in the CRM or mark its draft", ctx.job.id)
 
 
 def send_email_kind(mailer: Mailer | None, tz: tzinfo, *, backoff_s: float = 30.0) -> JobKind:
