@@ -18,4 +18,4 @@ def default_registry(
         ops += knowledge_agent.operations(knowledge)
     if outreach_config is not None:
         ops += outreach.operations(outreach_config)
-    return Registry(ops)
+    return Registry(ops, prompts=[crm.AGENT_PROMPT, drafts.AGENT_PROMPT])

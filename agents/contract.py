@@ -79,6 +79,15 @@ class Outcome:
     compensation: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class AgentPrompt:
+    """What an agent tells the model planner about its tools, with the version recorded on every run."""
+
+    agent: str
+    version: str
+    text: str
+
+
 A = TypeVar("A", bound=BaseModel)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, SideEffect
 from agents.crm_lookup import resolve_customer, source_of
 from agents.crm_schemas import (
     ActivityArgs,
@@ -33,10 +33,11 @@ from memory.tables import utcnow
 from memory.workspace import Customer
 
 AGENT = "crm"
-PROMPT_VERSION = "crm-2026-12-01.1"
+PROMPT_VERSION = "crm-1"
 PROMPT = """The CRM holds the operator's customers, their deals (lead → qualified → proposal → won/lost)
 and what happened with each (emails, calls, notes). Look a customer up before you write about one;
 refer to customers by their number when several share a name."""
+AGENT_PROMPT = AgentPrompt(AGENT, PROMPT_VERSION, PROMPT)
 
 
 def _payload(**values: Any) -> dict[str, Any]:

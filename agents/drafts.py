@@ -17,16 +17,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, SideEffect
 from agents.crm_schemas import EMAIL
 from memory import crm
 from memory.workspace import Draft
 
 AGENT = "drafts"
-PROMPT_VERSION = "drafts-2026-12-01.1"
+PROMPT_VERSION = "drafts-1"
 PROMPT = """Drafts are messages the operator will read and edit before anything is sent: an email or a
 reply needs a recipient address, a subject and a plain-text body; a post needs a body (its subject
 is a title). Write in the operator's voice, briefly. Sending a draft is a separate, approved step."""
+AGENT_PROMPT = AgentPrompt(AGENT, PROMPT_VERSION, PROMPT)
 
 Kind = Literal["email", "post", "reply"]
 SEND_KEY = "outreach.send_email"

@@ -9,17 +9,24 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from agents.contract import Action, Operation, SideEffect, canonical_json
+from agents.contract import Action, AgentPrompt, Operation, SideEffect, canonical_json
 from agents.errors import InvalidArguments, UnknownOperation
 
 
 class Registry:
     """Holds every operation the engine knows and validates proposals against them."""
 
-    def __init__(self, operations: Iterable[Operation[Any]] = ()) -> None:
+    def __init__(
+        self, operations: Iterable[Operation[Any]] = (), prompts: Iterable[AgentPrompt] = ()
+    ) -> None:
         self._ops: dict[str, Operation[Any]] = {}
         for op in operations:
             self.add(op)
+        self._prompts = list(prompts)
+
+    def prompts(self) -> list[AgentPrompt]:
+        """Return the agents' prompts for the model planner (the agents that have one)."""
+        return list(self._prompts)
 
     def add(self, op: Operation[Any]) -> None:
         """Register an operation; names must be unique."""

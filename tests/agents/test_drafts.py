@@ -246,3 +246,12 @@ def test_a_model_sending_a_draft_gets_the_card_of_the_exact_email(app_factory):
     }
     assert fields["Why I ask"] == "new recipient: dana@acme.com is not one of your contacts"
     assert "drafts__send_draft" in {t["function"]["name"] for t in fake.requests[0]["tools"]}
+    # The agents' prompts are in the model's system message, and their versions on the run.
+    from agents import crm, drafts
+    from memory.tables import Run
+
+    system = fake.requests[0]["messages"][0]["content"]
+    assert "About the drafts tools (drafts__*):\n" + drafts.PROMPT in system and crm.PROMPT in system
+    with Session(model_app.db) as s:
+        [run] = [r for r in s.exec(select(Run)).all() if r.planner.startswith("openai:")]
+    assert run.planner.endswith(f"+{crm.PROMPT_VERSION}+{drafts.PROMPT_VERSION}")

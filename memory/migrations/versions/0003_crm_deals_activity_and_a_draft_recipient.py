@@ -1,6 +1,7 @@
 """crm: deals, activity, and a draft recipient.
 
 Drafts made before this revision get an empty recipient (the server default fills existing rows).
+A run's planner name grows to 200 characters: it carries every agent prompt's version.
 
 Revision ID: 0003
 Revises: 0002
@@ -18,6 +19,12 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+
+def _planner_length(n: int) -> None:
+    # SQLite does not enforce VARCHAR lengths: only PostgreSQL needs the change (and no table copy).
+    if op.get_context().dialect.name == "postgresql":
+        op.alter_column("run", "planner", type_=sa.String(length=n), existing_nullable=False)
 
 
 def upgrade() -> None:
@@ -75,10 +82,12 @@ def upgrade() -> None:
                 "recipient", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False, server_default=""
             )
         )
+    _planner_length(200)
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    _planner_length(64)
     with op.batch_alter_table("draft", schema=None) as batch_op:
         batch_op.drop_column("recipient")
 
