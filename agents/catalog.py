@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents import bookkeeping, outreach, research, tasks, webhooks, workspace
+from agents import bookkeeping, crm, drafts, outreach, research, tasks, webhooks, workspace
 from agents import calendar as calendar_agent
 from agents import knowledge as knowledge_agent
 from agents.registry import Registry
@@ -18,6 +18,7 @@ def default_registry(
 ) -> Registry:
     """Return a registry of every built-in agent's operations (knowledge+research, outreach, calendar, webhooks: when given theirs)."""
     ops = [*bookkeeping.OPERATIONS, *tasks.OPERATIONS, *workspace.OPERATIONS]
+    ops += [*crm.OPERATIONS, *drafts.OPERATIONS]
     if knowledge is not None:
         ops += knowledge_agent.operations(knowledge)
         ops += research.operations(knowledge, research_config)
@@ -27,7 +28,7 @@ def default_registry(
         ops += calendar_agent.operations(calendar_config)
     if webhooks_config is not None:
         ops += webhooks.operations(webhooks_config)
-    registry = Registry(ops)
+    registry = Registry(ops, prompts=[crm.AGENT_PROMPT, drafts.AGENT_PROMPT])
     if calendar_config is None:
         registry.not_set_up(
             "calendar",

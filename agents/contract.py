@@ -79,6 +79,15 @@ class Outcome:
     compensation: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class AgentPrompt:
+    """What an agent tells the model planner about its tools, with the version recorded on every run."""
+
+    agent: str
+    version: str
+    text: str
+
+
 A = TypeVar("A", bound=BaseModel)
 
 
@@ -98,6 +107,9 @@ class Operation(Generic[A]):
         compensate: Takes it back from the payload it recorded (reversible writes only).
         amount_cents: The money it moves, for amount limits (None when it moves none).
         offered: Whether planners may propose it (compensations are not offered).
+        expand: For a proposal that stands for another (``send draft 2``): reads the workspace at
+            planning and returns the operation and arguments to propose instead, so the card,
+            policy and approval see the real action. It must change nothing; ``execute`` never runs.
     """
 
     agent: str
@@ -111,6 +123,7 @@ class Operation(Generic[A]):
     compensate: Callable[[ExecContext, dict[str, Any]], Outcome] | None = None
     amount_cents: Callable[[A], int | None] = lambda _a: None
     offered: bool = True
+    expand: Callable[[Session, A], tuple[str, dict[str, Any]]] | None = None
 
     @property
     def key(self) -> str:

@@ -52,6 +52,9 @@ class EmailArgs(BaseModel):
     )
     subject: str = Field(min_length=1, max_length=200, description="Subject line")
     body: str = Field(min_length=1, max_length=20_000, description="Plain-text body")
+    draft_id: int | None = Field(
+        default=None, ge=1, description="The draft this sends, marked sent once it goes out (else omit)"
+    )
 
     @field_validator("subject")
     @classmethod
@@ -110,7 +113,9 @@ def operations(config: OutreachConfig) -> list[Operation[Any]]:
             description="Send a plain-text email (it waits a short undo window before it goes out).",
             args=EmailArgs,
             side_effect=SideEffect.IRREVERSIBLE,
-            summarize=lambda a: f"Send an email to {a.to}: {a.subject!r}",
+            summarize=lambda a: (
+                f"Send an email to {a.to}: {a.subject!r}" + (f" (draft #{a.draft_id})" if a.draft_id else "")
+            ),
             changes=lambda a: (
                 f"Email: one message to {a.to}, sent {config.undo_window_s:g} s after approval; "
                 "Undo cancels it until then, never after"

@@ -7,19 +7,27 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
+from sqlmodel import Session
 
-from agents.contract import Action, Operation, SideEffect, canonical_json
+from agents.contract import Action, AgentPrompt, Operation, SideEffect, canonical_json
 from agents.errors import InvalidArguments, UnknownOperation
 
 
 class Registry:
     """Holds every operation the engine knows and validates proposals against them."""
 
-    def __init__(self, operations: Iterable[Operation[Any]] = ()) -> None:
+    def __init__(
+        self, operations: Iterable[Operation[Any]] = (), prompts: Iterable[AgentPrompt] = ()
+    ) -> None:
         self._ops: dict[str, Operation[Any]] = {}
         self._missing: dict[str, str] = {}
         for op in operations:
             self.add(op)
+        self._prompts = list(prompts)
+
+    def prompts(self) -> list[AgentPrompt]:
+        """Return the agents' prompts for the model planner (the agents that have one)."""
+        return list(self._prompts)
 
     def add(self, op: Operation[Any]) -> None:
         """Register an operation; names must be unique."""
@@ -45,6 +53,40 @@ class Registry:
         """Return the operations planners may propose."""
         return [op for op in self._ops.values() if op.offered]
 
+    def expand(self, key: str, arguments: dict[str, Any], session: Session) -> tuple[str, dict[str, Any]]:
+        """Return the operation and arguments a proposal stands for (itself, unless its operation expands).
+
+        Raises:
+            UnknownOperation: No such operation.
+            InvalidArguments: The arguments do not fit, or what they point at cannot be proposed.
+        """
+        op = self.get(key)
+        if op.expand is None:
+            return key, arguments
+        args = self._validate(op, arguments)
+        try:
+            return op.expand(session, args)
+        except (LookupError, ValueError) as exc:
+            raise InvalidArguments(op.key, str(exc)) from None
+
+    def expands(self, key: str) -> bool:
+        """Tell whether a proposal of this operation stands for another (see ``Operation.expand``)."""
+        try:
+            return self.get(key).expand is not None
+        except UnknownOperation:
+            return False
+
+    def _validate(self, op: Operation[Any], arguments: dict[str, Any]) -> Any:
+        if not isinstance(arguments, dict):
+            raise InvalidArguments(op.key, "arguments must be an object")
+        try:
+            return op.args.model_validate(arguments)
+        except ValidationError as exc:
+            detail = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidArguments(op.key, detail) from None
+
     def propose(
         self, key: str, arguments: dict[str, Any], *, run_id: str, index: int, untrusted: bool = False
     ) -> Action:
@@ -64,15 +106,7 @@ class Registry:
         op = self.get(key)
         if not op.offered:
             raise UnknownOperation(key)
-        if not isinstance(arguments, dict):
-            raise InvalidArguments(op.key, "arguments must be an object")
-        try:
-            args = op.args.model_validate(arguments)
-        except ValidationError as exc:
-            detail = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
-            )
-            raise InvalidArguments(op.key, detail) from None
+        args = self._validate(op, arguments)
         canonical = args.model_dump(mode="json")
         seed = canonical_json([run_id, index, op.key, canonical])
         return Action(

@@ -23,4 +23,7 @@ def policy_checks(app: App) -> list[Check]:
     from bot.research import research_checks
 
     checks += research_checks(app)
+    from bot.recipients import recipient_check
+
+    checks.append(recipient_check(app.db))  # outreach: an unknown recipient is asked, or denied if untrusted
     return checks

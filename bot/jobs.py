@@ -181,7 +181,10 @@ def start_job(
             return existing.id
     else:
         job_id = new_id("job")
-    app.notifier.deliver(conversation, [Reply(text=text, key=f"job:{job_id}")])
+    try:
+        app.notifier.deliver(conversation, [Reply(text=text, key=f"job:{job_id}")])
+    except LookupError as exc:  # nowhere to show progress (a console with no terminal): run it anyway
+        log.warning("job %s: %s; its progress is not shown", job_id, exc)
     app.jobs.submit(kind, key=f"{kind}:ask:{job_id}", args=args, conversation=conversation, job_id=job_id)
     return job_id
 

@@ -15,14 +15,17 @@ from typing import Any
 
 import dramatiq
 from dramatiq.broker import Broker
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
+from agents import drafts
 from agents.outreach import SEND_KIND, SEND_RETRIES, EmailArgs
 from connectors.email import Email, Mailer
 from connectors.errors import EmailError
 from graph.jobs.errors import JobFailed
 from graph.jobs.kinds import JobContext, JobKind, JobResult
-from memory import eventlog
+from memory import crm, eventlog
+from memory.db import transaction
 from memory.job_tables import Job
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,24 @@ def _effect_message(session: Session, job: Job) -> str | None:
     return f"event:{ev.id}" if ev is not None else f"job:{job.id}"
 
 
+def record_sent(ctx: JobContext, args: EmailArgs) -> None:
+    """After an email went out: log it in the recipient's CRM activity and mark its draft sent, once.
+
+    Both are keyed by the job's key, so a job that runs again (a worker that died after the server's
+    OK) writes nothing twice; a race between two attempts loses to the unique key and is ignored.
+    """
+    try:
+        with transaction(ctx.db) as s:
+            crm.log_email_sent(s, to=args.to, subject=args.subject, key=ctx.key)
+            if args.draft_id is not None:
+                drafts.mark_sent(s, args.draft_id, to=args.to, subject=args.subject, body=args.body)
+    except IntegrityError:
+        log.info("job %s: the sent email was already recorded by another attempt", ctx.job.id)
+    except SQLAlchemyError:
+        # The email is out: failing the job now would send it again. The record is lost, loudly.
+        log.exception("job %s: sent, but could not record it in the CRM or mark its draft", ctx.job.id)
+
+
 def send_email_kind(mailer: Mailer | None, tz: tzinfo, *, backoff_s: float = 30.0) -> JobKind:
     """Return the job kind that sends an approved email once its undo window has closed."""
 
@@ -72,6 +93,7 @@ def send_email_kind(mailer: Mailer | None, tz: tzinfo, *, backoff_s: float = 30.
             message_id = mailer.send(Email(args.to, args.subject, args.body, key=ctx.key))
         except EmailError as exc:
             raise JobFailed(str(exc), retry=not exc.permanent) from None
+        record_sent(ctx, args)
         at = ctx.now().astimezone(tz).strftime("%H:%M:%S %Z").strip()
         return JobResult(
             text=f"Sent the email to {args.to} at {at}. It can no longer be undone.",

@@ -21,7 +21,7 @@ from agents.registry import Registry
 from graph.errors import ModelUnavailable
 from graph.planner import Plan, PlanRequest, RawProposal, Usage
 from graph.pricing import DEFAULT_PRICES, Price, cost_usd
-from graph.prompts import PLANNER_PROMPT_VERSION, render_planner_context, render_planner_system
+from graph.prompts import planner_version, render_planner_context, render_planner_system
 from graph.tokens import CharEstimate, TokenCounter, count_prompt
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,8 @@ class ChatPlanner:
         counter: TokenCounter | None = None,
     ) -> None:
         self.model_name = model
-        self.name = f"openai:{model}@{PLANNER_PROMPT_VERSION}"
+        self._agents = registry.prompts()
+        self.name = f"openai:{model}@{planner_version(self._agents)}"  # recorded on every run
         self.prices = prices
         self.counter = counter or CharEstimate()
         self.max_output_tokens = max_output_tokens
@@ -151,7 +152,7 @@ class ChatPlanner:
 
     def prompt(self, request: PlanRequest) -> Prompt:
         """Return the exact call this request makes."""
-        messages: list[BaseMessage] = [SystemMessage(render_planner_system())]
+        messages: list[BaseMessage] = [SystemMessage(render_planner_system(self._agents))]
         if request.context:
             messages.append(SystemMessage(render_planner_context(request.context)))
         for role, text in request.history:

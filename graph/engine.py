@@ -492,7 +492,7 @@ class Engine:
                     )
                 )
             if run is not None:
-                run.planner = plan.planner[:64]
+                run.planner = plan.planner[:200]
                 run.cost_usd += total
                 s.add(run)
 

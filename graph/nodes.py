@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
+from sqlmodel import Session
 
 from agents.errors import AgentError
 from agents.registry import Registry
@@ -64,9 +65,11 @@ def plan(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
             )
             continue
         try:
-            action = deps.registry.propose(
-                raw.key, raw.arguments, run_id=state.run_id, index=i, untrusted=untrusted
-            )
+            key, arguments = raw.key, raw.arguments
+            if deps.registry.expands(key):  # e.g. `send draft 2` becomes the email it stands for
+                with Session(deps.executor.engine) as s:  # a read: safe if the node runs again
+                    key, arguments = deps.registry.expand(key, arguments, s)
+            action = deps.registry.propose(key, arguments, run_id=state.run_id, index=i, untrusted=untrusted)
             proposals.append(Proposal(key=action.name, action=action))
         except AgentError as exc:
             proposals.append(Proposal(key=raw.key, verdict="deny", reason=str(exc)))

@@ -65,11 +65,11 @@ class Policy:
                 votes.append(("run", "trusted to run automatically"))
         else:
             votes.append(("ask", "changes need approval"))
-        for check in self.checks:
-            vote = check(action)
-            if vote is not None:
-                votes.append(vote)
-        verdict, reason = max(votes, key=lambda v: _RANK[v[0]])
+        extra = [vote for check in self.checks if (vote := check(action)) is not None]
+        verdict, reason = max(votes + extra, key=lambda v: _RANK[v[0]])
+        # A check's reason is more specific than a built-in rule's ("new recipient: …" over
+        # "irreversible actions always need approval"): it is the one given when they agree.
+        reason = next((r for v, r in extra if v == verdict), reason)
         return PolicyDecision(verdict, reason)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.research import proposal_for
+from graph.crm_rules import CRM_RULES
 from graph.planner import Plan, PlanRequest, RawProposal
 
 HELP = """I understand:
@@ -21,6 +22,12 @@ HELP = """I understand:
   next / agenda [days]        the calendar's next events (default: 7 days)
   event <YYYY-MM-DD|today|tomorrow> <HH:MM> [45m|1h30] <title> [@ place]   add an event (asks first)
   webhook <target> <json>     POST a JSON object to a configured webhook target (asks first)
+  customer add <name> <email@x.com> [company];  customers;  customer <number or name>
+  customer <n> <name|company|email|status|notes> <value>    change one field (asks first)
+  deal <customer> <amount> <title>;  deal <n> <lead|qualified|proposal|won|lost>;  pipeline
+  log <call|email|note> <customer>: <text>                  contact activity (asks first)
+  draft <email|reply> <address> <subject>: <body>;  draft post <title>: <body>
+  draft <n> <to|subject|body>: <value>;  drafts;  send draft <n>   (sending asks first)
   digest                      build today's digest now (a job; the message updates as it goes)
   reindex                     rebuild the memory index from SQL (a job)
   /budget  /status  help
@@ -71,6 +78,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
             "outreach.send_email", {"to": m["to"], "subject": m["subject"].strip(), "body": m["body"].strip()}
         ),
     ),
+    *CRM_RULES,
     (
         re.compile(r"^research\s+(?P<topic>.+)$", re.I | re.S),
         lambda m: RawProposal(*proposal_for(m["topic"].strip())),

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from memory import callbacks, cost_tables, job_tables, retrievals, tables, workspace  # noqa: F401  (registers the tables on SQLModel.metadata)
+from memory import crm as crm_tables  # noqa: F401
 from memory.knowledge import tables as knowledge_tables  # noqa: F401
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000

@@ -51,7 +51,7 @@ class Run(SQLModel, table=True):
     deciders: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     untrusted: bool = False
     status: str = Field(default="running", index=True, max_length=16)  # running|waiting|done|failed|retried
-    planner: str = Field(default="", max_length=64)
+    planner: str = Field(default="", max_length=200)  # the planner and its prompts' versions
     cost_usd: float = 0.0
     error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow, index=True)

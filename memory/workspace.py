@@ -45,7 +45,8 @@ class Draft(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
-    kind: str = Field(default="email", max_length=16)  # email|doc|post
+    kind: str = Field(default="email", max_length=16)  # email|reply|post|doc
+    recipient: str = Field(default="", max_length=320)  # an email address, for email and reply
     subject: str = Field(default="", max_length=300)
     body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     status: str = Field(default="draft", max_length=16)  # draft|sent|discarded
