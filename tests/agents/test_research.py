@@ -63,7 +63,7 @@ def test_research_a_url_card_approve_job_result_with_sources_then_recall_untrust
     assert fields["Action"] == "research.research"
     assert f'"urls":["{base}/page/a"]' in fields["Arguments"]
     assert f"one GET to each of {base}/page/a" in fields["Will change"]
-    assert fields["Why I ask"] == "changes need approval"
+    assert fields["Why I ask"] == f"reading a page sends its URL to {base.removeprefix('http://')}"
     assert sitestate.hits == [] and research_jobs(app) == []
 
     # When approved, a job is queued in the same transaction as the effect, and Done offers Undo.
