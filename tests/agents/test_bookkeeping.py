@@ -312,3 +312,55 @@ def test_chat_invoice_paid_undo_summary_and_the_auto_limit(app_factory):
     [summary] = chat.send("summary")
     assert "Income $1,280.00" in summary.text and "Open invoices 2 ($1,280.00)" in summary.text
     assert chat.send("summary 2026-13")[0].text  # a bad month is a clear answer, not a crash
+
+
+def test_old_single_row_entries_become_two_lines_each(tmp_path, database_url):
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from memory import migrate
+    from memory.db import sqlalchemy_url
+
+    # Given a database at revision 0002 with the old single signed rows (ids 1..5; #4 reverses #3),
+    url = database_url or f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = create_engine(sqlalchemy_url(url))
+    with old.begin() as conn:
+        command.upgrade(migrate._config(conn), "0002")
+        rows = [
+            (1, "expense", -1250, "coffee with Dana", None),
+            (2, "income", 90000, "Acme invoice 7", None),
+            (3, "expense", -30000, "flight to Lisbon", None),
+            (4, "reversal", 30000, "reversal of #3", 3),
+            (5, "expense", -4000, "printer ink", None),
+        ]
+        for id_, kind, amount, memo, reverses in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO ledgerentry (kind, amount_cents, memo, reverses, idempotency_key, created_at)"
+                    " VALUES (:k, :a, :m, :r, :key, :at)"
+                ),
+                {"k": kind, "a": amount, "m": memo, "r": reverses, "key": f"old{id_}", "at": "2026-11-20"},
+            )
+    old.dispose()
+    # When it is upgraded to head,
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s:
+            got = {
+                (x.entry_id, x.account, x.debit_cents, x.credit_cents)
+                for x in s.exec(select(ledger.JournalLine)).all()
+            }
+            # then each old row is two lines, a reversal is its original swapped, and the books balance.
+            assert got == {
+                (1, "expenses:meals", 1250, 0), (1, "cash", 0, 1250),
+                (2, "cash", 90000, 0), (2, "revenue", 0, 90000),
+                (3, "expenses:travel", 30000, 0), (3, "cash", 0, 30000),
+                (4, "cash", 30000, 0), (4, "expenses:travel", 0, 30000),
+                (5, "expenses:other", 4000, 0), (5, "cash", 0, 4000),
+            }
+            assert ledger.verify_ledger(s) == []
+            assert ledger.account_balance(s, ledger.CASH) == -1250 + 90000 - 4000
+        # New entries go on after the old ones, on the same ledger.
+        assert run(engine, "record_income", {"amount": "1", "memo": "after"}).payload["entry_id"] == 6
+    finally:
+        engine.dispose()
