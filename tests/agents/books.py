@@ -34,7 +34,9 @@ def run(engine: Engine, name: str, args: dict[str, Any], key: str | None = None)
     """Execute one operation (``bookkeeping.<name>``) in its own transaction, as the executor does."""
     op = REGISTRY.get(f"bookkeeping.{name}")
     with transaction(engine) as s:
-        return op.execute(ExecContext(s, "run_t", "test", key or uuid.uuid4().hex), op.args.model_validate(args))
+        return op.execute(
+            ExecContext(s, "run_t", "test", key or uuid.uuid4().hex), op.args.model_validate(args)
+        )
 
 
 def undo(engine: Engine, name: str, compensation: dict[str, Any], key: str | None = None) -> Outcome:

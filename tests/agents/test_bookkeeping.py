@@ -212,8 +212,16 @@ def _issue(s: Session, number_day: date, due: date, amount: int) -> Invoice:
     lines = [ledger.dr(ledger.AR, amount), ledger.cr(ledger.REVENUE, amount)]
     entry = ledger.post_entry(s, kind="invoice", memo=number, lines=lines, idempotency_key=number, at=at)
     inv = Invoice(
-        number=number, year=number_day.year, seq=seq, customer="Acme", amount_cents=amount, issued_on=number_day,
-        due_on=due, status="open", entry_id=entry.id, idempotency_key=number,
+        number=number,
+        year=number_day.year,
+        seq=seq,
+        customer="Acme",
+        amount_cents=amount,
+        issued_on=number_day,
+        due_on=due,
+        status="open",
+        entry_id=entry.id,
+        idempotency_key=number,
     )
     s.add(inv)
     s.flush()
@@ -223,20 +231,25 @@ def _issue(s: Session, number_day: date, due: date, amount: int) -> Invoice:
 def _pay(s: Session, inv: Invoice, day: date) -> None:
     at = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
     lines = [ledger.dr(ledger.CASH, inv.amount_cents), ledger.cr(ledger.AR, inv.amount_cents)]
-    entry = ledger.post_entry(s, kind="payment", memo="paid", lines=lines, idempotency_key=f"p{inv.id}", at=at)
+    entry = ledger.post_entry(
+        s, kind="payment", memo="paid", lines=lines, idempotency_key=f"p{inv.id}", at=at
+    )
     inv.status, inv.paid_entry_id = "paid", entry.id
     s.add(inv)
 
 
 def test_monthly_summary_of_a_scripted_month(tmp_path, database_url):
     with books_engine(tmp_path, database_url) as engine, transaction(engine) as s:
+
         def post(day: int, month: int, kind: str, amount: int, memo: str) -> LedgerEntry:
             at = datetime(2026, month, day, 12, tzinfo=UTC)
             if kind == "expense":
                 lines = [ledger.dr(ledger.expense_account(memo), amount), ledger.cr(ledger.CASH, amount)]
             else:
                 lines = [ledger.dr(ledger.CASH, amount), ledger.cr(ledger.REVENUE, amount)]
-            return ledger.post_entry(s, kind=kind, memo=memo, lines=lines, idempotency_key=f"{month}-{day}", at=at)
+            return ledger.post_entry(
+                s, kind=kind, memo=memo, lines=lines, idempotency_key=f"{month}-{day}", at=at
+            )
 
         # Given October's income, then November's spending, income, a reversal and four invoices,
         post(31, 10, "income", 1000_00, "retainer")
@@ -352,11 +365,16 @@ def test_old_single_row_entries_become_two_lines_each(tmp_path, database_url):
             }
             # then each old row is two lines, a reversal is its original swapped, and the books balance.
             assert got == {
-                (1, "expenses:meals", 1250, 0), (1, "cash", 0, 1250),
-                (2, "cash", 90000, 0), (2, "revenue", 0, 90000),
-                (3, "expenses:travel", 30000, 0), (3, "cash", 0, 30000),
-                (4, "cash", 30000, 0), (4, "expenses:travel", 0, 30000),
-                (5, "expenses:other", 4000, 0), (5, "cash", 0, 4000),
+                (1, "expenses:meals", 1250, 0),
+                (1, "cash", 0, 1250),
+                (2, "cash", 90000, 0),
+                (2, "revenue", 0, 90000),
+                (3, "expenses:travel", 30000, 0),
+                (3, "cash", 0, 30000),
+                (4, "cash", 30000, 0),
+                (4, "expenses:travel", 0, 30000),
+                (5, "expenses:other", 4000, 0),
+                (5, "cash", 0, 4000),
             }
             assert ledger.verify_ledger(s) == []
             assert ledger.account_balance(s, ledger.CASH) == -1250 + 90000 - 4000
