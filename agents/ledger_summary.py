@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
@@ -20,7 +21,14 @@ from memory.tables import LedgerEntry, utcnow
 class SummaryArgs(BaseModel):
     """Which month: ``YYYY-MM``, or the current one."""
 
-    month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="e.g. 2026-11")
+    month: str | None = Field(default=None, description="e.g. 2026-11")
+
+    @field_validator("month")
+    @classmethod
+    def _month(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            raise ValueError("month must be YYYY-MM, e.g. 2026-11")
+        return value
 
 
 class MonthSummary(BaseModel):

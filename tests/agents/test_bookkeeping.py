@@ -324,7 +324,8 @@ def test_chat_invoice_paid_undo_summary_and_the_auto_limit(app_factory):
     assert undone.text.startswith(f"Undone: Reopened INV-{year}-0002")
     [summary] = chat.send("summary")
     assert "Income $1,280.00" in summary.text and "Open invoices 2 ($1,280.00)" in summary.text
-    assert chat.send("summary 2026-13")[0].text  # a bad month is a clear answer, not a crash
+    [bad] = chat.send("summary 2026-13")  # a bad month is a clear answer, not a crash
+    assert bad.text.startswith("Refused:") and "month must be YYYY-MM, e.g. 2026-11" in bad.text
 
 
 def test_old_single_row_entries_become_two_lines_each(tmp_path, database_url):
@@ -382,3 +383,16 @@ def test_old_single_row_entries_become_two_lines_each(tmp_path, database_url):
         assert run(engine, "record_income", {"amount": "1", "memo": "after"}).payload["entry_id"] == 6
     finally:
         engine.dispose()
+
+
+def test_an_invoice_is_linked_to_the_matching_workspace_customer(tmp_path):
+    from memory.workspace import Customer
+
+    with books_engine(tmp_path, None) as engine:
+        with transaction(engine) as s:
+            s.add(Customer(name="Dana Smith", company="Acme"))
+        run(engine, "create_invoice", {"customer": "acme", "amount": "10"})
+        run(engine, "create_invoice", {"customer": "Nobody Ltd", "amount": "10"})
+        with Session(engine) as s:
+            linked = [(i.customer, i.customer_id) for i in s.exec(select(Invoice).order_by(Invoice.id)).all()]
+        assert linked == [("acme", 1), ("Nobody Ltd", None)]
