@@ -2,7 +2,9 @@
 
 A journal entry is a ``tables.LedgerEntry`` header (kind, memo, what it reverses, its idempotency key)
 with two or more ``JournalLine`` rows. Every entry is written through `post_entry`, which refuses one
-whose debits and credits differ; `verify_ledger` checks the whole ledger. A reversal is a new entry
+whose debits and credits differ; a guard on every session flush refuses lines that would leave an
+entry unbalanced and any change to or deletion of a line, whoever writes them; `verify_ledger` checks
+the whole ledger. A reversal is a new entry
 with every line swapped, pointing at the original, which stays.
 
 The header's ``amount_cents`` keeps its old meaning for readers that predate the lines: the signed
@@ -15,7 +17,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import event, func
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from memory.errors import UnbalancedEntry, UnknownAccount
@@ -215,3 +218,25 @@ def verify_ledger(session: Session) -> list[str]:
     if totals[0] != totals[1]:
         problems.append(f"total debits {totals[0]} != total credits {totals[1]}")
     return problems
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _guard_lines(session: OrmSession, _context: object, _instances: object) -> None:
+    """Refuse a flush that would unbalance an entry or rewrite a line (lines are append-only).
+
+    An entry's lines are written together, in one flush, as `post_entry` does.
+    """
+    if any(isinstance(o, JournalLine) for o in (*session.dirty, *session.deleted)):
+        raise UnbalancedEntry("journal lines are append-only: post a reversal instead")
+    new: dict[int, list[JournalLine]] = {}
+    for o in session.new:
+        if isinstance(o, JournalLine):
+            new.setdefault(o.entry_id, []).append(o)
+    for entry_id, rows in new.items():
+        with session.no_autoflush:
+            existing = session.execute(
+                select(func.count()).select_from(JournalLine).where(JournalLine.entry_id == entry_id)
+            ).scalar_one()
+        if existing:
+            raise UnbalancedEntry(f"entry #{entry_id} already has its lines")
+        check_lines([Line(r.account, r.debit_cents, r.credit_cents) for r in rows])

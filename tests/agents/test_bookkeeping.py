@@ -50,12 +50,42 @@ def test_unbalanced_and_malformed_entries_are_refused(tmp_path):
             assert s.exec(select(ledger.JournalLine)).all() == []
 
 
+def test_lines_written_around_post_entry_are_refused_too(tmp_path):
+    with books_engine(tmp_path, None) as engine:
+        run(engine, "record_income", {"amount": "10", "memo": "tip"})
+        with pytest.raises(UnbalancedEntry, match="already has its lines"), transaction(engine) as s:
+            s.add(ledger.JournalLine(entry_id=1, account=ledger.CASH, debit_cents=1))
+        with transaction(engine) as s:
+            entry = LedgerEntry(kind="income", amount_cents=5, memo="x", idempotency_key="raw")
+            s.add(entry)
+            s.flush()
+            with pytest.raises(UnbalancedEntry, match="debits 5 != credits 4"):
+                s.add(ledger.JournalLine(entry_id=entry.id, account=ledger.CASH, debit_cents=5))
+                s.add(ledger.JournalLine(entry_id=entry.id, account=ledger.REVENUE, credit_cents=4))
+                s.flush()
+            s.rollback()
+        with pytest.raises(UnbalancedEntry, match="append-only"), transaction(engine) as s:
+            line = s.exec(select(ledger.JournalLine)).first()
+            assert line is not None
+            line.debit_cents = 999
+            s.add(line)
+            s.flush()
+        with pytest.raises(UnbalancedEntry, match="append-only"), transaction(engine) as s:
+            s.delete(s.exec(select(ledger.JournalLine)).first())
+            s.flush()
+        assert state(engine)["problems"] == []
+
+
 def test_verify_ledger_finds_a_line_written_around_the_code(tmp_path):
     with books_engine(tmp_path, None) as engine:
         run(engine, "record_income", {"amount": "10", "memo": "tip"})
         assert state(engine)["problems"] == []
-        with transaction(engine) as s:
-            s.add(ledger.JournalLine(entry_id=1, account=ledger.CASH, debit_cents=1))
+        with engine.begin() as conn:  # raw SQL, past every guard in the code
+            conn.execute(
+                text(
+                    "INSERT INTO journalline (entry_id, account, debit_cents, credit_cents) VALUES (1, 'cash', 1, 0)"
+                )
+            )
         assert state(engine)["problems"] == [
             "entry #1: debits 1001 != credits 1000",
             "entry #1: header amount 1000 disagrees with its Cash lines",
