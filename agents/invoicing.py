@@ -37,6 +37,7 @@ class PaidArgs(BaseModel):
     """Arguments of marking an invoice paid."""
 
     number: str = Field(pattern=NUMBER_PATTERN, description="The invoice number, e.g. INV-2026-0001")
+    amount: Money | None = Field(default=None, description="The amount received; must be the invoice's")
 
 
 class InvoiceResult(BaseModel):
@@ -120,6 +121,8 @@ def _paid(ctx: ExecContext, args: PaidArgs) -> Outcome:
     inv = invoices.by_number(s, args.number)
     if inv is None:
         raise LookupError(f"there is no invoice {args.number.upper()}")
+    if args.amount is not None and cents(args.amount) != inv.amount_cents:
+        raise ValueError(f"{inv.number} is for {fmt(inv.amount_cents)}, not {fmt(cents(args.amount))}")
     prior = s.exec(select(LedgerEntry).where(LedgerEntry.idempotency_key == ctx.idempotency_key)).first()
     if inv.status != "open" and (prior is None or prior.id != inv.paid_entry_id):
         raise ValueError(
@@ -198,12 +201,15 @@ OPERATIONS: list[Operation[Any]] = [
         description="Mark an open invoice paid when its money has arrived.",
         args=PaidArgs,
         side_effect=SideEffect.REVERSIBLE,
-        summarize=lambda a: f"Mark {a.number.upper()} paid",
+        summarize=lambda a: (
+            f"Mark {a.number.upper()} paid" + (f" ({fmt(cents(a.amount))})" if a.amount else "")
+        ),
         changes=lambda a: (
             f"Invoices: {a.number.upper()} becomes paid; Ledger: debit Cash, credit Accounts receivable"
         ),
         execute=_paid,
         compensate=_unpay,
+        amount_cents=lambda a: cents(a.amount) if a.amount is not None else None,
     ),
     Operation(
         agent=AGENT,

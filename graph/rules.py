@@ -12,7 +12,7 @@ HELP = """I understand:
   income <amount> <memo>      record money received (asks first)
   balance                     show the ledger balance (and receivables)
   invoice <customer> <amount> <memo>   issue INV-<year>-<n> (asks first; undo voids it)
-  paid INV-2026-0001          mark an invoice paid (asks first);  invoices: list open ones
+  paid INV-2026-0001 [amount] mark an invoice paid (asks first);  invoices: list open ones
   summary [YYYY-MM]           the month's income, expenses by category, net, cash, invoices
   task <text>                 add a task (asks first);  tasks: list open ones
   remember <text> / recall <query>
@@ -32,8 +32,11 @@ def _entry(op: str) -> Callable[[re.Match[str]], RawProposal]:
 
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
     (
-        re.compile(r"^paid\s+(?P<number>INV-\d{4}-\d{4,})\s*$", re.I),
-        lambda m: RawProposal("bookkeeping.mark_paid", {"number": m["number"].upper()}),
+        re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I),
+        lambda m: RawProposal(
+            "bookkeeping.mark_paid",
+            {"number": m["number"].upper(), **({"amount": m["amount"]} if m["amount"] else {})},
+        ),
     ),
     (
         re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),

@@ -332,7 +332,8 @@ def test_same_key_twice_is_one_entry_and_one_invoice(tmp_path):
 
 
 def test_chat_invoice_paid_undo_summary_and_the_auto_limit(app_factory):
-    policy = Policy(trust={"bookkeeping.create_invoice": "auto"}, auto_amount_limit_cents=100_00)
+    trust = {"bookkeeping.create_invoice": "auto", "bookkeeping.mark_paid": "auto"}
+    policy = Policy(trust=trust, auto_amount_limit_cents=100_00)
     app = app_factory(policy=policy)
     chat = ConsoleSession(app)
     year = datetime.now(UTC).year
@@ -345,9 +346,14 @@ def test_chat_invoice_paid_undo_summary_and_the_auto_limit(app_factory):
     assert done.text.startswith(f"Done: Issued INV-{year}-0002")
     assert chat.send("balance")[0].text == "Balance: $0.00. Receivables: $1,280.00 (2 open invoices)."
     assert chat.send("invoices")[0].text.startswith("Open invoices (2, $1,280.00):")
-    # Paid asks (mark_paid is not trusted), and undo reopens it.
-    [pay_card] = chat.send(f"paid INV-{year}-0002")
-    assert pay_card.card is not None
+    # Paid with its amount is held to the auto limit too (a wrong amount is refused), and undo reopens it.
+    [wrong] = chat.send(f"paid INV-{year}-0001 81")
+    assert (
+        wrong.text
+        == f"Could not mark inv-{year}-0001 paid ($81.00): INV-{year}-0001 is for $80.00, not $81.00"
+    )
+    [pay_card] = chat.send(f"paid INV-{year}-0002 $1,200")
+    assert pay_card.card is not None and "auto-approval limit" in dict(pay_card.card.fields)["Why I ask"]
     _, paid = chat.send("a")
     assert paid.text == f"Done: Marked INV-{year}-0002 paid: $1,200.00 from Acme Corp. Balance $1,200.00."
     [undone] = chat.send("undo")
