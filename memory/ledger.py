@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import event, func
+from sqlalchemy import case, event, func
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -205,10 +205,18 @@ def verify_ledger(session: Session) -> list[str]:
     for entry_id, debits, credits in per_entry:
         if debits != credits:
             problems.append(f"entry #{entry_id}: debits {debits} != credits {credits}")
-    for e in session.exec(select(LedgerEntry)).all():
-        lines = lines_of(session, e.id or 0)
-        if lines and sum(x.debit - x.credit for x in lines if x.account == CASH) != e.amount_cents:
-            problems.append(f"entry #{e.id}: header amount {e.amount_cents} disagrees with its Cash lines")
+    cash = func.sum(
+        case((col(JournalLine.account) == CASH, JournalLine.debit_cents - JournalLine.credit_cents), else_=0)
+    )
+    headers = session.exec(
+        select(LedgerEntry.id, LedgerEntry.amount_cents, cash)
+        .join(JournalLine, col(JournalLine.entry_id) == LedgerEntry.id)
+        .group_by(col(LedgerEntry.id), col(LedgerEntry.amount_cents))
+        .order_by(col(LedgerEntry.id))
+    ).all()
+    for header_id, amount, in_cash in headers:
+        if int(in_cash) != amount:
+            problems.append(f"entry #{header_id}: header amount {amount} disagrees with its Cash lines")
     totals = session.exec(
         select(
             func.coalesce(func.sum(JournalLine.debit_cents), 0),
