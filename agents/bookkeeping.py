@@ -1,4 +1,9 @@
-"""The bookkeeping agent: expenses, income, the balance, and reversals."""
+"""The bookkeeping agent: expenses, income, the balance, and reversals, as double-entry journal entries.
+
+Expense: debit Expenses:<category>, credit Cash. Income: debit Cash, credit Revenue. Undo posts the
+reversal (every line swapped). Invoices are in `agents.invoicing`, the monthly summary in
+`agents.ledger_summary`.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,28 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from agents.contract import ExecContext, Operation, Outcome, SideEffect
 from agents.money import Money, cents, fmt
-from memory.tables import LedgerEntry
+from memory import ledger
+from memory.invoices import Invoice
 
 AGENT = "bookkeeping"
+PROMPT_VERSION = "bookkeeping-2026-12-01.1"
+PROMPT = """You keep the books of a one-person company in double entry. Record an expense as money
+spent (categories: meals, travel, software, other; a #tag picks one), income as money received,
+invoice a customer for work, mark an invoice paid when its money arrives. Amounts are in dollars."""
+
+
+class EntryResult(BaseModel):
+    """What a posting records in the event log (the output schema of expense, income and undo)."""
+
+    entry_id: int
+    amount_cents: int
+    memo: str = ""
+    reverses: int | None = None
+    prompt_version: str = PROMPT_VERSION
 
 
 class EntryArgs(BaseModel):
@@ -27,53 +47,68 @@ class NoArgs(BaseModel):
 
 
 def balance_cents(ctx: ExecContext) -> int:
-    """Return the sum of all entries."""
-    total = ctx.session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))).one()
-    return int(total)
+    """Return the balance: what is in Cash."""
+    return ledger.account_balance(ctx.session, ledger.CASH)
 
 
-def _record(kind: str, sign: int) -> Any:
+def receivables(session: Session) -> tuple[int, int]:
+    """Return (cents, count) of open invoices."""
+    total, count = session.exec(
+        select(func.coalesce(func.sum(Invoice.amount_cents), 0), func.count()).where(Invoice.status == "open")
+    ).one()
+    return int(total), int(count)
+
+
+def _lines(kind: str, amount: int, memo: str) -> list[ledger.Line]:
+    if kind == "expense":
+        return [ledger.dr(ledger.expense_account(memo), amount), ledger.cr(ledger.CASH, amount)]
+    return [ledger.dr(ledger.CASH, amount), ledger.cr(ledger.REVENUE, amount)]
+
+
+def _record(kind: str) -> Any:
     def run(ctx: ExecContext, args: EntryArgs) -> Outcome:
-        entry = LedgerEntry(
+        amount = cents(args.amount)
+        entry = ledger.post_entry(
+            ctx.session,
             kind=kind,
-            amount_cents=sign * cents(args.amount),
             memo=args.memo,
+            lines=_lines(kind, amount, args.memo),
             idempotency_key=ctx.idempotency_key,
         )
-        ctx.session.add(entry)
-        ctx.session.flush()
+        assert entry.id is not None
+        result = EntryResult(entry_id=entry.id, amount_cents=entry.amount_cents, memo=args.memo)
         return Outcome(
-            text=f"Recorded {kind} #{entry.id}: {fmt(cents(args.amount))} {args.memo}".rstrip()
+            text=f"Recorded {kind} #{entry.id}: {fmt(amount)} {args.memo}".rstrip()
             + f". Balance {fmt(balance_cents(ctx))}.",
-            payload={"entry_id": entry.id, "amount_cents": entry.amount_cents, "memo": args.memo},
+            payload=result.model_dump(),
             compensation={"entry_id": entry.id},
         )
 
     return run
 
 
+def reverse(ctx: ExecContext, entry_id: int) -> EntryResult:
+    """Post the reversal of one entry under the context's idempotency key."""
+    rev = ledger.reverse_entry(ctx.session, entry_id, ctx.idempotency_key)
+    assert rev.id is not None
+    return EntryResult(entry_id=rev.id, amount_cents=rev.amount_cents, memo=rev.memo, reverses=entry_id)
+
+
 def _reverse(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
-    original = ctx.session.get(LedgerEntry, int(payload["entry_id"]))
-    if original is None:
-        raise LookupError(f"ledger entry {payload['entry_id']} not found")
-    rev = LedgerEntry(
-        kind="reversal",
-        amount_cents=-original.amount_cents,
-        memo=f"reversal of #{original.id}",
-        reverses=original.id,
-        idempotency_key=ctx.idempotency_key,
-    )
-    ctx.session.add(rev)
-    ctx.session.flush()
+    result = reverse(ctx, int(payload["entry_id"]))
     return Outcome(
-        text=f"Reversed entry #{original.id} with #{rev.id}. Balance {fmt(balance_cents(ctx))}.",
-        payload={"entry_id": rev.id, "reverses": original.id, "amount_cents": rev.amount_cents},
+        text=f"Reversed entry #{result.reverses} with #{result.entry_id}. Balance {fmt(balance_cents(ctx))}.",
+        payload=result.model_dump(),
     )
 
 
 def _balance(ctx: ExecContext, _args: NoArgs) -> Outcome:
     total = balance_cents(ctx)
-    return Outcome(text=f"Balance: {fmt(total)}.", payload={"balance_cents": total})
+    ar, count = receivables(ctx.session)
+    text = f"Balance: {fmt(total)}."
+    if count:
+        text += f" Receivables: {fmt(ar)} ({count} open invoice{'s' if count != 1 else ''})."
+    return Outcome(text=text, payload={"balance_cents": total, "receivables_cents": ar})
 
 
 OPERATIONS: list[Operation[Any]] = [
@@ -87,9 +122,10 @@ OPERATIONS: list[Operation[Any]] = [
             f"Record an expense of {fmt(cents(a.amount))}" + (f" for {a.memo}" if a.memo else "")
         ),
         changes=lambda a: (
-            f"Ledger: new entry {fmt(-cents(a.amount))}; balance goes down by {fmt(cents(a.amount))}"
+            f"Ledger: debit {ledger.ACCOUNTS[ledger.expense_account(a.memo)][0]}, credit Cash"
+            f" {fmt(cents(a.amount))}; balance goes down by {fmt(cents(a.amount))}"
         ),
-        execute=_record("expense", -1),
+        execute=_record("expense"),
         compensate=_reverse,
         amount_cents=lambda a: cents(a.amount),
     ),
@@ -103,9 +139,9 @@ OPERATIONS: list[Operation[Any]] = [
             f"Record income of {fmt(cents(a.amount))}" + (f" from {a.memo}" if a.memo else "")
         ),
         changes=lambda a: (
-            f"Ledger: new entry +{fmt(cents(a.amount))}; balance goes up by {fmt(cents(a.amount))}"
+            f"Ledger: debit Cash, credit Revenue {fmt(cents(a.amount))}; balance goes up by {fmt(cents(a.amount))}"
         ),
-        execute=_record("income", 1),
+        execute=_record("income"),
         compensate=_reverse,
         amount_cents=lambda a: cents(a.amount),
     ),

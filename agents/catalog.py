@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from agents import bookkeeping, crm, drafts, outreach, research, tasks, webhooks, workspace
+from agents import (
+    bookkeeping,
+    crm,
+    drafts,
+    invoicing,
+    ledger_summary,
+    outreach,
+    research,
+    tasks,
+    webhooks,
+    workspace,
+)
 from agents import calendar as calendar_agent
 from agents import knowledge as knowledge_agent
+from agents.contract import AgentPrompt
 from agents.registry import Registry
 from memory.knowledge.store import KnowledgeStore
 
@@ -17,8 +29,15 @@ def default_registry(
     webhooks_config: webhooks.WebhooksConfig | None = None,
 ) -> Registry:
     """Return a registry of every built-in agent's operations (knowledge+research, outreach, calendar, webhooks: when given theirs)."""
-    ops = [*bookkeeping.OPERATIONS, *tasks.OPERATIONS, *workspace.OPERATIONS]
-    ops += [*crm.OPERATIONS, *drafts.OPERATIONS]
+    ops = [
+        *bookkeeping.OPERATIONS,
+        *invoicing.OPERATIONS,
+        *ledger_summary.OPERATIONS,
+        *tasks.OPERATIONS,
+        *workspace.OPERATIONS,
+        *crm.OPERATIONS,
+        *drafts.OPERATIONS,
+    ]
     if knowledge is not None:
         ops += knowledge_agent.operations(knowledge)
         ops += research.operations(knowledge, research_config)
@@ -28,7 +47,8 @@ def default_registry(
         ops += calendar_agent.operations(calendar_config)
     if webhooks_config is not None:
         ops += webhooks.operations(webhooks_config)
-    registry = Registry(ops, prompts=[crm.AGENT_PROMPT, drafts.AGENT_PROMPT])
+    books = AgentPrompt(bookkeeping.AGENT, bookkeeping.PROMPT_VERSION, bookkeeping.PROMPT)
+    registry = Registry(ops, prompts=[books, crm.AGENT_PROMPT, drafts.AGENT_PROMPT])
     if calendar_config is None:
         registry.not_set_up(
             "calendar",

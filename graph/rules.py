@@ -14,7 +14,10 @@ from graph.planner import Plan, PlanRequest, RawProposal
 HELP = """I understand:
   expense <amount> <memo>     record money spent (asks first)
   income <amount> <memo>      record money received (asks first)
-  balance                     show the ledger balance
+  balance                     show the ledger balance (and receivables)
+  invoice <customer> <amount> <memo>   issue INV-<year>-<n> (asks first; undo voids it)
+  paid INV-2026-0001 [amount] mark an invoice paid (asks first);  invoices: list open ones
+  summary [YYYY-MM]           the month's income, expenses by category, net, cash, invoices
   task <text>                 add a task (asks first);  tasks: list open ones
   remember <text> / recall <query>
   email <address> <subject>: <body>
@@ -52,6 +55,25 @@ def _webhook(m: re.Match[str]) -> RawProposal:
 
 
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
+    (
+        re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I),
+        lambda m: RawProposal(
+            "bookkeeping.mark_paid",
+            {"number": m["number"].upper(), **({"amount": m["amount"]} if m["amount"] else {})},
+        ),
+    ),
+    (
+        re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),
+        lambda m: RawProposal(
+            "bookkeeping.create_invoice",
+            {"customer": m["customer"].strip(), "amount": m["amount"], "memo": m["rest"].strip()},
+        ),
+    ),
+    (re.compile(r"^invoices$", re.I), lambda m: RawProposal("bookkeeping.list_invoices", {})),
+    (
+        re.compile(r"^summary(?:\s+(?P<month>\d{4}-\d{2}))?$", re.I),
+        lambda m: RawProposal("bookkeeping.summary", {"month": m["month"]} if m["month"] else {}),
+    ),
     (re.compile(rf"^(?:expense|spent|paid)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S), _entry("record_expense")),
     (
         re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),

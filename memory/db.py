@@ -14,7 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from memory import callbacks, cost_tables, job_tables, retrievals, tables, workspace  # noqa: F401  (registers the tables on SQLModel.metadata)
+from memory import callbacks, cost_tables, invoices, job_tables, ledger, retrievals, tables, workspace  # noqa: F401  (registers the tables on SQLModel.metadata)
 from memory import crm as crm_tables  # noqa: F401
 from memory.knowledge import tables as knowledge_tables  # noqa: F401
 
