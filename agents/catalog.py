@@ -54,4 +54,9 @@ def default_registry(
             "calendar",
             "No calendar is set up: set COO_CALENDAR_ICS (a feed, read-only) or COO_CALDAV_URL (read and write).",
         )
+    if webhooks_config is None:
+        registry.not_set_up(
+            "webhooks",
+            'No webhook targets are set up: name them in COO_WEBHOOKS, e.g. {"crm": {"url": "https://…", "secret": "…"}}.',
+        )
     return registry

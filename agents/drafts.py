@@ -225,7 +225,9 @@ OPERATIONS: list[Operation[Any]] = [
         args=DraftArgs,
         side_effect=SideEffect.REVERSIBLE,
         summarize=lambda a: (
-            f"Draft a {a.kind}" + (f" to {a.to}" if a.to else "") + f": {a.subject or a.body[:40]!r}"
+            f"Draft {'an' if a.kind == 'email' else 'a'} {a.kind}"
+            + (f" to {a.to}" if a.to else "")
+            + f": {a.subject or a.body[:40]!r}"
         ),
         changes=lambda a: "Drafts: one new draft; nothing is sent",
         execute=_create,

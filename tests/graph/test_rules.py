@@ -84,3 +84,15 @@ def test_an_agent_that_is_not_set_up_is_refused_with_what_to_set():
         registry.propose("nothing.here", {}, run_id="r", index=0)
     except UnknownOperation as exc:
         assert str(exc) == "unknown operation 'nothing.here'"
+
+
+def test_webhooks_without_targets_say_what_to_set():
+    from agents.catalog import default_registry
+    from agents.errors import UnknownOperation
+
+    try:
+        default_registry().propose("webhooks.post", {"target": "crm", "payload": {}}, run_id="r", index=0)
+    except UnknownOperation as exc:
+        assert "COO_WEBHOOKS" in str(exc)
+    else:
+        raise AssertionError("webhooks.post must be refused without targets")
