@@ -1,5 +1,5 @@
-"""Fuzz the HTTP surfaces with generated payloads (10,000 each): Slack's /slack/events (signed and not)
-and Telegram's /telegram/webhook. Never a 5xx or a crash; nothing is stored for a refused request."""
+"""Fuzz the HTTP surfaces with generated payloads (10,000 each): Slack's /slack/events (signed and not),
+Telegram's /telegram/webhook and inbound webhooks' /hooks/{name}. Never a 5xx or a crash; nothing is stored for a refused request."""
 
 from __future__ import annotations
 
@@ -190,3 +190,66 @@ def test_telegram_webhook_endpoint(app_factory):
                     assert stored(app, "telegram-updates") == before
 
             run()
+
+
+hook_bodies = st.one_of(
+    values.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "amount": values | st.decimals(allow_nan=False, allow_infinity=False).map(str),
+            "currency": values | st.sampled_from(["EUR", "USD", "eur", ""]),
+            "payer": values,
+            "reference": values,
+        },
+    ).map(lambda d: json.dumps(d).encode()),
+    st.binary(max_size=300),
+)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_inbound_hooks_endpoint(app_factory):
+    from bot.hooks import Hooks
+    from connectors.webhooks import signature_header
+
+    secret = "fuzz-hook-secret-0123456789"
+    app = app_factory(
+        settings={
+            "coo_hooks": {"pay": {"secret": secret, "kind": "payment"}, "note": {"secret": secret}},
+            "coo_hooks_to": "test:C1",
+        }
+    )
+    from tests.fakes.outbound import RecordingOutbound
+
+    app.notifier.register("test", RecordingOutbound())
+    hooks = Hooks(app)
+    with TestClient(build_server(app, [hooks.mount()]), raise_server_exceptions=True) as client:
+
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(
+            hook_bodies,
+            st.sampled_from(["pay", "note", "nope"]),
+            st.sampled_from(["good", "none", "wrong", "stale"]),
+            st.none() | st.text(max_size=120),
+        )
+        def run(body: bytes, name: str, sig: str, delivery: str | None) -> None:
+            now = int(time.time())
+            headers: dict[str, str] = {"content-type": "application/json"}
+            if sig != "none":
+                t = now - 3600 if sig == "stale" else now
+                headers["Webhook-Signature"] = signature_header(
+                    secret if sig != "wrong" else "x" * 20, t, body
+                )
+            if delivery is not None and delivery.isprintable() and delivery.isascii():
+                headers["Webhook-Id"] = delivery
+            before = stored(app, "hooks")
+            r = client.post(f"/hooks/{name}", content=body, headers=headers)
+            assert r.status_code < 500, (r.status_code, body[:200])
+            if name == "nope":
+                assert r.status_code == 404
+            elif sig != "good":
+                assert r.status_code == 401
+            if r.status_code >= 400:
+                assert stored(app, "hooks") == before
+
+        run()
