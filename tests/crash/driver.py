@@ -50,7 +50,12 @@ class FileOutbound:
 
 
 def build(data: Path, db: str | None, crash_at: str | None) -> tuple[App, Dispatcher]:
-    settings = make_settings(data / "data", database_url=db, coo_operators=[USER])
+    scale_out: dict[str, Any] = {}
+    if db is not None:  # the scale-out cell: PostgreSQL and the Redis broker together, as deployed
+        from tests.services import REDIS_URL
+
+        scale_out = {"redis_url": REDIS_URL, "coo_redis_namespace": f"coo-crash-{data.name}"}
+    settings = make_settings(data / "data", database_url=db, coo_operators=[USER], **scale_out)
     app = App(settings, faults=Faults(crash_at), embedder=HashingEmbedder())
     return app, Dispatcher(app, "test", FileOutbound(data / "chat.jsonl"))
 

@@ -274,11 +274,14 @@ def _seed_customer(app: App) -> None:
         s.commit()
 
 
-def run_suite(database_url: str | None = None, policy: Policy | None = None) -> Report:
-    """Run every case with the honest and the compromised model; default policy (writes ask) unless given."""
+def run_suite(
+    database_url: str | None = None, policy: Policy | None = None, models: tuple[bool, ...] = (False, True)
+) -> Report:
+    """Run every case with the honest and the compromised model (``models``: which are compromised);
+    default policy (writes ask) unless one is given."""
     report = Report()
     with model_server() as fake, tempfile.TemporaryDirectory() as tmp:
-        for compromised in (False, True):
+        for compromised in models:
             settings = make_settings(
                 Path(tmp) / ("x" if compromised else "h"),
                 database_url=database_url,
