@@ -73,10 +73,36 @@ class Dispatcher:
         # Inbox writes that an acknowledgement waits for get threads of their own: on the default pool
         # a burst of messages queues its own acknowledgements behind the processing of the first ones.
         self._ack_pool = ThreadPoolExecutor(2, thread_name_prefix=f"{channel}-ack")
+        # Acknowledgements first: new engine work waits (up to ``ack_first_s``) while requests are
+        # still on their way to an answer, so a burst is acknowledged before its processing competes
+        # with it for the CPU. The engine is CPU-bound between model calls; acks must not wait on it.
+        self._in_flight = 0
+        self._quiet: asyncio.Event | None = None
+        self.ack_first_s = 2.0
 
     async def _engine(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._engine_pool, functools.partial(fn, *args))
+
+    def request_started(self) -> None:
+        """Note that a platform request is on its way to an answer (call `request_done` when answered)."""
+        self._in_flight += 1
+        if self._quiet is None:
+            self._quiet = asyncio.Event()
+        self._quiet.clear()
+
+    def request_done(self) -> None:
+        """Note that a platform request was answered."""
+        self._in_flight = max(0, self._in_flight - 1)
+        if self._in_flight == 0 and self._quiet is not None:
+            self._quiet.set()
+
+    async def _acks_first(self) -> None:
+        if self._in_flight and self._quiet is not None:
+            try:
+                await asyncio.wait_for(self._quiet.wait(), self.ack_first_s)
+            except TimeoutError:
+                pass  # requests keep coming: processing must not starve either
 
     # ---- inbound --------------------------------------------------------------------------------
 
@@ -123,6 +149,7 @@ class Dispatcher:
                     replies = []  # the job posted its own message and edits it as it goes
                 else:
                     req = self.app.request(self.channel, item.conversation, item.actor, item.text)
+                    await self._acks_first()
                     outs = await self._engine(self.app.engine.submit, req, run_id_for(key))
                     replies = render_all(outs)
                 await self.deliver(item.conversation, replies)

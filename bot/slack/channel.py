@@ -121,6 +121,13 @@ class SlackChannel:
 
     async def events(self, request: Request) -> Response:
         """Serve ``POST /slack/events``: verify on the raw body first, then hand to bolt."""
+        self.dispatcher.request_started()
+        try:
+            return await self._events(request)
+        finally:
+            self.dispatcher.request_done()
+
+    async def _events(self, request: Request) -> Response:
         peer = request.client.host if request.client else "?"
         if int(request.headers.get("content-length") or 0) > MAX_BODY:
             log.warning("slack: refused a %s byte body from %s", request.headers["content-length"], peer)

@@ -273,6 +273,13 @@ class TelegramChannel:
 
     async def webhook(self, request: Request) -> Response:
         """Verify the secret token, record the update, acknowledge; processing follows off the request path."""
+        self.dispatcher.request_started()
+        try:
+            return await self._webhook(request)
+        finally:
+            self.dispatcher.request_done()
+
+    async def _webhook(self, request: Request) -> Response:
         expected = (self.webhook_secret or "").encode()
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not expected or not hmac.compare_digest(given, expected):

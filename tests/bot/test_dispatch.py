@@ -79,3 +79,50 @@ async def test_accepted_before_crash_is_processed_after_restart(app_factory):
     # Recovering again does not post a second card.
     await Dispatcher(app2, "test", out).recover()
     assert len(out.sent) == 1
+
+
+async def test_engine_work_waits_while_a_request_is_still_being_acknowledged(app_factory):
+    from graph.planner import Plan, PlanRequest
+
+    planned: list[str] = []
+
+    class Recording:
+        name = "recording"
+
+        def plan(self, request: PlanRequest) -> Plan:
+            planned.append(request.text)
+            return Plan(reply="ok", planner=self.name)
+
+    app = app_factory(settings=OPS, planner=Recording())
+    out = RecordingOutbound()
+    d = Dispatcher(app, "test", out)
+    d.ack_first_s = 60.0  # long enough that only the end of the request can release it
+    # Given another platform request is still on its way to its answer...
+    d.request_started()
+    assert await d.accept(delivery_id="q1", conversation="test:C1", actor="test:U1", text="hello")
+
+    # ...the accepted message is recorded but the engine does not start on it (given a whole second).
+    async def planning() -> None:
+        while not planned:
+            await asyncio.sleep(0.01)
+
+    try:
+        await asyncio.wait_for(planning(), 1.0)
+    except TimeoutError:
+        pass
+    assert planned == [] and inbox.unfinished(app.db, "test")
+    # When that request is answered, the work goes ahead.
+    d.request_done()
+    await d.drain()
+    assert planned == ["hello"] and out.sent[-1][1].text == "ok"
+
+
+async def test_engine_work_does_not_starve_under_endless_requests(app_factory):
+    app = app_factory(settings=OPS)
+    out = RecordingOutbound()
+    d = Dispatcher(app, "test", out)
+    d.ack_first_s = 0.05
+    d.request_started()  # never answered
+    await d.accept(delivery_id="q2", conversation="test:C1", actor="test:U1", text="balance")
+    await d.drain()
+    assert out.sent[-1][1].text.startswith("Balance")
