@@ -4,17 +4,16 @@ workers, the dispatcher posting into a recording channel. Runs on SQLite and Pos
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from sqlmodel import Session, select
 
 from bot.console import ConsoleSession
 from bot.dispatch import Click, Dispatcher
-from graph.jobs.kinds import NullReporter
-from graph.jobs.runner import JobRunner
 from memory.job_tables import Job
 from memory.tables import Event, utcnow
+from tests.fakes.jobs import runner_after
 from tests.fakes.outbound import RecordingOutbound
 from tests.fakes.server import wait_for
 from tests.fakes.smtp_server import smtp_server
@@ -86,14 +85,7 @@ async def test_undo_inside_the_window_cancels_the_send(app_factory, smtp):
     assert job.status == "cancelled"
     assert events(app) == ["effect", "compensation"]
     # When its time comes (a runner whose clock is past the window), the send does not happen.
-    later = JobRunner(
-        app.db,
-        app.jobs.kinds,
-        NullReporter(),
-        worker="later",
-        resend=lambda *a: None,
-        clock=lambda: utcnow() + timedelta(seconds=61),
-    )
+    later = runner_after(app, 61)
     assert later.run(job.id) == "skipped"
     assert sink.messages == [] and sink.rcpts == 0
     [again] = await d.click(Click("k3", "test:C1", "test:U1", "undo", event_id))

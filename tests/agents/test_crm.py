@@ -9,15 +9,7 @@ from sqlmodel import Session, select
 from bot.console import ConsoleSession
 from memory.crm import Activity, Deal
 from memory.workspace import Customer
-
-
-def done(chat: ConsoleSession, line: str) -> str:
-    """Send a line that asks first, approve it, and return the Done text."""
-    [card] = chat.send(line)
-    assert card.card is not None, card.text
-    _, result = chat.send("approve")
-    assert result.text.startswith("Done: "), result.text
-    return result.text
+from tests.agents.chat import done
 
 
 def customer(app, customer_id: int) -> Customer:

@@ -6,7 +6,6 @@ never taken from untrusted content. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -15,13 +14,14 @@ from bot.console import ConsoleSession
 from graph import outcomes as o
 from graph.actors import record_sent
 from graph.engine import Request
-from graph.jobs.kinds import JobContext, JobInfo, NullReporter
-from graph.jobs.runner import JobRunner
+from graph.jobs.kinds import JobContext, JobInfo
 from graph.policy import Policy
 from memory.crm import Activity
 from memory.job_tables import Job
 from memory.tables import utcnow
 from memory.workspace import Draft
+from tests.agents.chat import done
+from tests.fakes.jobs import runner_after
 from tests.fakes.smtp_server import smtp_server
 
 BODY = "Hi Dana,\n\nthe new mock-ups are ready: see the link.\n\n— Sam"
@@ -38,14 +38,6 @@ def mail_app(
 ):
     settings = {"smtp_url": url, "coo_email_from": "coo@example.com", "coo_undo_window_s": window_s, **more}
     return app_factory(settings=settings, **({"policy": policy} if policy else {}))
-
-
-def done(chat: ConsoleSession, line: str) -> str:
-    [card] = chat.send(line)
-    assert card.card is not None, card.text
-    _, result = chat.send("approve")
-    assert result.text.startswith("Done: "), result.text
-    return result.text
 
 
 def draft(app, draft_id: int) -> Draft:
@@ -128,14 +120,7 @@ def test_send_draft_sends_its_exact_text_once_marks_it_sent_and_logs_activity(ap
         job = s.exec(select(Job).where(Job.kind == "outreach.send_email")).one()
 
     # When the window has closed, a worker (its clock past the window) sends it.
-    later = JobRunner(
-        app.db,
-        app.jobs.kinds,
-        NullReporter(),
-        worker="later",
-        resend=lambda *a: None,
-        clock=lambda: utcnow() + timedelta(seconds=61),
-    )
+    later = runner_after(app, 61)
     assert later.run(job.id) == "done"
     assert draft(app, 1).status == "sent"
     [msg] = sink.messages
