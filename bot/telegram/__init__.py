@@ -5,6 +5,8 @@ Importing this package does not import telegram; `mount` does, only when Telegra
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -12,6 +14,7 @@ if TYPE_CHECKING:
     from bot.dispatch import Outbound
     from bot.messages import Reply
     from bot.server import Mount
+    from bot.telegram.outbound import TelegramOutbound
 
 
 def mount(app: App) -> Mount | None:
@@ -30,20 +33,21 @@ class _BotPerCall:
         self.app, self.token, self.base_url = app, token, base_url
 
     async def send(self, conversation: str, reply: Reply) -> dict[str, Any]:
-        from telegram import Bot
-
-        from bot.telegram.outbound import TelegramOutbound
-
-        async with Bot(self.token, base_url=self.base_url) as bot:
-            return await TelegramOutbound(self.app, bot).send(conversation, reply)
+        async with self._outbound() as out:
+            return await out.send(conversation, reply)
 
     async def update(self, ref: dict[str, Any], reply: Reply) -> None:
+        async with self._outbound() as out:
+            await out.update(ref, reply)
+
+    @asynccontextmanager
+    async def _outbound(self) -> AsyncIterator[TelegramOutbound]:
         from telegram import Bot
 
         from bot.telegram.outbound import TelegramOutbound
 
         async with Bot(self.token, base_url=self.base_url) as bot:
-            await TelegramOutbound(self.app, bot).update(ref, reply)
+            yield TelegramOutbound(self.app, bot)
 
 
 def outbound(app: App) -> Outbound | None:

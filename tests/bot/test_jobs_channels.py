@@ -58,29 +58,45 @@ def test_digest_command_in_telegram(app_factory):
         assert len(tg.sent()) == 1
 
 
+def digest_now(tmp_path: Path, **channel_env: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("COO_", "OPENAI_", "SLACK_", "TELEGRAM_", "REDIS_"))
+    }
+    env.pop("DATABASE_URL", None)
+    env.update(COO_DATA_DIR=str(tmp_path / "data"), **channel_env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "digest", "--now"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
 def test_digest_now_posts_to_slack_from_a_process_that_does_not_serve_it(tmp_path: Path):
     with fake_slack() as (fake, url):
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("COO_", "OPENAI_", "SLACK_", "TELEGRAM_", "REDIS_"))
-        }
-        env.pop("DATABASE_URL", None)
-        env.update(
-            COO_DATA_DIR=str(tmp_path / "data"),
-            SLACK_BOT_TOKEN=fake.token,
-            SLACK_API_URL=f"{url}/api/",
-            COO_DIGEST_TO="slack:C0DIGEST",
-        )
-        done = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "digest", "--now"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
+        done = digest_now(
+            tmp_path, SLACK_BOT_TOKEN=fake.token, SLACK_API_URL=f"{url}/api/", COO_DIGEST_TO="slack:C0DIGEST"
         )
         assert done.returncode == 0, done.stderr
         posts = fake.to("chat.postMessage")
         texts = [p.get("text", "") for p in posts] + [u.get("text", "") for u in fake.to("chat.update")]
         assert posts and all(p["channel"] == "C0DIGEST" for p in posts)
+        assert any("Daily digest for" in t for t in texts)
+
+
+def test_digest_now_posts_to_telegram_from_a_process_that_does_not_serve_it(tmp_path: Path):
+    with tgh.fake_telegram() as (fake, url):
+        done = digest_now(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=fake.token,
+            TELEGRAM_API_URL=f"{url}/bot",
+            COO_DIGEST_TO="telegram:4242",
+        )
+        assert done.returncode == 0, done.stderr
+        sent = fake.to("sendMessage")
+        texts = [m.get("text", "") for m in sent] + [e.get("text", "") for e in fake.to("editMessageText")]
+        assert sent and all(str(m["chat_id"]) == "4242" for m in sent)
         assert any("Daily digest for" in t for t in texts)
