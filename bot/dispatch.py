@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.app import App
-from bot.jobs import chat_job
+from bot.jobs import chat_job, job_command
 from bot.messages import Reply
 from bot.render import render_all
 from graph import outcomes as o
@@ -145,7 +145,9 @@ class Dispatcher:
             try:
                 if not self.app.is_operator(item.actor):
                     replies = [Reply(text="I only take requests from this workspace's operators.")]
-                elif await asyncio.to_thread(chat_job, self.app, item.conversation, item.text, key):
+                elif job_command(item.text) and await asyncio.to_thread(
+                    chat_job, self.app, item.conversation, item.text, key
+                ):
                     replies = []  # the job posted its own message and edits it as it goes
                 else:
                     req = self.app.request(self.channel, item.conversation, item.actor, item.text)

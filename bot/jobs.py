@@ -204,16 +204,22 @@ def request_digest(app: App, conversation: str, delivery: str | None = None) -> 
     )
 
 
+def job_command(text: str) -> str | None:
+    """Return ``digest`` or ``reindex`` when a chat line asks for that job (with or without a slash)."""
+    word = text.strip().lower().split("@", 1)[0].removeprefix("/")  # Telegram groups: /digest@bot
+    return word if word in ("digest", "reindex") else None
+
+
 def chat_job(app: App, conversation: str, text: str, delivery: str | None = None) -> str | None:
-    """Start the job a chat line asks for (``digest``, ``reindex``, with or without a slash), in any channel.
+    """Start the job a chat line asks for (see `job_command`), in any channel.
 
     Returns:
         The job's id, or None when the line is not a job command (it goes to the engine then).
     """
-    word = text.strip().lower().split("@", 1)[0]  # Telegram groups address commands as /digest@bot
-    if word in ("digest", "/digest"):
+    command = job_command(text)
+    if command == "digest":
         return request_digest(app, conversation, delivery)
-    if word in ("reindex", "/reindex"):
+    if command == "reindex":
         return request_reindex(app, conversation, delivery)
     return None
 
