@@ -13,7 +13,7 @@ from graph.budget import BudgetLedger
 from graph.cache import ResponseCache
 from graph.chat_model import ChatPlanner
 from graph.ladder import Ladder
-from graph.pricing import Price, price_table
+from graph.pricing import FREE, Price, price_table
 from graph.rules import RulePlanner
 from graph.tokens import make_counter
 
@@ -52,6 +52,11 @@ def build_ladder(
     if settings.model_configured:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         prices, counter = build_prices(settings), make_counter(settings.coo_tiktoken_encoding)
+        local = settings.model_local
+        if local:  # a model on the operator's own hardware costs nothing, unless COO_PRICES_JSON says
+            for model in (settings.coo_model, settings.coo_cheap_model):
+                if model and model not in settings.coo_prices_json:
+                    prices[model] = FREE
 
         def chat(model: str) -> ChatPlanner:
             return ChatPlanner(
@@ -59,10 +64,13 @@ def build_ladder(
                 api_key=key,
                 base_url=settings.openai_base_url,
                 registry=registry,
-                max_retries=settings.coo_model_max_retries,
+                timeout_s=settings.coo_model_timeout_s,
+                # A local server that failed will fail again at once: step down instead of waiting.
+                max_retries=0 if local else settings.coo_model_max_retries,
                 max_output_tokens=settings.coo_max_output_tokens,
                 prices=prices,
                 counter=counter,
+                local=local,
             )
 
         primary = chat(settings.coo_model)

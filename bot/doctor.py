@@ -82,12 +82,49 @@ def check_broker(s: Settings) -> Check:
     return Check("broker", True, "Redis reachable")
 
 
+PING_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "ping",
+        "description": "Answer the health check.",
+        "parameters": {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
+    },
+}
+
+
+def _completion(
+    s: Settings, client: httpx.Client, base: str, headers: dict[str, str], body: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str]:
+    """POST one chat completion; return its JSON, or None and what was wrong with the answer."""
+    limit = body.pop("limit")
+    body["max_tokens" if s.model_local else "max_completion_tokens"] = limit  # llama.cpp reads max_tokens
+    try:
+        r = client.post(f"{base}/chat/completions", headers=headers, json={"model": s.coo_model, **body})
+    except httpx.HTTPError as exc:
+        return None, f"{base} unreachable ({type(exc).__name__})"
+    if r.status_code >= 400:
+        from graph.chat_model import broken_cause  # noqa: PLC0415 (langchain: load only when checking)
+
+        return None, broken_cause(r.status_code, r.text[:500])
+    if not r.headers.get("content-type", "").startswith("application/json"):
+        return None, f"the endpoint answered {r.headers.get('content-type') or 'something'}, not JSON"
+    try:
+        data = r.json()
+        message = data["choices"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None, "the endpoint's answer is not a chat completion"
+    if not isinstance(message, dict):
+        return None, "the endpoint's answer is not a chat completion"
+    return data, ""
+
+
 def check_model(s: Settings, client: httpx.Client) -> Check:
-    """List models on the OpenAI-compatible endpoint."""
+    """Check the model for real: it is reachable, serves COO_MODEL, calls a tool, and fits the prompt."""
     if not s.model_configured:
         return Check("model", True, "rule-based (no API key set)")
     base = (s.openai_base_url or "https://api.openai.com/v1").rstrip("/")
     headers = {"Authorization": f"Bearer {s.openai_api_key.get_secret_value()}"} if s.openai_api_key else {}
+    fix_url = "check OPENAI_BASE_URL (an OpenAI-compatible URL ending in /v1)"
     try:
         r = client.get(f"{base}/models", headers=headers)
     except httpx.HTTPError as exc:
@@ -95,17 +132,73 @@ def check_model(s: Settings, client: httpx.Client) -> Check:
     if r.status_code == 401:
         return Check("model", False, "the endpoint refused the key (401)", "check OPENAI_API_KEY")
     if r.status_code >= 400:
-        return Check("model", False, f"/models answered {r.status_code}", "check OPENAI_BASE_URL")
-    names = (
-        {m.get("id") for m in r.json().get("data", [])}
-        if r.headers.get("content-type", "").startswith("application/json")
-        else set()
-    )
+        return Check("model", False, f"/models answered {r.status_code}", fix_url)
+    if not r.headers.get("content-type", "").startswith("application/json"):
+        return Check("model", False, f"{base}/models is not an OpenAI-compatible API (not JSON)", fix_url)
+    try:
+        names = {m.get("id") for m in r.json().get("data", []) if isinstance(m, dict)}
+    except (ValueError, AttributeError, TypeError):
+        return Check("model", False, f"{base}/models answered JSON of another shape", fix_url)
     if names and s.coo_model not in names:
         return Check(
             "model", False, f"model {s.coo_model!r} is not served there", "set COO_MODEL to one it serves"
         )
-    return Check("model", True, f"{base} serves {s.coo_model}")
+    # One real tool call: the planner only works if the model calls tools when asked to.
+    data, wrong = _completion(
+        s,
+        client,
+        base,
+        headers,
+        {
+            "messages": [{"role": "user", "content": "Call the ping tool with ok=true."}],
+            "tools": [PING_TOOL],
+            "tool_choice": "required",
+            "temperature": 0,
+            "limit": 64,
+        },
+    )
+    if data is None:
+        return Check("model", False, wrong, fix_url)
+    calls = data["choices"][0]["message"].get("tool_calls") or []
+    if not (isinstance(calls, list) and calls and (calls[0].get("function") or {}).get("name") == "ping"):
+        return Check(
+            "model",
+            False,
+            f"{s.coo_model} did not answer with a tool call when one was required",
+            "use a model that supports tool calling (the rule-based model still answers the commands)",
+        )
+    # The planner's real prompt (its instructions and every tool) must fit the model's context.
+    from agents.catalog import default_registry  # noqa: PLC0415
+    from graph.chat_model import tool_specs  # noqa: PLC0415
+    from graph.prompts import render_planner_system  # noqa: PLC0415
+
+    registry = default_registry()
+    data, wrong = _completion(
+        s,
+        client,
+        base,
+        headers,
+        {
+            "messages": [
+                {"role": "system", "content": render_planner_system(registry.prompts())},
+                {"role": "user", "content": "balance"},
+            ],
+            "tools": tool_specs(registry),
+            "tool_choice": "auto",
+            "temperature": 0,
+            "limit": 1,
+        },
+    )
+    if data is None:
+        return Check(
+            "model", False, f"the planner's prompt failed: {wrong}", "run the model with a larger context"
+        )
+    used = (data.get("usage") or {}).get("prompt_tokens")
+    size = f"; the planner's prompt is {used:,} tokens" if isinstance(used, int) else ""
+    hint = ""
+    if not s.model_local and s.model_url_looks_local:
+        hint = " (it looks local: COO_MODEL_LOCAL=true makes it free and fail fast)"
+    return Check("model", True, f"{base} serves {s.coo_model} and calls tools{size}{hint}")
 
 
 def check_slack(s: Settings, client: httpx.Client) -> Check | None:

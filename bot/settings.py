@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -65,6 +67,10 @@ class Settings(BaseSettings):
     coo_cheap_at: float = Field(default=0.8, ge=0)  # share of a cap after which the cheap model serves
     coo_cache_ttl_s: float = Field(default=30 * 24 * 3600, ge=0)  # 0: no response cache
     coo_model_max_retries: int = Field(default=2, ge=0)
+    coo_model_timeout_s: float = Field(default=60.0, gt=0)
+    # A model on the operator's own machine or network (llama.cpp, Ollama, vLLM): free, fails fast (no
+    # retries), and is sent ``max_tokens``. `coo doctor` suggests it when OPENAI_BASE_URL looks local.
+    coo_model_local: bool = False
     coo_tiktoken_encoding: str | None = None  # e.g. o200k_base, where tiktoken can load it
     coo_history_turns: int = Field(default=10, ge=0)
     coo_approval_ttl_s: float = 7 * 24 * 3600
@@ -107,6 +113,25 @@ class Settings(BaseSettings):
     def model_configured(self) -> bool:
         """Tell whether an OpenAI-compatible model is configured."""
         return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def model_local(self) -> bool:
+        """Tell whether the model endpoint is local (COO_MODEL_LOCAL)."""
+        return self.coo_model_local
+
+    @property
+    def model_url_looks_local(self) -> bool:
+        """Tell whether OPENAI_BASE_URL's host is loopback, private or ``.local`` (a hint for doctor)."""
+        if not self.openai_base_url:
+            return False
+        host = (urlsplit(self.openai_base_url).hostname or "").lower()
+        if host in ("localhost", "host.docker.internal") or host.endswith((".local", ".localhost")):
+            return True
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return ip.is_loopback or ip.is_private
 
     @property
     def embeddings_configured(self) -> bool:

@@ -7,8 +7,10 @@ messages, ``estimate`` prices them offline, ``complete`` makes the call.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_openai import ChatOpenAI
 
 from agents.registry import Registry
-from graph.errors import ModelUnavailable
+from graph.errors import ModelBroken, ModelUnavailable
 from graph.planner import Plan, PlanRequest, RawProposal, Usage
 from graph.pricing import DEFAULT_PRICES, Price, cost_usd
 from graph.prompts import planner_version, render_planner_context, render_planner_system
@@ -89,6 +91,32 @@ def message_record(msg: AIMessage) -> dict[str, Any]:
     }
 
 
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|amp|lt|gt|quot|apos|nbsp);")
+
+
+def clean_model_text(text: str) -> str:
+    """Return model text as words, not markup.
+
+    Servers that HTML-escape their output (``It&#39;s``) are unescaped once here, before the text is
+    shown or stored as history, so the escaping never piles up turn after turn.
+    """
+    return html.unescape(text) if _ENTITY.search(text) else text
+
+
+def broken_cause(status: int | None, detail: str = "") -> str:
+    """Return, in one plain sentence, why an endpoint's answer is unusable and what to check."""
+    detail = detail.lower()
+    if status == 404:
+        return "the endpoint answered 404: does OPENAI_BASE_URL end in /v1, and does it serve COO_MODEL?"
+    if status in (401, 403):
+        return f"the endpoint refused the key ({status}): check OPENAI_API_KEY"
+    if status == 400 and ("context" in detail or "token" in detail):
+        return "the prompt is longer than the model's context (400): give the server a larger context size"
+    if status is not None:
+        return f"the endpoint refused the request ({status}): run `coo doctor`"
+    return "the endpoint's answer was not a chat completion: is OPENAI_BASE_URL an OpenAI-compatible /v1 URL?"
+
+
 def plan_from_record(record: Mapping[str, Any], planner: str, usage: list[Usage]) -> Plan:
     """Turn an answer's tool calls into raw proposals (invalid calls become denied proposals)."""
     proposals = []
@@ -102,8 +130,8 @@ def plan_from_record(record: Mapping[str, Any], planner: str, usage: list[Usage]
         proposals.append(RawProposal(str(call["name"]), args if isinstance(args, dict) else {}))
     for bad in record.get("invalid_tool_calls") or []:
         proposals.append(RawProposal(str(bad.get("name") or "invalid"), {"__invalid__": True}))
-    content = record.get("content") or ""
-    return Plan(proposals=proposals, reply=str(content).strip(), planner=planner, usage=usage)
+    content = clean_model_text(str(record.get("content") or ""))
+    return Plan(proposals=proposals, reply=content.strip(), planner=planner, usage=usage)
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -131,6 +159,7 @@ class ChatPlanner:
         max_output_tokens: int = 1024,
         prices: Mapping[str, Price] = DEFAULT_PRICES,
         counter: TokenCounter | None = None,
+        local: bool = False,
     ) -> None:
         self.model_name = model
         self._agents = registry.prompts()
@@ -138,6 +167,7 @@ class ChatPlanner:
         self.prices = prices
         self.counter = counter or CharEstimate()
         self.max_output_tokens = max_output_tokens
+        self.local = local
         self._tools = tool_specs(registry)
         self._llm = ChatOpenAI(
             model=model,
@@ -148,7 +178,13 @@ class ChatPlanner:
             max_tokens=max_output_tokens,  # type: ignore[call-arg]
             timeout=timeout_s,
             max_retries=max_retries,
-        ).bind_tools(self._tools)
+            # llama.cpp and other local servers ignore ``max_completion_tokens`` (what langchain-openai
+            # sends): without ``max_tokens`` a weak model can generate for minutes.
+            extra_body={"max_tokens": max_output_tokens} if local else None,
+        )
+        # ``tool_choice`` is sent explicitly: llama.cpp's function-calling format drops every tool when
+        # it is absent, so a local model could never act.
+        self._bound = self._llm.bind_tools(self._tools, tool_choice="auto") if self._tools else self._llm
 
     def prompt(self, request: PlanRequest) -> Prompt:
         """Return the exact call this request makes."""
@@ -172,16 +208,25 @@ class ChatPlanner:
 
         Raises:
             ModelUnavailable: On 429, 5xx, a timeout or no connection (after the client's retries).
+            ModelBroken: On any other 4xx, or an answer that is not a chat completion (HTML, JSON of
+                another shape, no choices), or an empty answer: retrying would fail the same way.
         """
         try:
-            msg = self._llm.invoke(prompt.messages)
+            msg = self._bound.invoke(prompt.messages)
         except openai.APIStatusError as exc:
             if exc.status_code == 429 or exc.status_code >= 500:
                 raise ModelUnavailable(self.model_name, exc.status_code, _retry_after(exc)) from exc
-            raise
+            raise ModelBroken(
+                self.model_name, exc.status_code, broken_cause(exc.status_code, str(exc))
+            ) from exc
         except openai.APIConnectionError as exc:  # includes timeouts
             raise ModelUnavailable(self.model_name, None) from exc
-        assert isinstance(msg, AIMessage)
+        except (ValueError, TypeError, LookupError, AttributeError, openai.OpenAIError) as exc:
+            # What an OpenAI-compatible client raises on a body it cannot read: HTML, another JSON shape.
+            log.warning("model %s answered unreadably: %s", self.model_name, exc, exc_info=True)
+            raise ModelBroken(self.model_name, None, broken_cause(None)) from exc
+        if not isinstance(msg, AIMessage):
+            raise ModelBroken(self.model_name, None, broken_cause(None))
         usage_meta: Any = msg.usage_metadata or {}
         inp, out = int(usage_meta.get("input_tokens", 0)), int(usage_meta.get("output_tokens", 0))
         cached = int((usage_meta.get("input_token_details") or {}).get("cache_read", 0) or 0)

@@ -5,7 +5,9 @@ GraphError (base)
  ├── NotFound          no such approval, event or run
  ├── AlreadyDone       the thing was decided or undone before (carries what happened)
  └── ModelUnavailable  a model call failed in a way worth stepping down for (429, 5xx, no connection);
-                       carries ``status`` and ``retry_after``
+      │                carries ``status`` and ``retry_after``
+      └── ModelBroken  the endpoint answered, but not usably (4xx, HTML, a malformed or empty answer):
+                       retrying will fail the same way; carries the ``cause`` in plain words
 """
 
 
@@ -39,3 +41,16 @@ class ModelUnavailable(GraphError):
         self.model = model
         self.status = status
         self.retry_after = retry_after
+
+
+class ModelBroken(ModelUnavailable):
+    """The endpoint answered in a way that retrying will not fix: a 4xx, HTML, or a malformed answer.
+
+    Attributes:
+        cause: What went wrong and what to do, in one plain sentence for the operator.
+    """
+
+    def __init__(self, model: str, status: int | None, cause: str) -> None:
+        super().__init__(model, status)
+        self.args = (cause,)
+        self.cause = cause

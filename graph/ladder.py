@@ -9,6 +9,8 @@ Rungs, best first: the primary model → the cheap model → a cached answer →
   ladder steps down, so a run that would cross a cap never makes the call.
 - A 429, a 5xx or a timeout steps down too, and that rung cools down (doubling per failure, or what
   the server's Retry-After said) before it is tried again.
+- An answer that retrying will not fix (a 4xx, HTML, a malformed or an empty answer) steps down as
+  well, rests the rung for ``broken_rest_s``, and the reply says the cause in plain words.
 - Below the models: any model's cached answer to this exact prompt, then the rule-based model, which
   needs no budget, so the grammar keeps working when the money runs out.
 
@@ -27,7 +29,7 @@ from typing import Any, Literal
 from graph.budget import BudgetLedger
 from graph.cache import ResponseCache
 from graph.chat_model import ChatPlanner, Prompt, plan_from_record
-from graph.errors import ModelUnavailable
+from graph.errors import ModelBroken, ModelUnavailable
 from graph.planner import Plan, Planner, PlanRequest, Usage
 
 log = logging.getLogger(__name__)
@@ -101,8 +103,10 @@ class Ladder:
         cache: ResponseCache | None = None,
         cheap_at: float = 0.8,
         backoff: Backoff | None = None,
+        broken_rest_s: float = 60.0,
     ) -> None:
         self.rules, self.ledger, self.cache, self.cheap_at = rules, ledger, cache, cheap_at
+        self.broken_rest_s = broken_rest_s
         self.rungs = [ModelRung("primary", primary)] if primary else []
         if cheap:
             self.rungs.append(ModelRung("cheap", cheap))
@@ -123,6 +127,7 @@ class Ladder:
         """Plan on the best rung that is affordable and healthy."""
         run_id, agent = request.run_id or "-", request.agent
         reasons: list[str] = []
+        broken: list[str] = []
         prompt_hash = ""
         for rung in self.rungs:
             prompt = rung.planner.prompt(request)
@@ -130,17 +135,23 @@ class Ladder:
             if self.cache is not None and (hit := self.cache.get(prompt.key())) is not None:
                 return self._cached(run_id, agent, rung.planner.model_name, hit)
             why = self._why_not(rung, agent)
-            plan = None if why else self._call(rung, prompt, run_id, agent, reasons)
+            plan = None if why else self._call(rung, prompt, run_id, agent, reasons, broken)
             if plan is not None:
                 return plan
             if why:
                 reasons.append(why)
         if self.cache is not None and prompt_hash and (any_hit := self.cache.get_any(prompt_hash)):
             return self._cached(run_id, agent, *any_hit)
-        return self._rules(request, run_id, agent, reasons)
+        return self._rules(request, run_id, agent, reasons, broken)
 
     def _call(
-        self, rung: ModelRung, prompt: Prompt, run_id: str, agent: str, reasons: list[str]
+        self,
+        rung: ModelRung,
+        prompt: Prompt,
+        run_id: str,
+        agent: str,
+        reasons: list[str],
+        broken: list[str],
     ) -> Plan | None:
         """Reserve, call and settle one model rung; None (with the reason noted) when it cannot serve."""
         p = rung.planner
@@ -152,6 +163,12 @@ class Ladder:
             return None
         try:
             plan, record = p.complete(prompt)
+        except ModelBroken as exc:
+            self.ledger.release(res)
+            self.backoff.failed(rung.name, self.broken_rest_s)
+            log.warning("%s model %s unusable: %s", rung.name, p.model_name, exc.cause)
+            broken.append(f"{rung.name} model: {exc.cause}")
+            return None
         except ModelUnavailable as exc:
             self.ledger.release(res)
             wait = self.backoff.failed(rung.name, exc.retry_after)
@@ -163,8 +180,13 @@ class Ladder:
         except BaseException:
             self.ledger.release(res)
             raise
-        self.backoff.ok(rung.name)
         usage = self.ledger.settle(res, plan.usage[0], rung.name)
+        if not plan.proposals and not plan.reply:  # paid for, but said nothing: never "Nothing to do."
+            self.backoff.failed(rung.name)
+            log.warning("%s model %s answered nothing", rung.name, p.model_name)
+            broken.append(f"{rung.name} model answered nothing")
+            return None
+        self.backoff.ok(rung.name)
         if self.cache is not None:
             self.cache.put(prompt.key(), prompt.prompt_hash(), p.model_name, record)
         return replace(plan, usage=[usage])
@@ -173,12 +195,15 @@ class Ladder:
         usage = self.ledger.record(run_id=run_id, agent=agent, usage=Usage(model, 0, 0, 0.0), rung="cache")
         return plan_from_record(record, f"cache:{model}"[:64], [usage])
 
-    def _rules(self, request: PlanRequest, run_id: str, agent: str, reasons: list[str]) -> Plan:
+    def _rules(
+        self, request: PlanRequest, run_id: str, agent: str, reasons: list[str], broken: list[str]
+    ) -> Plan:
         plan = self.rules.plan(request)
         usage = self.ledger.record(run_id=run_id, agent=agent, usage=Usage("rules", 0, 0, 0.0), rung="rules")
         reply = plan.reply
-        if reasons and not plan.proposals:  # say why the model did not answer
-            reply += f"\n(Answered by the rule-based model: {'; '.join(reasons)}.)"
+        if broken or (reasons and not plan.proposals):  # say why the model did not answer
+            note = f"(Answered by the rule-based model: {'; '.join(broken + reasons)}.)"
+            reply = f"{reply}\n{note}" if reply else note
         return replace(plan, reply=reply, usage=[usage])
 
     def now(self, agent: str = "planner") -> RungNow:

@@ -24,6 +24,7 @@ DEFAULT_PRICES: dict[str, Price] = {
     "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
 }
 UNKNOWN_MODEL = Price(1.00, 4.00, 0.25)  # priced on the safe side rather than free
+FREE = Price(0.0, 0.0, 0.0)  # a model on the operator's own hardware
 
 
 def price_of(model: str, table: Mapping[str, Price] = DEFAULT_PRICES) -> Price:

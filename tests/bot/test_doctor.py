@@ -34,12 +34,27 @@ def fake_apis(date_header: str | None = None) -> Starlette:
     async def models(request: Request) -> JSONResponse:
         return JSONResponse({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
 
+    async def completions(request: Request) -> JSONResponse:
+        call = {"id": "c1", "type": "function", "function": {"name": "ping", "arguments": '{"ok": true}'}}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        return JSONResponse(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "gpt-4o-mini",
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
+            }
+        )
+
     return Starlette(
         routes=[
             Route("/slack/api/auth.test", auth_test, methods=["POST"]),
             Route(f"/tg/bot{TOKEN}/getMe", get_me),
             Route(f"/tg/bot{TOKEN}/getWebhookInfo", webhook_info),
             Route("/v1/models", models),
+            Route("/v1/chat/completions", completions, methods=["POST"]),
         ]
     )
 

@@ -95,4 +95,13 @@ class FakeOpenAI:
                 }
             )
 
-        return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+        async def models(request: Request) -> JSONResponse:
+            names = sorted({r.get("model", "") for r in self.requests} | {"gpt-4o-mini"})
+            return JSONResponse({"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
+
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", completions, methods=["POST"]),
+                Route("/v1/models", models),
+            ]
+        )
