@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
+from sqlmodel import Session
 
 from agents.contract import ExecContext, Operation, Outcome, SideEffect
 from agents.errors import NotReversible
@@ -24,6 +25,7 @@ from memory.tables import utcnow
 
 AGENT = "outreach"
 SEND_KIND = "outreach.send_email"
+NOT_SET_UP = "email is not set up (set SMTP_URL and COO_EMAIL_FROM, then restart)"
 SEND_RETRIES = 3  # a mail server that is down for a while gets four tries in all
 
 
@@ -72,9 +74,12 @@ def operations(config: OutreachConfig) -> list[Operation[Any]]:
     """Return the outreach operations for a configuration."""
     window = timedelta(seconds=config.undo_window_s)
 
-    def send(ctx: ExecContext, args: EmailArgs) -> Outcome:
+    def check(_s: Session, _args: EmailArgs) -> None:
         if not config.email_ready:
-            raise ValueError("email is not set up (set SMTP_URL and COO_EMAIL_FROM)")
+            raise ValueError(NOT_SET_UP)
+
+    def send(ctx: ExecContext, args: EmailArgs) -> Outcome:
+        check(ctx.session, args)
         send_at = config.clock() + window
         job = jobs.enqueue(
             ctx.session,
@@ -122,6 +127,7 @@ def operations(config: OutreachConfig) -> list[Operation[Any]]:
             ),
             execute=send,
             compensate=cancel,
+            precheck=check,
         )
     ]
 

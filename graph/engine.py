@@ -423,7 +423,7 @@ class Engine:
             outs.append(o.Say(state.reply))
         for p in state.proposals:
             if p.verdict == "deny":
-                outs.append(o.Refused(f"Refused: {p.reason}"))
+                outs.append(o.Refused(p.reason if p.prechecked else f"Refused: {p.reason}"))
         if waiting:
             pending = {a.id: a for a in self.approvals.for_run(state.run_id) if a.status == "pending"}
             for p in state.proposals:
