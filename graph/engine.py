@@ -104,6 +104,7 @@ class Engine:
         faults: Faults = NO_FAULTS,
         context: ContextBuilder | None = None,
         on_finished: Callable[[RunState], None] | None = None,
+        on_undone: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
         self.limits = limits or Limits()
@@ -118,6 +119,7 @@ class Engine:
         self.history_turns = history_turns
         self.context = context
         self.on_finished = on_finished
+        self.on_undone = on_undone  # given the run id whose effect was undone (its outcome note goes)
         self._locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
         self._locks_guard = threading.Lock()
         self.deps = GraphDeps(
@@ -355,6 +357,14 @@ class Engine:
                 log.exception("undo of %s failed", event_id)
                 return [o.Notice("Undo failed; the error was logged.")]
             return [o.Notice(str(exc))]
+        if self.on_undone is not None:
+            with Session(self.db) as s:
+                ev = eventlog.get(s, res.event_id)
+            try:
+                if ev is not None:
+                    self.on_undone(ev.run_id)
+            except Exception:  # noqa: BLE001 - an after-undo hook never fails the undo it follows
+                log.exception("after-undo hook failed for %s", res.event_id)
         return [o.Undone(res.event_id, res.text)]
 
     # ---- the graph ------------------------------------------------------------------------------
