@@ -121,13 +121,13 @@ def collect_actions(db: Engine, first: datetime, last: datetime) -> list[ActionL
 
 
 def collect_failures(db: Engine, first: datetime, last: datetime, now: datetime) -> list[str]:
-    """Return runs that failed in the window and dead jobs of the last week, in plain words."""
+    """Return runs that failed in the window and dead jobs of the last week, in plain words.
+
+    A run counts when it finished (failed), not when it was asked: a card approved days later fails then.
+    """
+    ended = func.coalesce(col(Run.finished_at), col(Run.created_at))
     with Session(db) as s:
-        runs = s.exec(
-            select(Run).where(
-                Run.status == "failed", col(Run.created_at) >= first, col(Run.created_at) < last
-            )
-        ).all()
+        runs = s.exec(select(Run).where(Run.status == "failed", ended >= first, ended < last)).all()
     lines = [
         f"Run {r.id} failed ({r.error or 'error'}): {r.input[:60]!r} — Retry it from its message"
         for r in runs

@@ -73,3 +73,29 @@ def test_a_retried_digest_job_reads_the_same_window(app_factory):
     # A digest whose job never finished (never delivered) is not "the last one": the next starts before it.
     w3 = digests.window(app.db, job_id="job_y", destination="test:A", now=now + timedelta(hours=1))
     assert w3.since == now + timedelta(hours=1) - timedelta(hours=24) and w3.first
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_run_that_failed_in_the_window_is_reported_though_it_was_asked_before(app_factory):
+    from bot.digest import collect_failures
+    from memory.tables import Run
+
+    app = app_factory()
+    now = utcnow()
+    with transaction(app.db) as s:  # asked two days ago, approved and failed an hour ago
+        s.add(
+            Run(
+                id="run_late",
+                conversation="c",
+                channel="console",
+                actor="a",
+                input="paid INV-2026-0001",
+                status="failed",
+                error="Could not mark INV-2026-0001 paid",
+                created_at=now - timedelta(days=2),
+                finished_at=now - timedelta(hours=1),
+            )
+        )
+    [line] = collect_failures(app.db, now - timedelta(hours=24), now, now)
+    assert line.startswith("Run run_late failed (Could not mark INV-2026-0001 paid)")
+    assert collect_failures(app.db, now - timedelta(days=3), now - timedelta(hours=24), now) == []
