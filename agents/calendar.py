@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
+from sqlmodel import Session
 
 from agents.contract import Action, ExecContext, Operation, Outcome, SideEffect
 from agents.errors import ConnectorFailed
@@ -179,17 +180,15 @@ def read_all(config: CalendarConfig, start: datetime, end: datetime) -> tuple[li
 
 
 def policy_check(config: CalendarConfig) -> Callable[[Action], tuple[Vote, str] | None]:
-    """Return the calendar's policy rule: no event on a read-only calendar; invitations always ask.
+    """Return the calendar's policy rule: invitations always ask.
 
-    A CalDAV server may email the attendees an invitation (and a cancellation on Undo), which
+    (A read-only calendar is refused before the card by ``create_event``'s pre-check.) A CalDAV server may email the attendees an invitation (and a cancellation on Undo), which
     cannot be taken back, so an event with attendees is never run without asking.
     """
 
     def check(action: Action) -> tuple[Vote, str] | None:
         if action.name != f"{AGENT}.create_event":
             return None
-        if config.writer is None:
-            return ("deny", READ_ONLY)
         if action.arguments.get("attendees"):
             return ("ask", "the calendar server may email the attendees an invitation")
         return None
@@ -221,6 +220,10 @@ def operations(config: CalendarConfig) -> list[Operation[Any]]:
             head = ""
         text = "\n".join(x for x in [head, *lines, *notes] if x)
         return Outcome(text=text, payload={**out.model_dump(mode="json"), "prompt": PROMPT_VERSION})
+
+    def writable(_s: Session, _args: EventArgs) -> None:
+        if config.writer is None:
+            raise ValueError(READ_ONLY)
 
     def create(ctx: ExecContext, args: EventArgs) -> Outcome:
         if config.writer is None:
@@ -287,5 +290,6 @@ def operations(config: CalendarConfig) -> list[Operation[Any]]:
             ),
             execute=create,
             compensate=delete,
+            precheck=writable,
         ),
     ]

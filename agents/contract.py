@@ -26,6 +26,11 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
+def as_clause(summary: str) -> str:
+    """Return a card's summary to follow "Could not …" ("Mark INV-1 paid" -> "mark INV-1 paid"; "POST" kept)."""
+    return summary if summary[1:2].isupper() else summary[:1].lower() + summary[1:]
+
+
 class Action(BaseModel):
     """A typed proposal: one operation of one agent, with everything policy and the card need."""
 
@@ -110,6 +115,11 @@ class Operation(Generic[A]):
         expand: For a proposal that stands for another (``send draft 2``): reads the workspace at
             planning and returns the operation and arguments to propose instead, so the card,
             policy and approval see the real action. It must change nothing; ``execute`` never runs.
+        precheck: What can be known before approval, checked when the action is proposed (the
+            invoice exists and is open, email is configured, ...): reads the workspace and raises
+            ``ValueError`` or ``LookupError`` with the reason, which the operator sees instead of a
+            card. It must change nothing. ``execute`` still checks again: the world may change
+            between the card and the approval.
     """
 
     agent: str
@@ -124,6 +134,7 @@ class Operation(Generic[A]):
     amount_cents: Callable[[A], int | None] = lambda _a: None
     offered: bool = True
     expand: Callable[[Session, A], tuple[str, dict[str, Any]]] | None = None
+    precheck: Callable[[Session, A], None] | None = None
 
     @property
     def key(self) -> str:

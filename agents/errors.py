@@ -3,9 +3,12 @@
 AgentError (base)
  ├── UnknownOperation   no agent offers this operation (the model invented a tool)
  ├── InvalidArguments   the arguments do not fit the operation's schema
+ ├── PrecheckFailed     what the action needs is not there (no such invoice, email not set up)
  ├── NotReversible      undo was asked of an operation that cannot be undone
  └── ConnectorFailed    a connector (calendar, ...) could not read or write; the message says why
 """
+
+from agents.contract import as_clause
 
 
 class AgentError(Exception):
@@ -27,6 +30,15 @@ class InvalidArguments(AgentError):
         super().__init__(f"invalid arguments for {name}: {detail}")
         self.name = name
         self.detail = detail
+
+
+class PrecheckFailed(AgentError):
+    """An action's pre-check refused it before any card: the message is the whole sentence to show."""
+
+    def __init__(self, name: str, summary: str, reason: str) -> None:
+        super().__init__(f"Cannot {as_clause(summary)}: {reason.rstrip('.')}. Nothing was asked or changed.")
+        self.name = name
+        self.reason = reason
 
 
 class NotReversible(AgentError):

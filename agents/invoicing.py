@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from agents.bookkeeping import AGENT, PROMPT_VERSION, NoArgs, balance_cents, reverse
 from agents.contract import ExecContext, Operation, Outcome, SideEffect
@@ -116,13 +116,26 @@ def _void(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
     )
 
 
-def _paid(ctx: ExecContext, args: PaidArgs) -> Outcome:
-    s = ctx.session
+def _payable(s: Session, args: PaidArgs) -> Invoice:
+    """Return the invoice a payment is for, if it exists and the amount (when given) is its amount."""
     inv = invoices.by_number(s, args.number)
     if inv is None:
-        raise LookupError(f"there is no invoice {args.number.upper()}")
+        raise LookupError(f"there is no invoice {args.number.upper()} (type `invoices` for the open ones)")
     if args.amount is not None and cents(args.amount) != inv.amount_cents:
         raise ValueError(f"{inv.number} is for {fmt(inv.amount_cents)}, not {fmt(cents(args.amount))}")
+    return inv
+
+
+def _check_paid(s: Session, args: PaidArgs) -> None:
+    """Refuse before the card: no such invoice, a different amount, or not open."""
+    inv = _payable(s, args)
+    if inv.status != "open":
+        raise ValueError(f"{inv.number} is {'already paid' if inv.status == 'paid' else inv.status}, not open")
+
+
+def _paid(ctx: ExecContext, args: PaidArgs) -> Outcome:
+    s = ctx.session
+    inv = _payable(s, args)
     prior = s.exec(select(LedgerEntry).where(LedgerEntry.idempotency_key == ctx.idempotency_key)).first()
     if inv.status != "open" and (prior is None or prior.id != inv.paid_entry_id):
         raise ValueError(
@@ -209,6 +222,7 @@ OPERATIONS: list[Operation[Any]] = [
         ),
         execute=_paid,
         compensate=_unpay,
+        precheck=_check_paid,
         amount_cents=lambda a: cents(a.amount) if a.amount is not None else None,
     ),
     Operation(

@@ -59,6 +59,29 @@ def label(hit: Hit) -> str:
     return f"#{hit.id} [{hit.kind}{trust}] {hit.text}"
 
 
+MIN_SIMILARITY = 0.25
+"""A recalled item shares a word with the query or is at least this close in meaning (cosine).
+
+Measured with the embedded encoder: a note about the thing asked for scores 0.3-0.5; unrelated notes
+(another customer's, an expense's outcome) score under 0.15."""
+AUTOMATIC = frozenset({"outcome"})  # written by the engine, not the operator: ranked after theirs
+
+
+def relevant(store: KnowledgeStore, query: str, limit: int) -> tuple[list[Hit], str]:
+    """Return what memory holds about a query, the operator's own items first, and a note on how it searched.
+
+    Only relevant items come back (see ``MIN_SIMILARITY``): recall never pads its answer with whatever
+    is nearest. When embedding fails, the search falls back to words alone and the note says so.
+    """
+    note = ""
+    try:
+        hits = store.search(query, k=2 * limit, min_similarity=MIN_SIMILARITY)
+    except EmbeddingFailed as exc:
+        hits, note = store.search(query, k=2 * limit, mode="lexical"), f" (words only: {exc})"
+    hits = sorted(hits, key=lambda h: h.kind in AUTOMATIC)  # stable: relevance order within each group
+    return hits[:limit], note
+
+
 def operations(store: KnowledgeStore) -> list[Operation[Any]]:
     """Return the knowledge agent's operations bound to a store."""
 
@@ -87,11 +110,7 @@ def operations(store: KnowledgeStore) -> list[Operation[Any]]:
         return Outcome(text=f"Forgot #{payload['item_id']} again.", payload=dict(payload))
 
     def recall(ctx: ExecContext, args: RecallArgs) -> Outcome:
-        note = ""
-        try:
-            hits = store.search(args.query, k=args.limit)
-        except EmbeddingFailed as exc:
-            hits, note = store.search(args.query, k=args.limit, mode="lexical"), f" (words only: {exc})"
+        hits, note = relevant(store, args.query, args.limit)
         if not hits:
             return Outcome(text=f"Nothing remembered about {args.query!r}{note}.", payload={"hits": []})
         lines = "\n".join(label(h) for h in hits)

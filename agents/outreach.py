@@ -9,14 +9,17 @@ The job itself is run by the ``outreach.send_email`` actor (see ``graph/actors.p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
+from sqlmodel import Session
 
 from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.crm_schemas import EMAIL
 from agents.errors import NotReversible
 from memory import jobs
 from memory.job_tables import Job
@@ -24,6 +27,7 @@ from memory.tables import utcnow
 
 AGENT = "outreach"
 SEND_KIND = "outreach.send_email"
+NOT_SET_UP = "email is not set up (set SMTP_URL and COO_EMAIL_FROM, then restart)"
 SEND_RETRIES = 3  # a mail server that is down for a while gets four tries in all
 
 
@@ -47,14 +51,19 @@ class OutreachConfig:
 class EmailArgs(BaseModel):
     """Arguments of an outbound email."""
 
-    to: str = Field(
-        max_length=254, pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$", description="Recipient address"
-    )
+    to: str = Field(max_length=254, description="Recipient address, e.g. dana@example.org")
     subject: str = Field(min_length=1, max_length=200, description="Subject line")
     body: str = Field(min_length=1, max_length=20_000, description="Plain-text body")
     draft_id: int | None = Field(
         default=None, ge=1, description="The draft this sends, marked sent once it goes out (else omit)"
     )
+
+    @field_validator("to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not re.fullmatch(EMAIL, value):
+            raise ValueError(f"{value[:80]!r} is not an email address (like dana@example.org)")
+        return value
 
     @field_validator("subject")
     @classmethod
@@ -72,9 +81,12 @@ def operations(config: OutreachConfig) -> list[Operation[Any]]:
     """Return the outreach operations for a configuration."""
     window = timedelta(seconds=config.undo_window_s)
 
-    def send(ctx: ExecContext, args: EmailArgs) -> Outcome:
+    def check(_s: Session, _args: EmailArgs) -> None:
         if not config.email_ready:
-            raise ValueError("email is not set up (set SMTP_URL and COO_EMAIL_FROM)")
+            raise ValueError(NOT_SET_UP)
+
+    def send(ctx: ExecContext, args: EmailArgs) -> Outcome:
+        check(ctx.session, args)
         send_at = config.clock() + window
         job = jobs.enqueue(
             ctx.session,
@@ -122,6 +134,7 @@ def operations(config: OutreachConfig) -> list[Operation[Any]]:
             ),
             execute=send,
             compensate=cancel,
+            precheck=check,
         )
     ]
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from agents.contract import Action, AgentPrompt, Operation, SideEffect, canonical_json
-from agents.errors import InvalidArguments, UnknownOperation
+from agents.errors import InvalidArguments, PrecheckFailed, UnknownOperation
 
 
 class Registry:
@@ -75,6 +75,27 @@ class Registry:
             return self.get(key).expand is not None
         except UnknownOperation:
             return False
+
+    def prechecks(self, key: str) -> bool:
+        """Tell whether an operation has a pre-check to run before its card (see ``Operation.precheck``)."""
+        try:
+            return self.get(key).precheck is not None
+        except UnknownOperation:
+            return False
+
+    def precheck(self, action: Action, session: Session) -> None:
+        """Run an action's pre-check against the workspace, before any card is shown.
+
+        Raises:
+            PrecheckFailed: What the action needs is not there; the message says what and why.
+        """
+        op = self.get(action.name)
+        if op.precheck is None:
+            return
+        try:
+            op.precheck(session, op.args.model_validate(action.arguments))
+        except (LookupError, ValueError) as exc:
+            raise PrecheckFailed(op.key, action.summary, str(exc)) from None
 
     def _validate(self, op: Operation[Any], arguments: dict[str, Any]) -> Any:
         if not isinstance(arguments, dict):

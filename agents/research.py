@@ -23,14 +23,14 @@ from sqlmodel import col
 
 from agents.contract import Action, ExecContext, Operation, Outcome, SideEffect
 from agents.errors import NotReversible
-from agents.knowledge import label
+from agents.knowledge import label, relevant
 from agents.research_prompt import RESEARCH_PROMPT_VERSION
 from agents.research_schema import MAX_URLS, ResearchArgs, find_urls
 from connectors.errors import UrlRefused
 from connectors.netcheck import AddressPolicy, check_url
 from memory import jobs
 from memory.job_tables import Job
-from memory.knowledge.errors import EmbeddingFailed, ItemNotFound
+from memory.knowledge.errors import ItemNotFound
 from memory.knowledge.store import KnowledgeStore
 from memory.tables import utcnow
 
@@ -38,6 +38,10 @@ AGENT = "research"
 FETCH_KIND = "research.fetch"
 RESEARCH = f"{AGENT}.research"
 NEED_URL = "To read more, give me a page: research <url> (http or https)."
+NO_SEARCH = (
+    "I can read pages you give me, not search the web: research <url> (http or https), "
+    "e.g. research https://example.com/pricing."
+)
 
 
 class TopicArgs(BaseModel):
@@ -77,12 +81,9 @@ def operations(store: KnowledgeStore, config: ResearchConfig | None = None) -> l
     clock = config.clock
 
     def from_memory(topic: str) -> Outcome:
-        try:
-            hits = store.search(topic, k=5)
-        except EmbeddingFailed:
-            hits = store.search(topic, k=5, mode="lexical")
+        hits, _note = relevant(store, topic, 5)
         if not hits:
-            return Outcome(text=f"Nothing in memory about {topic!r}. {NEED_URL}", payload={"hits": []})
+            return Outcome(text=f"{NO_SEARCH} Nothing in memory about {topic!r} yet.", payload={"hits": []})
         lines = "\n".join(label(h) for h in hits)
         return Outcome(
             text=f"From memory about {topic!r}:\n{lines}\n{NEED_URL}",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
+from sqlmodel import Session
 
 from agents.contract import ExecContext, Operation, Outcome, SideEffect
 from memory import jobs
@@ -57,11 +58,16 @@ class PostArgs(BaseModel):
 def operations(config: WebhooksConfig) -> list[Operation[Any]]:
     """Return the webhooks operations for a configuration."""
 
-    def post(ctx: ExecContext, args: PostArgs) -> Outcome:
+    def check(_s: Session, args: PostArgs) -> None:
         if args.target not in config.targets:
+            shown = args.target if len(args.target) <= 60 else args.target[:57] + "..."
+            listed = ", ".join(sorted(config.targets)) or "none"
             raise ValueError(
-                f"there is no webhook target {args.target[:60]!r} (configure it in COO_WEBHOOKS)"
+                f"there is no webhook target {shown!r} (configured: {listed}; name targets in COO_WEBHOOKS)"
             )
+
+    def post(ctx: ExecContext, args: PostArgs) -> Outcome:
+        check(ctx.session, args)
         job = jobs.enqueue(
             ctx.session,
             kind=POST_KIND,
@@ -88,5 +94,6 @@ def operations(config: WebhooksConfig) -> list[Operation[Any]]:
                 "retried until it is accepted; it cannot be undone"
             ),
             execute=post,
+            precheck=check,
         )
     ]

@@ -136,6 +136,7 @@ class App:
 
         base_policy = policy or build_policy(settings)
         self.policy = replace(base_policy, checks=(*base_policy.checks, *policy_checks(self)))
+        notes = OutcomeNotes(self.knowledge, self.db)
         self.engine = Engine(
             db=self.db,
             checkpointer=checkpointer,
@@ -151,7 +152,8 @@ class App:
             ),
             history_turns=settings.coo_history_turns,
             context=context,
-            on_finished=OutcomeNotes(self.knowledge, self.db),
+            on_finished=notes,
+            on_undone=notes.forget_run,
             faults=faults,
         )
         # Long work (bot/jobs.py): the job queue on the broker, and the notifier jobs report through.

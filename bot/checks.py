@@ -17,9 +17,6 @@ def policy_checks(app: App) -> list[Check]:
         from agents.calendar import policy_check
 
         checks.append(policy_check(app.calendar))
-    from bot.webhooks import target_check
-
-    checks.append(target_check(app.settings))
     from bot.research import research_checks
 
     checks += research_checks(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from bot import commands
@@ -51,9 +51,9 @@ class ConsoleSession:
         if not text:
             return []
         if cmd in _APPROVE | _REJECT:
-            target = rest.strip() or (self.pending[-1] if self.pending else "")
-            if not target:
-                return [Reply(text="There is nothing waiting for approval.")]
+            target = self._card(rest.strip())
+            if isinstance(target, Reply):
+                return [target]
             return self._track(engine.decide(target, cmd in _APPROVE, CONSOLE_ACTOR))
         if cmd == "undo":
             target = rest.strip() or (self.undoable[-1] if self.undoable else "")
@@ -71,7 +71,10 @@ class ConsoleSession:
             )
         if cmd in ("pending", "cards"):
             asks = engine.pending(self.conversation)
-            return self._track(list(asks)) if asks else [Reply(text="Nothing is waiting for approval.")]
+            if not asks:
+                return [Reply(text="Nothing is waiting for approval.")]
+            numbered = [Reply(text=which_card(asks))] if len(asks) > 1 else []
+            return numbered + self._track(list(asks))
         if chat_job(self.app, self.conversation, text) is not None:
             return []  # answered at once; the job edits that message, then posts the result
         if cmd in ("status", "budget", "runs"):  # the console also takes them without the slash
@@ -83,6 +86,23 @@ class ConsoleSession:
             return [Reply(text=HELP)]
         req = self.app.request("console", self.conversation, CONSOLE_ACTOR, text)
         return self._track(engine.submit(req))
+
+    def _card(self, ref: str) -> str | Reply:
+        """Return the approval a decision is for: the only card, card ``N`` (oldest first) or an id.
+
+        With several cards waiting and none named, the answer is a question listing them, never a guess.
+        """
+        asks = self.app.engine.pending(self.conversation)
+        if ref and not ref.isdigit():
+            return ref  # an approval id (a stale or unknown one gets the engine's own answer)
+        if not asks:
+            return Reply(text="There is nothing waiting for approval.")
+        if not ref:
+            return asks[0].approval_id if len(asks) == 1 else Reply(text=which_card(asks))
+        n = int(ref)
+        if not 1 <= n <= len(asks):
+            return Reply(text=f"There is no card {n}. " + which_card(asks))
+        return asks[n - 1].approval_id
 
     def notice(self, reply: Reply) -> None:
         """Remember the buttons of a message a job posted, so `retry` and `undo` find them."""
@@ -105,6 +125,14 @@ class ConsoleSession:
                 self.failed.append(out.run_id)
             replies.append(render(out))
         return replies
+
+
+def which_card(asks: Sequence[o.Ask]) -> str:
+    """Return the numbered list of waiting cards, oldest first, with how to pick one."""
+    lines = [f"{len(asks)} cards are waiting; which one?" if len(asks) > 1 else "1 card is waiting:"]
+    lines += [f"  {i}. {a.action.summary}" for i, a in enumerate(asks, start=1)]
+    lines.append("Type `approve N` or `reject N` (`a N`, `r N`).")
+    return "\n".join(lines)
 
 
 def status_text(app: App) -> str:

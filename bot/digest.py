@@ -23,7 +23,8 @@ from graph.budget import BudgetLedger
 from graph.jobs.kinds import JobContext, JobKind, JobResult
 from graph.spend_report import month_start, total
 from graph.summary import Summariser, Summary
-from memory import eventlog, jobs
+from memory import digests, eventlog, jobs
+from memory.digests import Window
 from memory.tables import Approval, Event, Run, Spend, Task
 
 DIGEST_KIND = "digest.build"
@@ -58,6 +59,9 @@ class Digest:
     failures: list[str] = field(default_factory=list)
     calendar: list[str] | None = None  # None: no calendar connector
     calendar_error: str | None = None  # the calendar is configured but could not be read
+    since: datetime | None = None  # the span covered (None: the local day before ``day``)
+    until: datetime | None = None
+    span: str = "yesterday"  # how "Done …" names the span
 
     @property
     def actions_cost(self) -> float:
@@ -117,13 +121,13 @@ def collect_actions(db: Engine, first: datetime, last: datetime) -> list[ActionL
 
 
 def collect_failures(db: Engine, first: datetime, last: datetime, now: datetime) -> list[str]:
-    """Return runs that failed in the window and dead jobs of the last week, in plain words."""
+    """Return runs that failed in the window and dead jobs of the last week, in plain words.
+
+    A run counts when it finished (failed), not when it was asked: a card approved days later fails then.
+    """
+    ended = func.coalesce(col(Run.finished_at), col(Run.created_at))
     with Session(db) as s:
-        runs = s.exec(
-            select(Run).where(
-                Run.status == "failed", col(Run.created_at) >= first, col(Run.created_at) < last
-            )
-        ).all()
+        runs = s.exec(select(Run).where(Run.status == "failed", ended >= first, ended < last)).all()
     lines = [
         f"Run {r.id} failed ({r.error or 'error'}): {r.input[:60]!r} — Retry it from its message"
         for r in runs
@@ -133,10 +137,14 @@ def collect_failures(db: Engine, first: datetime, last: datetime, now: datetime)
     return lines
 
 
-def collect(sources: DigestSources, day: date, now: datetime) -> Digest:
-    """Gather the facts of the digest for ``day`` (covering the day before)."""
+def collect(sources: DigestSources, day: date, now: datetime, window: Window | None = None) -> Digest:
+    """Gather the facts of the digest for ``day``: over ``window``, else over the day before."""
     first, last = local_day_bounds(day - timedelta(days=1), sources.tz)
     d = Digest(day=day, tz=sources.tz)
+    if window is not None:
+        first, last = window.since, window.until
+        d.since, d.until = first, last
+        d.span = "in the last 24 hours" if window.first else "since the last digest"
     d.actions = collect_actions(sources.db, first, last)
     d.pending = sources.approvals.pending()
     d.spend_yesterday = total(sources.db, day - timedelta(days=1), day - timedelta(days=1))
@@ -185,18 +193,21 @@ def facts_text(d: Digest) -> str:
 def render(d: Digest, summary: Summary | None) -> str:
     """Return the digest's text."""
     yesterday = d.day - timedelta(days=1)
-    out = [f"Daily digest for {d.day:%a %d %b %Y} (covering {yesterday:%a %d %b})"]
+    covering = f"{yesterday:%a %d %b}"
+    if d.since is not None and d.until is not None:
+        covering = f"{d.since.astimezone(d.tz):%a %d %b %H:%M} to {d.until.astimezone(d.tz):%a %d %b %H:%M}"
+    out = [f"Daily digest for {d.day:%a %d %b %Y} (covering {covering})"]
     if summary is not None and summary.text:
         out += ["", summary.text]
     out.append("")
     if d.actions:
-        out.append(f"Done yesterday: {len(d.actions)} action(s), model cost {_usd(d.actions_cost)}")
+        out.append(f"Done {d.span}: {len(d.actions)} action(s), model cost {_usd(d.actions_cost)}")
         for a in d.actions[:MAX_LINES]:
             when = a.at.astimezone(d.tz).strftime("%H:%M")
             out.append(f"  • {when} {a.text} ({_usd(a.cost_usd)}){' — undone' if a.undone else ''}")
         out += _more(min(len(d.actions), MAX_LINES), len(d.actions))
     else:
-        out.append("Done yesterday: nothing.")
+        out.append(f"Done {d.span}: nothing.")
     out.append(f"Waiting for your decision: {len(d.pending)}" + (" (cards below)" if d.pending else ""))
     out.append(
         f"Spend: yesterday {_against(d.spend_yesterday, d.cap_day)} · this month {_against(d.spend_month, d.cap_month)}"
@@ -229,8 +240,10 @@ def digest_kind(sources: DigestSources) -> JobKind:
 
     def run(ctx: JobContext) -> JobResult:
         day = date.fromisoformat(str(ctx.args["day"]))
-        ctx.progress.update("Building the digest: reading yesterday's actions and what waits", step=1, of=3)
-        d = collect(sources, day, ctx.now())
+        ctx.progress.update("Building the digest: reading what was done and what waits", step=1, of=3)
+        now = ctx.now()
+        span = digests.window(sources.db, job_id=ctx.job.id, destination=ctx.job.conversation, now=now)
+        d = collect(sources, day, now, span)
         summary = None
         if sources.summariser is not None and d.worth_summarising:
             ctx.progress.update("Building the digest: summarising", step=2, of=3)

@@ -12,7 +12,6 @@ from agents.webhooks import WebhooksConfig
 from bot.settings import Settings
 from connectors.webhooks import WebhookSender, WebhookTarget
 from graph.jobs.kinds import JobKind
-from graph.policy import Check, allowlist
 from graph.webhook_job import post_webhook_kind
 
 TIMEOUT_S = 10.0
@@ -47,7 +46,3 @@ def webhook_kind(settings: Settings, transport: httpx.BaseTransport | None = Non
         backoff_s=settings.coo_webhook_backoff_s,
     )
 
-
-def target_check(settings: Settings) -> Check:
-    """Return the policy check that denies a POST to any target not in COO_WEBHOOKS."""
-    return allowlist("webhooks.post", "target", settings.coo_webhooks, "webhook target")

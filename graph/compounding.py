@@ -1,7 +1,8 @@
 """Compounding: after a run that changed something, a short outcome note goes to memory.
 
 The note is written from the run's own record (no model call), so later runs can recall what was
-done and when. Its text names the run, so a re-driven run dedups onto the same note.
+done and when. Its text names the run, so a re-driven run dedups onto the same note. When one of the
+run's effects is undone, the note is no longer true and is forgotten.
 """
 
 from __future__ import annotations
@@ -53,3 +54,14 @@ class OutcomeNotes:
                 )
         except KnowledgeError:
             log.warning("outcome note for run %s not written", state.run_id, exc_info=True)
+
+    def forget_run(self, run_id: str) -> None:
+        """Forget the outcome note of a run one of whose effects was undone (it no longer holds)."""
+        try:
+            with transaction(self.db) as s:
+                gone = self.store.forget_source(s, f"run:{run_id}", "outcome")
+        except KnowledgeError:
+            log.warning("outcome note of run %s not forgotten", run_id, exc_info=True)
+            return
+        if gone:
+            log.info("forgot the outcome note(s) %s of run %s after an undo", gone, run_id)

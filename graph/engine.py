@@ -55,6 +55,14 @@ def _finally(fn: Callable[[], None]) -> Iterator[None]:
         fn()
 
 
+def _final_status(state: RunState) -> tuple[str, str | None]:
+    """Return a finished run's status and error: ``failed`` when any of its actions failed."""
+    failed = [r for r in state.results if not r.ok]
+    if failed:
+        return "failed", failed[0].text[:300]
+    return "done", None
+
+
 @dataclass(frozen=True)
 class Request:
     """One message to the engine, already verified by its channel.
@@ -96,6 +104,7 @@ class Engine:
         faults: Faults = NO_FAULTS,
         context: ContextBuilder | None = None,
         on_finished: Callable[[RunState], None] | None = None,
+        on_undone: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
         self.limits = limits or Limits()
@@ -110,6 +119,7 @@ class Engine:
         self.history_turns = history_turns
         self.context = context
         self.on_finished = on_finished
+        self.on_undone = on_undone  # given the run id whose effect was undone (its outcome note goes)
         self._locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
         self._locks_guard = threading.Lock()
         self.deps = GraphDeps(
@@ -264,9 +274,13 @@ class Engine:
         return [closed, *self.submit(req, run_id)]
 
     def retry(self, run_id: str, like: Request) -> list[o.Outcome]:
-        """Run a failed run's input again as a new run (same conversation, the retrying actor), once.
+        """Retry a failed run once: where it stopped, its failed actions, or its input as a new run.
 
-        The failed run becomes ``retried`` in one conditional UPDATE, so a double click retries once.
+        A run cut off mid-graph continues from its last checkpoint; a run whose approved actions
+        failed executes them again from its checkpoint before ``execute`` (same actions, same
+        idempotency keys, no new card); a run that never got that far is submitted again as a new
+        run (same conversation, the retrying actor). The failed run becomes ``retried`` in one
+        conditional UPDATE, so a double click retries once.
         """
         with transaction(self.db) as s:
             claimed = s.execute(
@@ -287,8 +301,13 @@ class Engine:
             actor=like.actor,
             payload={"by": like.actor},
         )
-        if self.graph.get_state({"configurable": {"thread_id": run_id}}).next:
+        snap = self.graph.get_state({"configurable": {"thread_id": run_id}})
+        if snap.next:
             return self.replay(run_id)  # same inputs, from its last checkpoint
+        if snap.values and any(not r.ok for r in RunState.model_validate(snap.values).results):
+            # An approved action failed: execute it again as approved, under the same idempotency
+            # keys (what did succeed is reported, not repeated), without asking again.
+            return self.replay(run_id, from_step="execute")
         return self.submit(
             Request(
                 channel=run.channel,
@@ -338,6 +357,14 @@ class Engine:
                 log.exception("undo of %s failed", event_id)
                 return [o.Notice("Undo failed; the error was logged.")]
             return [o.Notice(str(exc))]
+        if self.on_undone is not None:
+            with Session(self.db) as s:
+                ev = eventlog.get(s, res.event_id)
+            try:
+                if ev is not None:
+                    self.on_undone(ev.run_id)
+            except Exception:  # noqa: BLE001 - an after-undo hook never fails the undo it follows
+                log.exception("after-undo hook failed for %s", res.event_id)
         return [o.Undone(res.event_id, res.text)]
 
     # ---- the graph ------------------------------------------------------------------------------
@@ -369,7 +396,10 @@ class Engine:
         state = RunState.model_validate(snap.values)
         waiting = bool(snap.interrupts)
         outs = self._outcomes(state, waiting)
-        self._finish(run_id, "waiting" if waiting else "done")
+        if waiting:
+            self._finish(run_id, "waiting")
+        else:
+            self._finish(run_id, *_final_status(state))
         self._remember_reply(state.conversation, outs)
         if not waiting and self.on_finished is not None:
             try:
@@ -423,7 +453,7 @@ class Engine:
             outs.append(o.Say(state.reply))
         for p in state.proposals:
             if p.verdict == "deny":
-                outs.append(o.Refused(f"Refused: {p.reason}"))
+                outs.append(o.Refused(p.reason if p.prechecked else f"Refused: {p.reason}"))
         if waiting:
             pending = {a.id: a for a in self.approvals.for_run(state.run_id) if a.status == "pending"}
             for p in state.proposals:
@@ -555,7 +585,7 @@ class Engine:
             elif snap.next or not snap.values:
                 outs = self.continue_run(run.id)
             else:
-                self._finish(run.id, "done")
+                self._finish(run.id, *_final_status(RunState.model_validate(snap.values)))
                 continue
             if outs:
                 done.append((run.conversation, outs))

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from agents.contract import Action, ExecContext, SideEffect
+from agents.contract import Action, ExecContext, SideEffect, as_clause
 from agents.errors import AgentError, NotReversible
 from agents.registry import Registry
 from graph.errors import AlreadyDone, NotFound
@@ -95,7 +95,7 @@ class Executor:
                 raise
             return _from_event(action, prior.id, prior.payload.get("text", ""), duplicate=True)
         except (AgentError, LookupError, ValueError) as exc:
-            return StepResult(key=action.name, ok=False, text=f"Could not {action.summary.lower()}: {exc}")
+            return StepResult(key=action.name, ok=False, text=f"Could not {as_clause(action.summary)}: {exc}")
 
     def undo(self, event_id: str, *, run_id: str, actor: str) -> Undone:
         """Compensate an effect once, appending a compensation event.

@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from sqlmodel import Session
 
-from agents.errors import AgentError
+from agents.errors import AgentError, PrecheckFailed
 from agents.registry import Registry
 from graph.approvals import ApprovalStore
 from graph.context import Assembled
@@ -70,7 +70,12 @@ def plan(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
                 with Session(deps.executor.engine) as s:  # a read: safe if the node runs again
                     key, arguments = deps.registry.expand(key, arguments, s)
             action = deps.registry.propose(key, arguments, run_id=state.run_id, index=i, untrusted=untrusted)
+            if deps.registry.prechecks(action.name):  # known before approval: refused instead of a card
+                with Session(deps.executor.engine) as s:  # a read: safe if the node runs again
+                    deps.registry.precheck(action, s)
             proposals.append(Proposal(key=action.name, action=action))
+        except PrecheckFailed as exc:
+            proposals.append(Proposal(key=raw.key, verdict="deny", reason=str(exc), prechecked=True))
         except AgentError as exc:
             proposals.append(Proposal(key=raw.key, verdict="deny", reason=str(exc)))
     usage = [dataclasses.asdict(u) for u in result.usage]

@@ -9,32 +9,10 @@ from typing import Any
 
 from agents.research import proposal_for
 from graph.crm_rules import CRM_RULES
+from graph.help import HELP
 from graph.planner import Plan, PlanRequest, RawProposal
 
-HELP = """I understand:
-  expense <amount> <memo>     record money spent (asks first)
-  income <amount> <memo>      record money received (asks first)
-  balance                     show the ledger balance (and receivables)
-  invoice <customer> <amount> <memo>   issue INV-<year>-<n> (asks first; undo voids it)
-  paid INV-2026-0001 [amount] mark an invoice paid (asks first);  invoices: list open ones
-  summary [YYYY-MM]           the month's income, expenses by category, net, cash, invoices
-  task <text>                 add a task (asks first);  tasks: list open ones
-  remember <text> / recall <query>
-  email <address> <subject>: <body>
-  research <url or topic>     read pages in the background (asks first); a topic alone: from memory
-  next / agenda [days]        the calendar's next events (default: 7 days)
-  event <YYYY-MM-DD|today|tomorrow> <HH:MM> [45m|1h30] <title> [@ place]   add an event (asks first)
-  webhook <target> <json>     POST a JSON object to a configured webhook target (asks first)
-  customer add <name> <email@x.com> [company];  customers;  customer <number or name>
-  customer <n> <name|company|email|status|notes> <value>    change one field (asks first)
-  deal <customer> <amount> <title>;  deal <n> <lead|qualified|proposal|won|lost>;  pipeline
-  log <call|email|note> <customer>: <text>                  contact activity (asks first)
-  draft <email|reply> <address> <subject>: <body>;  draft post <title>: <body>
-  draft <n> <to|subject|body>: <value>;  drafts;  send draft <n>   (sending asks first)
-  digest                      build today's digest now (a job; the message updates as it goes)
-  reindex                     rebuild the memory index from SQL (a job)
-  /budget  /status  help
-At a card: approve (a) or reject (r). After an action: undo."""
+__all__ = ["HELP", "RulePlanner"]
 
 _DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|today|tomorrow)"
 _CLOCK = r"(?P<clock>\d{1,2}[:.]\d{2})"

@@ -20,6 +20,7 @@ class Proposal(BaseModel):
     verdict: Verdict = "ask"
     reason: str = ""
     approval_id: str | None = None
+    prechecked: bool = False  # denied by its operation's pre-check: ``reason`` is the whole sentence
 
 
 class Preset(BaseModel):

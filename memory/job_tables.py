@@ -50,3 +50,13 @@ class DigestSlot(SQLModel, table=True):
     job_id: str = Field(max_length=40)
     claimed_by: str = Field(default="", max_length=80)
     claimed_at: datetime = Field(default_factory=utcnow)
+
+
+class DigestWindow(SQLModel, table=True):
+    """The span one digest job covered for one destination."""
+
+    job_id: str = Field(primary_key=True, max_length=40)
+    destination: str = Field(index=True, max_length=200)
+    since: datetime
+    until: datetime
+    created_at: datetime = Field(default_factory=utcnow)

@@ -137,7 +137,7 @@ def test_embeddings_endpoint_down(app_factory, fake_embeddings):
     chat.send("remember Domain renews in August")
     _, failed = chat.send("approve")
     assert failed.text.startswith(
-        "Could not remember (note): domain renews in august: embedding with openai:emb"
+        "Could not remember (note): Domain renews in August: embedding with openai:emb"
     )
     assert [b.action for b in failed.buttons] == ["retry"]
     assert len(items(app, "note")) == 1

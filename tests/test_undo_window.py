@@ -141,14 +141,14 @@ def test_window_closed_before_the_worker_took_it_is_too_late_too(app_factory, sm
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_email_without_a_mail_server_fails_plainly_and_schedules_nothing(app_factory):
+def test_email_without_a_mail_server_is_refused_before_the_card_and_schedules_nothing(app_factory):
     app = app_factory()
     chat = ConsoleSession(app)
-    chat.send(ASK)
-    _, failed = chat.send("approve")
-    assert failed.text == (
-        "Could not send an email to dana@example.org: 'invoice 42': "
-        "email is not set up (set SMTP_URL and COO_EMAIL_FROM)"
+    [refused] = chat.send(ASK)
+    assert refused.card is None and refused.text == (
+        "Cannot send an email to dana@example.org: 'Invoice 42': "
+        "email is not set up (set SMTP_URL and COO_EMAIL_FROM, then restart). Nothing was asked or changed."
     )
+    assert chat.send("approve")[0].text == "There is nothing waiting for approval."
     with Session(app.db) as s:
         assert s.exec(select(Job)).all() == []

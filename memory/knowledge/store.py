@@ -274,6 +274,17 @@ class KnowledgeStore:
         session.flush()
         return item
 
+    def forget_source(self, session: Session, source: str, kind: str) -> list[int]:
+        """Soft-delete every live item of one kind written by one source (``run:<id>``); return their ids."""
+        items = session.exec(
+            select(KnowledgeItem).where(
+                KnowledgeItem.source == source,
+                KnowledgeItem.kind == kind,
+                col(KnowledgeItem.deleted_at).is_(None),
+            )
+        ).all()
+        return [self.forget(session, item.id).id or 0 for item in items if item.id is not None]
+
     def restore(self, session: Session, item_id: int) -> KnowledgeItem:
         """Bring back a forgotten item (a no-op for a live one).
 

@@ -348,9 +348,9 @@ def test_chat_invoice_paid_undo_summary_and_the_auto_limit(app_factory):
     assert chat.send("invoices")[0].text.startswith("Open invoices (2, $1,280.00):")
     # Paid with its amount is held to the auto limit too (a wrong amount is refused), and undo reopens it.
     [wrong] = chat.send(f"paid INV-{year}-0001 81")
-    assert (
-        wrong.text
-        == f"Could not mark inv-{year}-0001 paid ($81.00): INV-{year}-0001 is for $80.00, not $81.00"
+    assert wrong.card is None and wrong.text == (
+        f"Cannot mark INV-{year}-0001 paid ($81.00): INV-{year}-0001 is for $80.00, not $81.00. "
+        "Nothing was asked or changed."
     )
     [pay_card] = chat.send(f"paid INV-{year}-0002 $1,200")
     assert pay_card.card is not None and "auto-approval limit" in dict(pay_card.card.fields)["Why I ask"]

@@ -227,7 +227,7 @@ def test_a_broken_calendar_url_gives_a_clear_message(app_factory):
     # Creating an event is asked, then fails cleanly: nothing is recorded as done.
     chat.send("event tomorrow 9:00 30m Dentist")
     [*_, failed] = chat.send("approve")
-    assert re.fullmatch(rf"Could not add to the calendar: dentist \(.*\): {reason}", failed.text), failed.text
+    assert re.fullmatch(rf"Could not add to the calendar: Dentist \(.*\): {reason}", failed.text), failed.text
     assert [b.action for b in failed.buttons] == ["retry"]
     assert chat.undoable == []
 

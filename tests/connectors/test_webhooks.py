@@ -274,7 +274,8 @@ async def test_a_target_that_is_not_configured_is_denied_and_reported(app_factor
     await d.drain()
     [(_, reply)] = out.sent
     assert reply.card is None
-    assert "webhook target 'https://evil.example/steal' is not configured (configured: crm)" in reply.text
+    assert reply.text.startswith("Cannot POST a webhook to https://evil.example/steal: ")
+    assert "there is no webhook target 'https://evil.example/steal' (configured: crm;" in reply.text
     with Session(app.db) as s:
         assert s.exec(select(Approval)).all() == []
         assert s.exec(select(Job).where(Job.kind == "webhooks.post")).all() == []
