@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from caldav.davclient import DAVClient
+from sqlmodel import Session
 
 from agents.contract import SideEffect
+from agents.errors import PrecheckFailed
 from connectors.calendar import CalDavCalendar, NewEvent, event_uid
 from graph.errors import AlreadyDone
 from tests.fakes.radicale_server import Radicale, radicale_with_calendar, stored_events
@@ -113,10 +115,11 @@ def test_a_read_only_calendar_refuses_writes(app_factory, tmp_path):
     feed.write_text("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//t//EN\nEND:VCALENDAR\n")
     app = app_factory(settings={"coo_calendar_ics": str(feed)})
     action = app.registry.propose("calendar.create_event", ARGS, run_id="r1", index=0)
-    decision = app.policy.decide(action)
-    assert (
-        decision.verdict == "deny" and "read-only" in decision.reason and "COO_CALDAV_URL" in decision.reason
-    )
+    # Refused before any card, by the operation's pre-check, with what to do.
+    assert app.registry.prechecks(action.name)
+    with Session(app.db) as s, pytest.raises(PrecheckFailed) as refused:
+        app.registry.precheck(action, s)
+    assert "read-only" in str(refused.value) and "COO_CALDAV_URL" in str(refused.value)
     # Even if it were executed, it changes nothing and says why.
     result = execute(app, action)
     assert not result.ok and "The calendar is read-only" in result.text and result.event_id is None
