@@ -140,7 +140,7 @@ class EditFlow:
     async def on_submit(self, args: AsyncArgs) -> None:
         """Validate the edit (errors stay in the modal), acknowledge, then replace the card off the request path."""
         view = args.body["view"]
-        meta = json.loads(view.get("private_metadata") or "{}")
+        meta = inbound.edit_metadata(view) or {}  # the request path let only readable metadata through
         app = self.channel.app
         try:
             ap = await asyncio.to_thread(app.approvals.get, meta.get("approval", ""))

@@ -272,7 +272,15 @@ class TelegramChannel:
     # ---- HTTP -----------------------------------------------------------------------------------
 
     async def webhook(self, request: Request) -> Response:
-        """Verify the secret token, record the update, acknowledge; processing follows off the request path."""
+        """Verify the secret token, record the update, acknowledge; processing follows off the request path.
+
+        Only a request with the right secret token counts as in flight for "acknowledgements first".
+        """
+        expected = (self.webhook_secret or "").encode()
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
+        if not expected or not hmac.compare_digest(given, expected):
+            log.warning("telegram: webhook request with a wrong secret token refused")
+            return JSONResponse({"ok": False, "error": "forbidden"}, status_code=403)
         self.dispatcher.request_started()
         try:
             return await self._webhook(request)
@@ -280,11 +288,6 @@ class TelegramChannel:
             self.dispatcher.request_done()
 
     async def _webhook(self, request: Request) -> Response:
-        expected = (self.webhook_secret or "").encode()
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not expected or not hmac.compare_digest(given, expected):
-            log.warning("telegram: webhook request with a wrong secret token refused")
-            return JSONResponse({"ok": False, "error": "forbidden"}, status_code=403)
         body = await request.body()
         if len(body) > MAX_BODY:
             log.warning("telegram: webhook body of %d bytes refused", len(body))
