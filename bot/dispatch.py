@@ -115,7 +115,11 @@ class Dispatcher:
         text: str,
         meta: dict[str, Any] | None = None,
     ) -> bool:
-        """Record a message and start processing it off the request path; False for a duplicate."""
+        """Record a message and start processing it off the request path; False for a duplicate.
+
+        Text is masked before it is stored; a non-operator's message keeps only its ids (it is refused).
+        """
+        operator = self.app.is_operator(actor)
         record = functools.partial(
             inbox.record,
             self.app.db,
@@ -123,8 +127,8 @@ class Dispatcher:
             channel=self.channel,
             conversation=conversation,
             actor=actor,
-            text=self.app.redactor.text(text),
-            meta=meta,
+            text=self.app.redactor.text(text) if operator else "",
+            meta=self.app.redactor.value(meta) if operator and meta else None,
         )
         new = await asyncio.get_running_loop().run_in_executor(self._ack_pool, record)
         if new:
@@ -144,7 +148,12 @@ class Dispatcher:
         async with lock:
             try:
                 if not self.app.is_operator(item.actor):
-                    replies = [Reply(text="I only take requests from this workspace's operators.")]
+                    refuse = self.app.refusals.allow(item.actor)  # once per period, not once per message
+                    replies = (
+                        [Reply(text="I only take requests from this workspace's operators.")]
+                        if refuse
+                        else []
+                    )
                 elif job_command(item.text) and await asyncio.to_thread(
                     chat_job, self.app, item.conversation, item.text, key
                 ):

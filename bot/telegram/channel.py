@@ -63,6 +63,41 @@ BOT_COMMANDS = [
     ("start", "Say hello"),
 ]
 NOT_OPERATOR = "Only this workspace's operators can use these buttons; nothing was changed."
+_KINDS = ("message", "edited_message", "callback_query")
+
+
+def stored_update(app: App, data: dict[str, Any]) -> dict[str, Any]:
+    """Return what the inbox keeps of a raw update: masked, and only ids for a non-operator's.
+
+    An operator's update is kept whole (replayed after a crash) with secrets masked, like everything
+    else at rest. A stranger's keeps what deduplication and the refusal need: ids, chat, sender.
+    """
+    sender = next((data[k].get("from") for k in _KINDS if isinstance(data.get(k), dict)), None)
+    sender_id = sender.get("id") if isinstance(sender, dict) else None
+    if app.is_operator(f"telegram:{sender_id}"):
+        masked: dict[str, Any] = app.redactor.value(data)
+        return masked
+    out: dict[str, Any] = {"update_id": data.get("update_id")}
+    for kind in _KINDS:
+        part = data.get(kind)
+        if isinstance(part, dict):
+            out[kind] = _ids(
+                part, ("message_id", "date", "message_thread_id", "is_topic_message", "id", "chat_instance")
+            )
+            for inner in ("from", "chat"):
+                if isinstance(part.get(inner), dict):
+                    out[kind][inner] = _ids(part[inner], ("id", "type", "is_bot"))
+            if "from" in out[kind]:
+                out[kind]["from"]["first_name"] = "?"  # required by Update.de_json; the name is not kept
+            if isinstance(part.get("message"), dict):
+                out[kind]["message"] = stored_update(app, {"update_id": 0, "message": part["message"]})[
+                    "message"
+                ]
+    return out
+
+
+def _ids(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: d[k] for k in keys if k in d and isinstance(d[k], int | bool | str)}
 
 
 class TelegramChannel:
@@ -137,7 +172,7 @@ class TelegramChannel:
             conversation="",
             actor="",
             text="",
-            meta={"update": data},
+            meta={"update": stored_update(self.app, data)},
         )
 
     async def _gate(self, update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
@@ -220,7 +255,8 @@ class TelegramChannel:
         name = word.split("@", 1)[0].lower()
         replies: list[Reply]
         if not self.app.is_operator(actor):
-            replies = [Reply(text="I only take requests from this workspace's operators.")]
+            refuse = self.app.refusals.allow(actor)  # once per period, not once per command
+            replies = [Reply(text="I only take requests from this workspace's operators.")] if refuse else []
         elif name in ("/start", "/help"):
             replies = [Reply(text=HELP)]
         elif await asyncio.to_thread(chat_job, self.app, conversation, name, f"telegram:{update.update_id}"):
