@@ -22,6 +22,7 @@ from bot.jobs import chat_job, job_command
 from bot.messages import Reply
 from bot.render import render_all
 from graph import outcomes as o
+from graph.errors import GraphError
 from memory import inbox, refs
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,14 @@ class Outbound(Protocol):
     async def update(self, ref: dict[str, Any], reply: Reply) -> None:
         """Replace a posted message in place."""
         ...
+
+
+ELSEWHERE = "That card belongs to another conversation; decide it there. Nothing was changed."
+
+
+def same_place(a: str, b: str) -> bool:
+    """Tell whether two conversation keys are in the same chat (channel and chat id; threads aside)."""
+    return a.split(":")[:2] == b.split(":")[:2]
 
 
 def run_id_for(delivery_id: str) -> str:
@@ -179,7 +188,19 @@ class Dispatcher:
             return [Reply(text="Only this workspace's operators can use these buttons; nothing was changed.")]
         engine = self.app.engine
         outs: list[o.Outcome]
+        where = click.conversation
         if click.action in ("approve", "reject"):
+            asked_in = await self._asked_in(click.value)
+            if asked_in is not None and not same_place(asked_in, click.conversation):
+                log.warning(
+                    "refused a %s of %s from %s (asked in %s)",
+                    click.action,
+                    click.value,
+                    click.conversation,
+                    asked_in,
+                )
+                return [Reply(text=ELSEWHERE)]
+            where = asked_in or click.conversation  # the result goes where the approval was asked
             outs = await self._engine(engine.decide, click.value, click.action == "approve", click.actor)
         elif click.action == "undo":
             outs = await self._engine(engine.undo, click.value, click.actor, self.app.is_operator)
@@ -195,8 +216,16 @@ class Dispatcher:
         # A refusal (already decided, expired, not found) goes to the clicker only.
         if outs and all(isinstance(x, o.Notice) for x in outs):
             return render_all(outs)
-        await self.deliver(click.conversation, render_all(outs))
+        await self.deliver(where, render_all(outs))
         return []
+
+    async def _asked_in(self, approval_id: str) -> str | None:
+        """Return the conversation an approval was asked in (None: no such approval; decide says so)."""
+        try:
+            ap = await asyncio.to_thread(self.app.approvals.get, approval_id)
+        except GraphError:
+            return None
+        return ap.conversation
 
     async def revise(
         self, *, delivery_id: str, conversation: str, actor: str, approval_id: str, arguments: dict[str, Any]
@@ -204,6 +233,11 @@ class Dispatcher:
         """Replace a card by one with edited arguments (checked again); return replies for the editor only."""
         if not self.app.is_operator(actor):
             return [Reply(text="Only this workspace's operators can edit actions; nothing was changed.")]
+        asked_in = await self._asked_in(approval_id)
+        if asked_in is not None and not same_place(asked_in, conversation):
+            log.warning("refused an edit of %s from %s (asked in %s)", approval_id, conversation, asked_in)
+            return [Reply(text=ELSEWHERE)]
+        conversation = asked_in or conversation  # the new card goes where the approval was asked
         like = self.app.request(self.channel, conversation, actor, "")
         run_id = run_id_for(f"{self.channel}:{delivery_id}")
         outs = await self._engine(self.app.engine.revise, approval_id, arguments, like, run_id)

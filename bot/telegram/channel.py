@@ -36,7 +36,7 @@ from telegram.ext import (
 from agents.contract import Action
 from bot import commands
 from bot.app import App
-from bot.dispatch import Click, Dispatcher
+from bot.dispatch import ELSEWHERE, Click, Dispatcher, same_place
 from bot.jobs import chat_job
 from bot.messages import Reply
 from bot.server import Mount
@@ -281,16 +281,6 @@ class TelegramChannel:
             await q.answer(NOT_OPERATOR, show_alert=True)
             return
         action, value = meaning
-        if action in ("approve", "reject"):  # a stale card says so at once, in the alert
-            try:
-                ap = await asyncio.to_thread(self.app.approvals.get, value)
-            except GraphError as exc:
-                await q.answer(str(exc), show_alert=True)
-                return
-            if ap.status != "pending":
-                await q.answer(describe(ap), show_alert=True)
-                return
-        await q.answer()
         message = q.message
         chat_id = message.chat.id if message is not None else q.from_user.id
         topic = (
@@ -299,6 +289,26 @@ class TelegramChannel:
             else None
         )
         conversation = conversation_of(chat_id, topic)
+        if action in ("approve", "reject"):  # a stale or misplaced card says so at once, in the alert
+            try:
+                ap = await asyncio.to_thread(self.app.approvals.get, value)
+            except GraphError as exc:
+                await q.answer(str(exc), show_alert=True)
+                return
+            if ap.status != "pending":
+                await q.answer(describe(ap), show_alert=True)
+                return
+            if not same_place(ap.conversation, conversation):
+                log.warning(
+                    "telegram: refused a %s of %s from %s (asked in %s)",
+                    action,
+                    ap.id,
+                    conversation,
+                    ap.conversation,
+                )
+                await q.answer(ELSEWHERE, show_alert=True)
+                return
+        await q.answer()
         private = await self.dispatcher.click(
             Click(str(update.update_id), conversation, actor, action, value)
         )

@@ -31,6 +31,7 @@ from bot.slack.channel import SlackChannel
 from bot.telegram.channel import TelegramChannel
 from connectors.webhooks import signature_header
 from memory.tables import InboxItem
+from tests.bot.slack.harness import block_actions, buttons
 from tests.fakes.server import serve, wait_for
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
@@ -387,3 +388,85 @@ def test_metrics_want_the_bearer_token(door: Door) -> None:
 def test_healthz_reports_the_inbox_retention(door: Door) -> None:
     inbox = door.http.get(f"{door.url}/healthz").json()["inbox"]
     assert inbox["retention_s"] == 30 * 24 * 3600 and inbox["last_pruned_at"] is not None
+
+
+# ---- 7. an approval is bound to its conversation --------------------------------------------------
+
+
+def _card(door: Door, text: str, event_id: str, channel: str) -> dict[str, Any]:
+    before = len(door.fake_slack.to("chat.postMessage"))
+    assert door.slack_post(probes.slack_message(text, event_id, user=OPERATOR, channel=channel)) == 200
+
+    def card() -> dict[str, Any] | None:
+        posted = door.fake_slack.to("chat.postMessage")[before:]
+        return next((m for m in posted if m.get("channel") == channel and buttons(m).get("approve")), None)
+
+    wait_for(lambda: card() is not None, timeout=60, what="the card")
+    found = card()
+    assert found is not None
+    ts = next(
+        ts
+        for (ch, ts), m in door.fake_slack.messages.items()
+        if ch == channel and m.get("blocks") == found["blocks"]
+    )
+    return {**found, "ts": ts}
+
+
+def test_a_slack_click_from_another_conversation_is_refused(door: Door) -> None:
+    from urllib.parse import urlencode
+
+    # Given: a card asked in the operator's DM
+    card = _card(door, "expense 12.50 coffee", "EvCross1", "D0001")
+    approval = buttons(card)["approve"]
+    # When: a click on it arrives from channel D9
+    elsewhere = {**card, "channel": "D9"}
+    body = urlencode(
+        {"payload": json.dumps(block_actions("approve", approval, message=elsewhere, user=OPERATOR))}
+    )
+    headers = {**probes.slack_headers(body), "Content-Type": "application/x-www-form-urlencoded"}
+    before = len(door.fake_slack.to("chat.postMessage"))
+    assert probes.request(door.url, "/slack/events", headers, body.encode()) == 200
+    door.drain()
+    # Then: the clicker is told privately, the approval is still pending, nothing is posted in D9
+    told = [m for m in door.fake_slack.to("chat.postEphemeral") if m.get("channel") == "D9"]
+    assert told and "another conversation" in told[-1]["text"]
+    assert door.app.approvals.get(approval).status == "pending"
+    assert not [m for m in door.fake_slack.to("chat.postMessage")[before:] if m.get("channel") == "D9"]
+
+
+def test_a_telegram_token_clicked_in_another_chat_is_refused(door: Door) -> None:
+    # Given: a card asked in the operator's private chat
+    sent = len(door.fake_telegram.to("sendMessage"))
+    assert door.tg_post(_tg_message(TG_OPERATOR, "expense 7 lunch", 900_100)).status_code == 200
+    door.drain()
+    card = next(m for m in door.fake_telegram.to("sendMessage")[sent:] if m.get("reply_markup"))
+    markup = card["reply_markup"]
+    markup = json.loads(markup) if isinstance(markup, str) else markup
+    token = next(
+        b["callback_data"]
+        for row in markup["inline_keyboard"]
+        for b in row
+        if b["text"].startswith("Approve")
+    )
+    # When: its token is clicked in a group
+    group = {
+        "message_id": 5,
+        "date": int(time.time()),
+        "chat": {"id": -100123, "type": "group", "title": "G"},
+    }
+    update = {
+        "update_id": 900_101,
+        "callback_query": {
+            "id": "cq1",
+            "chat_instance": "-1",
+            "data": token,
+            "from": {"id": TG_OPERATOR, "is_bot": False, "first_name": "Op"},
+            "message": group,
+        },
+    }
+    assert door.tg_post(update).status_code == 200
+    door.drain()
+    # Then: an alert to the clicker; nothing was decided or posted in the group
+    alert = door.fake_telegram.to("answerCallbackQuery")[-1]
+    assert "another conversation" in alert.get("text", "")
+    assert not [m for m in door.fake_telegram.to("sendMessage") if str(m.get("chat_id")) == "-100123"]
