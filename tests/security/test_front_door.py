@@ -470,3 +470,21 @@ def test_a_telegram_token_clicked_in_another_chat_is_refused(door: Door) -> None
     alert = door.fake_telegram.to("answerCallbackQuery")[-1]
     assert "another conversation" in alert.get("text", "")
     assert not [m for m in door.fake_telegram.to("sendMessage") if str(m.get("chat_id")) == "-100123"]
+
+
+# ---- 8. the fallback when a card cannot be edited ---------------------------------------------------
+
+
+def test_the_fallback_post_of_an_uneditable_card_has_no_link_preview(door: Door) -> None:
+    import asyncio
+
+    from bot.messages import Reply
+
+    door.fake_telegram.gone.add(424242)
+    ref = {"chat_id": TG_OPERATOR, "message_id": 424242}
+    reply = Reply(text="Paid https://example.com/invoice/1")
+    assert door.telegram.loop is not None
+    asyncio.run_coroutine_threadsafe(door.telegram.outbound.update(ref, reply), door.telegram.loop).result(30)
+    sent = door.fake_telegram.to("sendMessage")[-1]
+    assert "example.com/invoice/1" in sent["text"]
+    assert sent["link_preview_options"]["is_disabled"] is True
