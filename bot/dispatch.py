@@ -23,7 +23,7 @@ from bot.messages import Reply
 from bot.render import render_all
 from graph import outcomes as o
 from graph.errors import GraphError
-from memory import inbox, refs
+from memory import eventlog, inbox, refs
 
 log = logging.getLogger(__name__)
 
@@ -188,19 +188,18 @@ class Dispatcher:
             return [Reply(text="Only this workspace's operators can use these buttons; nothing was changed.")]
         engine = self.app.engine
         outs: list[o.Outcome]
-        where = click.conversation
+        home = await self._home(click.action, click.value)
+        if home is not None and not same_place(home, click.conversation):
+            log.warning(
+                "refused a %s of %s from %s (it belongs to %s)",
+                click.action,
+                click.value,
+                click.conversation,
+                home,
+            )
+            return [Reply(text=ELSEWHERE)]
+        where = home or click.conversation  # the result goes where the card was posted
         if click.action in ("approve", "reject"):
-            asked_in = await self._asked_in(click.value)
-            if asked_in is not None and not same_place(asked_in, click.conversation):
-                log.warning(
-                    "refused a %s of %s from %s (asked in %s)",
-                    click.action,
-                    click.value,
-                    click.conversation,
-                    asked_in,
-                )
-                return [Reply(text=ELSEWHERE)]
-            where = asked_in or click.conversation  # the result goes where the approval was asked
             outs = await self._engine(engine.decide, click.value, click.action == "approve", click.actor)
         elif click.action == "undo":
             outs = await self._engine(engine.undo, click.value, click.actor, self.app.is_operator)
@@ -226,6 +225,14 @@ class Dispatcher:
         except GraphError:
             return None
         return ap.conversation
+
+    async def _home(self, action: str, value: str) -> str | None:
+        """Return the conversation a button belongs to: its approval's, or its effect's for Undo."""
+        if action in ("approve", "reject"):
+            return await self._asked_in(value)
+        if action == "undo":
+            return await asyncio.to_thread(eventlog.conversation_of, self.app.db, value)
+        return None
 
     async def revise(
         self, *, delivery_id: str, conversation: str, actor: str, approval_id: str, arguments: dict[str, Any]

@@ -488,3 +488,34 @@ def test_the_fallback_post_of_an_uneditable_card_has_no_link_preview(door: Door)
     sent = door.fake_telegram.to("sendMessage")[-1]
     assert "example.com/invoice/1" in sent["text"]
     assert sent["link_preview_options"]["is_disabled"] is True
+
+
+def _click(door: Door, action: str, value: str, message: dict[str, Any]) -> None:
+    from urllib.parse import urlencode
+
+    body = urlencode({"payload": json.dumps(block_actions(action, value, message=message, user=OPERATOR))})
+    headers = {**probes.slack_headers(body), "Content-Type": "application/x-www-form-urlencoded"}
+    assert probes.request(door.url, "/slack/events", headers, body.encode()) == 200
+    door.drain()
+
+
+def test_undo_from_another_conversation_is_refused(door: Door) -> None:
+    # Given: an expense approved in the operator's DM, its result posted there with Undo
+    card = _card(door, "expense 3.20 tea", "EvUndo1", "D0001")
+    _click(door, "approve", buttons(card)["approve"], card)
+    done = [
+        m
+        for m in door.fake_slack.to("chat.postMessage")
+        if m.get("channel") == "D0001" and buttons(m).get("undo")
+    ]
+    assert done, "no result with Undo in the DM"
+    event_id = buttons(done[-1])["undo"]
+    # When: Undo is clicked from D9
+    _click(door, "undo", event_id, {**card, "channel": "D9"})
+    # Then: refused privately, and the effect stands
+    told = [m for m in door.fake_slack.to("chat.postEphemeral") if m.get("channel") == "D9"]
+    assert told and "another conversation" in told[-1]["text"]
+    from memory import eventlog
+
+    with Session(door.app.db) as s:
+        assert eventlog.compensation_of(s, event_id) is None
