@@ -73,13 +73,19 @@ def _interaction(p: object) -> bool:
         return (
             isinstance(actions, list)
             and bool(actions)
-            and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+            and all(
+                isinstance(a, dict)
+                and isinstance(a.get("action_id"), str)
+                and _scalars(a, ("value", "action_ts", "block_id"))
+                for a in actions
+            )
             and all(isinstance(p.get(k, {}), dict) for k in ("container", "channel", "message", "team"))
         )
     view = p.get("view")
     return (
         isinstance(view, dict)
         and all(isinstance(view.get(k, {}), dict) for k in ("state",))
+        and _scalars(view, ("id", "hash", "callback_id"))
         and edit_metadata(view) is not None
     )
 

@@ -519,3 +519,13 @@ def test_undo_from_another_conversation_is_refused(door: Door) -> None:
 
     with Session(door.app.db) as s:
         assert eventlog.compensation_of(s, event_id) is None
+
+
+def test_a_signed_click_whose_value_is_not_text_gets_400(door: Door) -> None:
+    from urllib.parse import urlencode
+
+    payload = block_actions("approve", "x", message={"ts": "1.0", "channel": "D0001"}, user=OPERATOR)
+    payload["actions"][0]["value"] = {"id": "ap_1"}
+    body = urlencode({"payload": json.dumps(payload)})
+    headers = {**probes.slack_headers(body), "Content-Type": "application/x-www-form-urlencoded"}
+    assert probes.request(door.url, "/slack/events", headers, body.encode()) == 400
