@@ -43,6 +43,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
     """Return uvicorn's h11 protocol class bound to ``limits`` (pass it as ``uvicorn.Config(http=...)``)."""
 
     class GuardedH11Protocol(H11Protocol):
+        guard = limits  # the server's counts, for /healthz-like reports and tests
         _peer: str | None = None
         _header_timer: asyncio.TimerHandle | None = None
         _armed_for: Any = None

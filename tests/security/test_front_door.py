@@ -42,6 +42,7 @@ TG_OPERATOR = 1111111
 TG_STRANGER = 2222222
 TG_SECRET = "s3cret-token_for-webhooks"
 METRICS_TOKEN = "metrics-token-0123456789"
+LIMITS_SEEN: Any = None  # the running server's ConnectionLimits
 LIMITS = {
     "coo_body_timeout_s": 1.0,
     "coo_header_timeout_s": 1.0,
@@ -87,7 +88,10 @@ class Door:
 @contextmanager
 def guarded(app: App, asgi: Any) -> Iterator[str]:
     """Serve ``asgi`` as `coo serve` does (uvicorn with coo's limits) on a free loopback port."""
-    server = uvicorn.Server(uvicorn_config(app, asgi, "127.0.0.1", 0))
+    config = uvicorn_config(app, asgi, "127.0.0.1", 0)
+    global LIMITS_SEEN
+    LIMITS_SEEN = config.http.guard
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, what="coo serve")
@@ -237,6 +241,9 @@ def test_one_address_cannot_hold_more_than_its_share_of_connections(door: Door) 
     finally:
         for s in held:
             s.close()
+        wait_for(
+            lambda: not LIMITS_SEEN.open.get(probes.STRANGER), what="the stranger's connections released"
+        )
 
 
 def test_a_client_gone_mid_body_is_one_log_line_not_a_traceback(
