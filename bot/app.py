@@ -16,6 +16,7 @@ from agents.registry import Registry
 from bot.calendars import build_calendar
 from bot.costs import build_cache, build_ladder, build_ledger
 from bot.jobs import build_jobs, outreach_config
+from bot.refusals import Refusals
 from bot.research import research_config
 from bot.settings import Settings
 from bot.webhooks import webhooks_config
@@ -104,6 +105,7 @@ class App:
         self.db = make_engine(settings.database())
         self._stack.callback(self.db.dispose)
         self.redactor = Redactor(secret_values(settings))
+        self.refusals = Refusals(settings.coo_refusal_period_s)  # one refusal per stranger per period
         self.knowledge = KnowledgeStore(
             self.db, embedder or build_embedder(settings), settings.coo_data_dir / "knowledge"
         ).open()

@@ -25,14 +25,14 @@ def cmd_chat(settings: Settings, _args: argparse.Namespace) -> int:
         return run_console(app)
 
 
-def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
-    """Run the HTTP server with every configured channel."""
+def cmd_serve(settings: Settings, _args: argparse.Namespace, default_host: str = "0.0.0.0") -> int:
+    """Run the HTTP server with every configured channel, on COO_HOST (else ``default_host``)."""
     from bot.server import serve
 
     with App(settings) as app:
         if app.embedded_jobs:
             app.start_workers()
-        serve(app)
+        serve(app, default_host)
     return 0
 
 
@@ -56,7 +56,7 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Run everything configured; with no channel credentials, the console."""
     if settings.slack_bot_token or settings.telegram_bot_token:
-        return cmd_serve(settings, args)
+        return cmd_serve(settings, args, default_host="127.0.0.1")  # a laptop: loopback unless COO_HOST
     return cmd_chat(settings, args)
 
 

@@ -22,7 +22,8 @@ from bot.jobs import chat_job, job_command
 from bot.messages import Reply
 from bot.render import render_all
 from graph import outcomes as o
-from memory import inbox, refs
+from graph.errors import GraphError
+from memory import eventlog, inbox, refs
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,14 @@ class Outbound(Protocol):
     async def update(self, ref: dict[str, Any], reply: Reply) -> None:
         """Replace a posted message in place."""
         ...
+
+
+ELSEWHERE = "That card belongs to another conversation; decide it there. Nothing was changed."
+
+
+def same_place(a: str, b: str) -> bool:
+    """Tell whether two conversation keys are in the same chat (channel and chat id; threads aside)."""
+    return a.split(":")[:2] == b.split(":")[:2]
 
 
 def run_id_for(delivery_id: str) -> str:
@@ -115,7 +124,11 @@ class Dispatcher:
         text: str,
         meta: dict[str, Any] | None = None,
     ) -> bool:
-        """Record a message and start processing it off the request path; False for a duplicate."""
+        """Record a message and start processing it off the request path; False for a duplicate.
+
+        Text is masked before it is stored; a non-operator's message keeps only its ids (it is refused).
+        """
+        operator = self.app.is_operator(actor)
         record = functools.partial(
             inbox.record,
             self.app.db,
@@ -123,8 +136,8 @@ class Dispatcher:
             channel=self.channel,
             conversation=conversation,
             actor=actor,
-            text=self.app.redactor.text(text),
-            meta=meta,
+            text=self.app.redactor.text(text) if operator else "",
+            meta=self.app.redactor.value(meta) if operator and meta else None,
         )
         new = await asyncio.get_running_loop().run_in_executor(self._ack_pool, record)
         if new:
@@ -144,7 +157,12 @@ class Dispatcher:
         async with lock:
             try:
                 if not self.app.is_operator(item.actor):
-                    replies = [Reply(text="I only take requests from this workspace's operators.")]
+                    refuse = self.app.refusals.allow(item.actor)  # once per period, not once per message
+                    replies = (
+                        [Reply(text="I only take requests from this workspace's operators.")]
+                        if refuse
+                        else []
+                    )
                 elif job_command(item.text) and await asyncio.to_thread(
                     chat_job, self.app, item.conversation, item.text, key
                 ):
@@ -170,6 +188,17 @@ class Dispatcher:
             return [Reply(text="Only this workspace's operators can use these buttons; nothing was changed.")]
         engine = self.app.engine
         outs: list[o.Outcome]
+        home = await self._home(click.action, click.value)
+        if home is not None and not same_place(home, click.conversation):
+            log.warning(
+                "refused a %s of %s from %s (it belongs to %s)",
+                click.action,
+                click.value,
+                click.conversation,
+                home,
+            )
+            return [Reply(text=ELSEWHERE)]
+        where = home or click.conversation  # the result goes where the card was posted
         if click.action in ("approve", "reject"):
             outs = await self._engine(engine.decide, click.value, click.action == "approve", click.actor)
         elif click.action == "undo":
@@ -186,8 +215,24 @@ class Dispatcher:
         # A refusal (already decided, expired, not found) goes to the clicker only.
         if outs and all(isinstance(x, o.Notice) for x in outs):
             return render_all(outs)
-        await self.deliver(click.conversation, render_all(outs))
+        await self.deliver(where, render_all(outs))
         return []
+
+    async def _asked_in(self, approval_id: str) -> str | None:
+        """Return the conversation an approval was asked in (None: no such approval; decide says so)."""
+        try:
+            ap = await asyncio.to_thread(self.app.approvals.get, approval_id)
+        except GraphError:
+            return None
+        return ap.conversation
+
+    async def _home(self, action: str, value: str) -> str | None:
+        """Return the conversation a button belongs to: its approval's, or its effect's for Undo."""
+        if action in ("approve", "reject"):
+            return await self._asked_in(value)
+        if action == "undo":
+            return await asyncio.to_thread(eventlog.conversation_of, self.app.db, value)
+        return None
 
     async def revise(
         self, *, delivery_id: str, conversation: str, actor: str, approval_id: str, arguments: dict[str, Any]
@@ -195,6 +240,11 @@ class Dispatcher:
         """Replace a card by one with edited arguments (checked again); return replies for the editor only."""
         if not self.app.is_operator(actor):
             return [Reply(text="Only this workspace's operators can edit actions; nothing was changed.")]
+        asked_in = await self._asked_in(approval_id)
+        if asked_in is not None and not same_place(asked_in, conversation):
+            log.warning("refused an edit of %s from %s (asked in %s)", approval_id, conversation, asked_in)
+            return [Reply(text=ELSEWHERE)]
+        conversation = asked_in or conversation  # the new card goes where the approval was asked
         like = self.app.request(self.channel, conversation, actor, "")
         run_id = run_id_for(f"{self.channel}:{delivery_id}")
         outs = await self._engine(self.app.engine.revise, approval_id, arguments, like, run_id)

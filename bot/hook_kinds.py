@@ -63,7 +63,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     """
     try:
         value = json.loads(body.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: [[[[… nested too deep
         raise BadPayload(f"the body is not JSON ({type(exc).__name__})") from None
     if not isinstance(value, dict):
         raise BadPayload("the body must be a JSON object")

@@ -7,6 +7,7 @@ its routes and runs its startup/shutdown hooks (e.g. recovering the inbox, start
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -14,12 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.app import App
+from bot.bodies import BodyGuard
 from bot.metrics import render as render_metrics
+from bot.retention import InboxRetention
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,9 @@ class Mount:
 
 
 def build_server(app: App, mounts: list[Mount]) -> Starlette:
-    """Return the ASGI app: the channels' routes plus /healthz and /metrics."""
+    """Return the ASGI app: the channels' routes plus /healthz and /metrics, behind the body guard."""
+    settings = app.settings
+    retention = InboxRetention(app.db, settings.coo_inbox_retention_s)
 
     async def healthz(_request: Request) -> JSONResponse:
         checks: dict[str, Any] = {}
@@ -50,10 +56,21 @@ def build_server(app: App, mounts: list[Mount]) -> Starlette:
         for m in mounts:
             if m.health is not None:
                 checks[m.name] = await m.health()
+        checks["inbox"] = retention.health()
         ok = all(v == "ok" or (isinstance(v, dict) and v.get("ok", True)) for v in checks.values())
         return JSONResponse({"ok": ok, **checks}, status_code=200 if ok else 503)
 
-    async def metrics(_request: Request) -> PlainTextResponse:
+    async def metrics(request: Request) -> PlainTextResponse:
+        token = settings.coo_metrics_token
+        if token is not None:
+            given = (
+                request.headers.get("authorization", "").removeprefix("Bearer ").encode("utf-8", "replace")
+            )
+            if not hmac.compare_digest(given, token.get_secret_value().encode()):
+                log.warning("metrics: refused a request without the bearer token (401)")
+                return PlainTextResponse(
+                    "unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                )
         text = await asyncio.to_thread(render_metrics, app.db)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
@@ -62,9 +79,11 @@ def build_server(app: App, mounts: list[Mount]) -> Starlette:
         for m in mounts:
             for hook in m.startup:
                 await hook()
+        retention.start()
         try:
             yield
         finally:
+            await retention.stop()
             for m in reversed(mounts):
                 for hook in m.shutdown:
                     try:
@@ -75,7 +94,10 @@ def build_server(app: App, mounts: list[Mount]) -> Starlette:
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics)]
     for m in mounts:
         routes += m.routes
-    return Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(
+        BodyGuard, max_bytes=settings.coo_max_body_bytes, timeout_s=settings.coo_body_timeout_s
+    )
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
 
 
 def configured_mounts(app: App) -> list[Mount]:
@@ -92,9 +114,30 @@ def configured_mounts(app: App) -> list[Mount]:
     return mounts
 
 
-def serve(app: App, host: str = "0.0.0.0") -> None:
-    """Run the HTTP server until interrupted."""
+def uvicorn_config(app: App, asgi: Starlette, host: str, port: int) -> Any:
+    """Return uvicorn's config for ``asgi``: idle, header and body time limits and the per-client cap."""
+    import uvicorn
+
+    from bot.connections import ConnectionLimits, guarded_protocol
+
+    s = app.settings
+    limits = ConnectionLimits(
+        header_timeout_s=s.coo_header_timeout_s, max_per_client=s.coo_max_connections_per_client
+    )
+    return uvicorn.Config(
+        asgi,
+        host=host,
+        port=port,
+        http=guarded_protocol(limits),
+        timeout_keep_alive=max(1, round(s.coo_idle_timeout_s)),
+        log_level="info",
+    )
+
+
+def serve(app: App, default_host: str = "0.0.0.0") -> None:
+    """Run the HTTP server until interrupted, on COO_HOST (else ``default_host``) and PORT."""
     import uvicorn
 
     server = build_server(app, configured_mounts(app))
-    uvicorn.run(server, host=host, port=app.settings.port, log_level="info")
+    host = app.settings.coo_host or default_host
+    uvicorn.Server(uvicorn_config(app, server, host, app.settings.port)).run()

@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     coo_fetch_timeout_s: float = Field(default=10.0, gt=0)  # connect and read timeouts of a fetch
     coo_research_retries: int = Field(default=2, ge=0)  # retries of a research job that could not connect
     port: int = 8080
+    # The front door (`coo serve`): where it listens and what it tolerates from strangers.
+    coo_host: str | None = None  # unset: 0.0.0.0 for `coo serve`, 127.0.0.1 for `coo run`
+    coo_metrics_token: SecretStr | None = None  # when set, /metrics wants ``Authorization: Bearer <it>``
+    coo_max_body_bytes: int = Field(default=1_000_000, gt=0)  # any route; larger bodies get 413
+    coo_body_timeout_s: float = Field(default=10.0, gt=0)  # a body slower than this gets 408
+    coo_header_timeout_s: float = Field(default=10.0, gt=0)  # a connection's request head must arrive in it
+    coo_idle_timeout_s: float = Field(default=5.0, gt=0)  # an idle kept-alive connection is closed after it
+    coo_max_connections_per_client: int = Field(default=50, gt=0)  # open at once from one address
+    coo_refusal_period_s: float = Field(default=3600.0, ge=0)  # one refusal per non-operator per period
+    coo_inbox_retention_s: float = Field(default=30 * 24 * 3600, gt=0)  # finished inbox rows kept this long
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "coo"
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ TIMESTAMP_HEADER = "Webhook-Timestamp"
 ID_HEADER = "Webhook-Id"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TOLERANCE_S = 300.0
+# ASCII only, and bounded: str.isdigit() accepts "²" (int() then raises), int() refuses 5,000 digits, and
+# compare_digest raises on non-ASCII text. A header of another shape is malformed (SignatureInvalid).
+_DIGITS = re.compile(r"[0-9]{1,12}")
+_HEX = re.compile(r"[0-9a-fA-F]{64}")
 MAX_RETRY_AFTER_S = 3600.0
 RETRYABLE = frozenset({408, 429})
 
@@ -74,9 +79,9 @@ def verify(
     candidates: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and _DIGITS.fullmatch(value):
             timestamp = int(value)
-        elif name == "v1" and value:
+        elif name == "v1" and _HEX.fullmatch(value):
             candidates.append(value)
     if timestamp is None or not candidates:
         raise SignatureInvalid("the header must look like t=<unix seconds>,v1=<hex>")

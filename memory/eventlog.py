@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from memory.tables import Event
@@ -58,3 +59,10 @@ def compensation_of(session: Session, event_id: str) -> Event | None:
 def for_run(session: Session, run_id: str) -> Sequence[Event]:
     """Return a run's events in the order they were written."""
     return session.exec(select(Event).where(Event.run_id == run_id).order_by(col(Event.seq))).all()
+
+
+def conversation_of(engine: Engine, event_id: str) -> str | None:
+    """Return the conversation an event's effect was done for (None: no such event)."""
+    with Session(engine) as s:
+        ev = get(s, event_id)
+        return ev.conversation if ev is not None else None

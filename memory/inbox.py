@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -105,3 +105,18 @@ def unfinished(engine: Engine, channel: str | None = None) -> list[InboxItem]:
         if channel:
             q = q.where(InboxItem.channel == channel)
         return list(s.exec(q.order_by(col(InboxItem.received_at))).all())
+
+
+def prune(engine: Engine, before: datetime) -> int:
+    """Delete finished deliveries (done or failed) received before ``before``; return how many.
+
+    A pruned delivery id no longer deduplicates: keep the retention far above any platform's retry span.
+    """
+    with transaction(engine) as s:
+        return int(
+            s.execute(
+                delete(InboxItem)
+                .where(col(InboxItem.status).in_(["done", "failed"]))
+                .where(col(InboxItem.received_at) < before)
+            ).rowcount  # type: ignore[attr-defined]
+        )

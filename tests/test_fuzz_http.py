@@ -253,3 +253,90 @@ def test_inbound_hooks_endpoint(app_factory):
                 assert stored(app, "hooks") == before
 
         run()
+
+
+# ---- the signature headers (issue 23: malformed headers were 500s) --------------------------------
+
+HEADER_EXAMPLES = 3_000
+header_bytes = st.binary(max_size=80).filter(lambda b: b"\r" not in b and b"\n" not in b)
+header_text = (
+    st.text(max_size=80).map(lambda t: t.encode("utf-8")).filter(lambda b: b"\r" not in b and b"\n" not in b)
+)
+digits = st.integers(-(10**20), 10**20).map(lambda n: str(n).encode()) | st.just(b"9" * 5000)
+timestamps = (
+    header_bytes | header_text | digits | st.sampled_from([b"1e10", b"\xd9\xa3", "²".encode(), b" 1"])
+)
+signatures = header_bytes | header_text | st.builds(lambda t: b"v0=" + t, header_bytes | header_text)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_slack_signature_headers(app_factory):
+    app = app_factory(settings={"coo_operators": ["slack:W111"]})
+    fake = FakeSlack()
+    body = json.dumps({"type": "event_callback", "event_id": "Ev1", "event": {"type": "message"}})
+    with serve(fake.app()) as fake_url:
+        channel = SlackChannel(app, bot_token=fake.token, signing_secret=SECRET, api_url=f"{fake_url}/api/")
+        with TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as client:
+
+            @settings(max_examples=HEADER_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+            @given(st.none() | timestamps, st.none() | signatures)
+            def run(ts: bytes | None, sig: bytes | None) -> None:
+                headers: dict[str, bytes] = {"content-type": b"application/json"}
+                if ts is not None:
+                    headers["X-Slack-Request-Timestamp"] = ts
+                if sig is not None:
+                    headers["X-Slack-Signature"] = sig
+                r = client.post("/slack/events", content=body, headers=headers)
+                assert r.status_code == 401, (r.status_code, ts, sig)
+
+            run()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_hook_signature_headers(app_factory):
+    from bot.hooks import Hooks
+
+    app = app_factory(
+        settings={"coo_hooks": {"note": {"secret": "fuzz-hook-secret-0123456789"}}, "coo_hooks_to": "test:C1"}
+    )
+    parts = st.builds(
+        lambda t, v, extra: b"t=" + t + b",v1=" + v + extra,
+        timestamps,
+        signatures,
+        header_bytes | st.just(b""),
+    )
+    with TestClient(build_server(app, [Hooks(app).mount()]), raise_server_exceptions=True) as client:
+
+        @settings(max_examples=HEADER_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(st.none() | parts | header_bytes | header_text)
+        def run(sig: bytes | None) -> None:
+            headers: dict[str, bytes] = {"content-type": b"application/json"}
+            if sig is not None:
+                headers["Webhook-Signature"] = sig
+            r = client.post("/hooks/note", content=b'{"text": "hi"}', headers=headers)
+            assert r.status_code == 401, (r.status_code, sig)
+
+        run()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_telegram_secret_header(app_factory):
+    app = app_factory(settings={"coo_operators": ["telegram:1"]})
+    fake = FakeTelegram()
+    with serve(fake.app()) as fake_url:
+        channel = TelegramChannel(app, token=fake.token, base_url=f"{fake_url}/bot", webhook_secret=TG_SECRET)
+        with TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as client:
+
+            @settings(max_examples=HEADER_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+            @given(st.none() | header_bytes | header_text)
+            def run(secret: bytes | None) -> None:
+                headers: dict[str, bytes] = {"content-type": b"application/json"}
+                if secret is not None:
+                    headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+                r = client.post("/telegram/webhook", content=b'{"update_id": 1}', headers=headers)
+                assert r.status_code == (200 if secret == TG_SECRET.encode() else 403), (
+                    r.status_code,
+                    secret,
+                )
+
+            run()

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 CLICK_CHANNEL = "slack:click"  # inbox rows that only deduplicate clicks (never re-processed as messages)
 _CLICKS = re.compile(r"^(approve|reject|undo|retry)$")
 MAX_BODY = 1_000_000  # Slack's payloads are a few KB; anything this big is not from Slack
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() accepts "²" and "٣"
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 
 
 class SlackChannel:
@@ -111,8 +113,16 @@ class SlackChannel:
     # ---- HTTP -----------------------------------------------------------------------------------
 
     def _signed(self, body: bytes, headers: dict[str, str]) -> bool:
-        """Check Slack's signature; a body that is not UTF-8 cannot be Slack's (the SDK would raise on it)."""
+        """Check Slack's signature; headers of the wrong shape, or a body not in UTF-8, are not Slack's.
+
+        The SDK raises on them (``int("1e10")``, ``compare_digest`` of non-ASCII text), so they are
+        refused here first: a timestamp of ASCII digits, a signature ``v0=<64 hex>``.
+        """
         assert self.verifier is not None
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signature = headers.get("x-slack-signature", "")
+        if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature)):
+            return False
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
@@ -120,14 +130,11 @@ class SlackChannel:
         return self.verifier.is_valid_request(body, headers)
 
     async def events(self, request: Request) -> Response:
-        """Serve ``POST /slack/events``: verify on the raw body first, then hand to bolt."""
-        self.dispatcher.request_started()
-        try:
-            return await self._events(request)
-        finally:
-            self.dispatcher.request_done()
+        """Serve ``POST /slack/events``: verify on the raw body first, then hand to bolt.
 
-    async def _events(self, request: Request) -> Response:
+        The request counts as in flight (for "acknowledgements first") only once it is verified: a
+        stranger's request, however slow, never holds the engine back.
+        """
         peer = request.client.host if request.client else "?"
         if int(request.headers.get("content-length") or 0) > MAX_BODY:
             log.warning("slack: refused a %s byte body from %s", request.headers["content-length"], peer)
@@ -135,13 +142,20 @@ class SlackChannel:
         body = await request.body()
         if self.verifier is None:
             return PlainTextResponse("Slack HTTP mode is not configured", status_code=404)
-        if len(body) > MAX_BODY or not self._signed(body, dict(request.headers)):
+        if len(body) > MAX_BODY:
+            log.warning("slack: refused a %d byte body from %s", len(body), peer)
+            return PlainTextResponse("body too large", status_code=413)
+        if not self._signed(body, {k.lower(): v for k, v in request.headers.items()}):
             log.warning("slack: refused a request with a bad signature or stale timestamp from %s", peer)
             return PlainTextResponse("invalid signature", status_code=401)
         if not inbound.well_formed(body, request.headers.get("content-type", "")):
             log.warning("slack: refused a signed but malformed body from %s", peer)
             return PlainTextResponse("malformed body", status_code=400)
-        return await self.handler.handle(request)
+        self.dispatcher.request_started()
+        try:
+            return await self.handler.handle(request)
+        finally:
+            self.dispatcher.request_done()
 
     # ---- listeners ------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
 from agents.errors import AgentError, InvalidArguments
+from bot.dispatch import ELSEWHERE, same_place
 from bot.messages import Reply
 from bot.slack import inbound
 from bot.slack.text import escape
@@ -133,6 +134,15 @@ class EditFlow:
         if ap.status != "pending":
             await self.channel.tell(click.conversation, click.actor, Reply(text=describe(ap)))
             return
+        if not same_place(ap.conversation, click.conversation):
+            log.warning(
+                "slack: refused an edit of %s from %s (asked in %s)",
+                ap.id,
+                click.conversation,
+                ap.conversation,
+            )
+            await self.channel.tell(click.conversation, click.actor, Reply(text=ELSEWHERE))
+            return
         await self.channel.client.views_open(
             trigger_id=args.body["trigger_id"], view=modal(ap, click.conversation)
         )
@@ -140,7 +150,7 @@ class EditFlow:
     async def on_submit(self, args: AsyncArgs) -> None:
         """Validate the edit (errors stay in the modal), acknowledge, then replace the card off the request path."""
         view = args.body["view"]
-        meta = json.loads(view.get("private_metadata") or "{}")
+        meta = inbound.edit_metadata(view) or {}  # the request path let only readable metadata through
         app = self.channel.app
         try:
             ap = await asyncio.to_thread(app.approvals.get, meta.get("approval", ""))

@@ -43,7 +43,7 @@ def well_formed(body: bytes, content_type: str) -> bool:
                 return False
             if "event" in doc or doc["type"] == "event_callback":
                 return isinstance(doc.get("event"), dict) and _scalars(
-                    doc["event"], ("type", "user", "channel", "ts")
+                    doc["event"], ("type", "user", "channel", "ts", "thread_ts", "text", "channel_type")
                 )
             return doc["type"] != "url_verification" or isinstance(doc.get("challenge"), str)
         form = parse_qs(body.decode(), strict_parsing=True, keep_blank_values=True)
@@ -52,7 +52,7 @@ def well_formed(body: bytes, content_type: str) -> bool:
         if "command" in form:
             return all(isinstance(form.get(k, [None])[0], str) for k in ("command", "user_id", "channel_id"))
         return "ssl_check" in form
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested tens of thousands deep
         return False
 
 
@@ -73,11 +73,35 @@ def _interaction(p: object) -> bool:
         return (
             isinstance(actions, list)
             and bool(actions)
-            and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+            and all(
+                isinstance(a, dict)
+                and isinstance(a.get("action_id"), str)
+                and _scalars(a, ("value", "action_ts", "block_id"))
+                for a in actions
+            )
             and all(isinstance(p.get(k, {}), dict) for k in ("container", "channel", "message", "team"))
         )
     view = p.get("view")
-    return isinstance(view, dict) and all(isinstance(view.get(k, {}), dict) for k in ("state",))
+    return (
+        isinstance(view, dict)
+        and all(isinstance(view.get(k, {}), dict) for k in ("state",))
+        and _scalars(view, ("id", "hash", "callback_id"))
+        and edit_metadata(view) is not None
+    )
+
+
+def edit_metadata(view: dict[str, Any]) -> dict[str, str] | None:
+    """Return the edit modal's ``private_metadata`` (approval and conversation), or None if unreadable."""
+    raw = view.get("private_metadata") or "{}"
+    try:
+        meta = json.loads(raw) if isinstance(raw, str) else None
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(meta, dict) or not all(
+        isinstance(meta.get(k, ""), str) for k in ("approval", "conversation")
+    ):
+        return None
+    return {"approval": meta.get("approval", ""), "conversation": meta.get("conversation", "")}
 
 
 def conversation_key(channel: str, thread_ts: str | None) -> str:

@@ -36,7 +36,7 @@ from telegram.ext import (
 from agents.contract import Action
 from bot import commands
 from bot.app import App
-from bot.dispatch import Click, Dispatcher
+from bot.dispatch import ELSEWHERE, Click, Dispatcher, same_place
 from bot.jobs import chat_job
 from bot.messages import Reply
 from bot.server import Mount
@@ -63,6 +63,41 @@ BOT_COMMANDS = [
     ("start", "Say hello"),
 ]
 NOT_OPERATOR = "Only this workspace's operators can use these buttons; nothing was changed."
+_KINDS = ("message", "edited_message", "callback_query")
+
+
+def stored_update(app: App, data: dict[str, Any]) -> dict[str, Any]:
+    """Return what the inbox keeps of a raw update: masked, and only ids for a non-operator's.
+
+    An operator's update is kept whole (replayed after a crash) with secrets masked, like everything
+    else at rest. A stranger's keeps what deduplication and the refusal need: ids, chat, sender.
+    """
+    sender = next((data[k].get("from") for k in _KINDS if isinstance(data.get(k), dict)), None)
+    sender_id = sender.get("id") if isinstance(sender, dict) else None
+    if app.is_operator(f"telegram:{sender_id}"):
+        masked: dict[str, Any] = app.redactor.value(data)
+        return masked
+    out: dict[str, Any] = {"update_id": data.get("update_id")}
+    for kind in _KINDS:
+        part = data.get(kind)
+        if isinstance(part, dict):
+            out[kind] = _ids(
+                part, ("message_id", "date", "message_thread_id", "is_topic_message", "id", "chat_instance")
+            )
+            for inner in ("from", "chat"):
+                if isinstance(part.get(inner), dict):
+                    out[kind][inner] = _ids(part[inner], ("id", "type", "is_bot"))
+            if "from" in out[kind]:
+                out[kind]["from"]["first_name"] = "?"  # required by Update.de_json; the name is not kept
+            if isinstance(part.get("message"), dict):
+                out[kind]["message"] = stored_update(app, {"update_id": 0, "message": part["message"]})[
+                    "message"
+                ]
+    return out
+
+
+def _ids(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: d[k] for k in keys if k in d and isinstance(d[k], int | bool | str)}
 
 
 class TelegramChannel:
@@ -137,7 +172,7 @@ class TelegramChannel:
             conversation="",
             actor="",
             text="",
-            meta={"update": data},
+            meta={"update": stored_update(self.app, data)},
         )
 
     async def _gate(self, update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
@@ -220,7 +255,8 @@ class TelegramChannel:
         name = word.split("@", 1)[0].lower()
         replies: list[Reply]
         if not self.app.is_operator(actor):
-            replies = [Reply(text="I only take requests from this workspace's operators.")]
+            refuse = self.app.refusals.allow(actor)  # once per period, not once per command
+            replies = [Reply(text="I only take requests from this workspace's operators.")] if refuse else []
         elif name in ("/start", "/help"):
             replies = [Reply(text=HELP)]
         elif await asyncio.to_thread(chat_job, self.app, conversation, name, f"telegram:{update.update_id}"):
@@ -245,16 +281,6 @@ class TelegramChannel:
             await q.answer(NOT_OPERATOR, show_alert=True)
             return
         action, value = meaning
-        if action in ("approve", "reject"):  # a stale card says so at once, in the alert
-            try:
-                ap = await asyncio.to_thread(self.app.approvals.get, value)
-            except GraphError as exc:
-                await q.answer(str(exc), show_alert=True)
-                return
-            if ap.status != "pending":
-                await q.answer(describe(ap), show_alert=True)
-                return
-        await q.answer()
         message = q.message
         chat_id = message.chat.id if message is not None else q.from_user.id
         topic = (
@@ -263,6 +289,26 @@ class TelegramChannel:
             else None
         )
         conversation = conversation_of(chat_id, topic)
+        if action in ("approve", "reject"):  # a stale or misplaced card says so at once, in the alert
+            try:
+                ap = await asyncio.to_thread(self.app.approvals.get, value)
+            except GraphError as exc:
+                await q.answer(str(exc), show_alert=True)
+                return
+            if ap.status != "pending":
+                await q.answer(describe(ap), show_alert=True)
+                return
+            if not same_place(ap.conversation, conversation):
+                log.warning(
+                    "telegram: refused a %s of %s from %s (asked in %s)",
+                    action,
+                    ap.id,
+                    conversation,
+                    ap.conversation,
+                )
+                await q.answer(ELSEWHERE, show_alert=True)
+                return
+        await q.answer()
         private = await self.dispatcher.click(
             Click(str(update.update_id), conversation, actor, action, value)
         )
@@ -272,7 +318,15 @@ class TelegramChannel:
     # ---- HTTP -----------------------------------------------------------------------------------
 
     async def webhook(self, request: Request) -> Response:
-        """Verify the secret token, record the update, acknowledge; processing follows off the request path."""
+        """Verify the secret token, record the update, acknowledge; processing follows off the request path.
+
+        Only a request with the right secret token counts as in flight for "acknowledgements first".
+        """
+        expected = (self.webhook_secret or "").encode()
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
+        if not expected or not hmac.compare_digest(given, expected):
+            log.warning("telegram: webhook request with a wrong secret token refused")
+            return JSONResponse({"ok": False, "error": "forbidden"}, status_code=403)
         self.dispatcher.request_started()
         try:
             return await self._webhook(request)
@@ -280,11 +334,6 @@ class TelegramChannel:
             self.dispatcher.request_done()
 
     async def _webhook(self, request: Request) -> Response:
-        expected = (self.webhook_secret or "").encode()
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if not expected or not hmac.compare_digest(given, expected):
-            log.warning("telegram: webhook request with a wrong secret token refused")
-            return JSONResponse({"ok": False, "error": "forbidden"}, status_code=403)
         body = await request.body()
         if len(body) > MAX_BODY:
             log.warning("telegram: webhook body of %d bytes refused", len(body))

@@ -99,7 +99,11 @@ class TelegramOutbound:
                 return
             if "not found" in str(exc).lower():  # the message was deleted: say it in the chat instead
                 await self.bot.send_message(
-                    ref["chat_id"], text, parse_mode=ParseMode.HTML, reply_markup=markup
+                    ref["chat_id"],
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),  # as every other post
                 )
                 return
             raise

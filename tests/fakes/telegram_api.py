@@ -34,6 +34,7 @@ class FakeTelegram:
     updates: list[dict[str, Any]] = field(default_factory=list)
     rate_limit: dict[str, int] = field(default_factory=dict)  # method -> how many 429s to answer first
     webhook_url: str = ""
+    gone: set[int] = field(default_factory=set)  # message ids deleted in the chat: edits answer "not found"
     _ids: itertools.count = field(default_factory=lambda: itertools.count(100))
 
     def to(self, method: str) -> list[dict[str, Any]]:
@@ -102,6 +103,14 @@ class FakeTelegram:
             elif name in ("sendMessage", "sendPhoto"):
                 result = self._message(params)
                 params["_message_id"] = result["message_id"]  # so tests can click the message they see
+            elif (
+                name in ("editMessageText", "editMessageReplyMarkup")
+                and int(params.get("message_id") or 0) in self.gone
+            ):
+                return JSONResponse(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"},
+                    status_code=400,
+                )
             elif name in ("editMessageText", "editMessageReplyMarkup"):
                 result = self._message(params, edit_date=int(time.time()))
             elif name == "setWebhook":
