@@ -11,17 +11,23 @@ from agents.research import proposal_for
 from graph.crm_rules import CRM_RULES
 from graph.help import HELP
 from graph.planner import Plan, PlanRequest, RawProposal
+from graph.understand import Understander, Understood
 
-__all__ = ["HELP", "RulePlanner"]
+__all__ = ["HELP", "RulePlanner", "grammar"]
 
 _DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|today|tomorrow)"
 _CLOCK = r"(?P<clock>\d{1,2}[:.]\d{2})"
 _LENGTH = r"(?:(?P<hours>\d{1,3})h(?P<hmin>\d{1,2})?m?|(?P<mins>\d{1,4})\s*(?:m|min|mins|minutes))"
-_AMOUNT = r"(?P<amount>[$€£]?\d[\d,]*(?:\.\d+)?)"
+_AMOUNT = r"(?P<amount>[$€£]?\d[\d,]*(?:\.\d+)?)(?=\s|$)"  # "5k" is not "5": the intents read it
 
 
 def _entry(op: str) -> Callable[[re.Match[str]], RawProposal]:
-    return lambda m: RawProposal(f"bookkeeping.{op}", {"amount": m["amount"], "memo": m["rest"].strip()})
+    return lambda m: RawProposal(f"bookkeeping.{op}", {"amount": m["amount"], "memo": _memo(m["rest"])})
+
+
+def _memo(rest: str) -> str:
+    """Return a memo without the word that joined it to the amount ("spent 40 on ink": ``ink``)."""
+    return re.sub(r"^\s*(?:on|for|from)\s+(?:(?:a|an|the)\s+)?", "", rest).strip()
 
 
 def _webhook(m: re.Match[str]) -> RawProposal:
@@ -124,18 +130,82 @@ _CALENDAR_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawPropos
 _RULES += _CALENDAR_RULES
 
 
+NOT_UNDERSTOOD = "I did not understand that."
+RULE_MODE = (
+    "coo is answering without a model (rule-based mode): it understands the commands in `help` and"
+    " plain lines close to them. To understand anything else, connect a model: set OPENAI_API_KEY"
+    " (or OPENAI_BASE_URL for a local server such as Ollama) and COO_MODEL, then restart."
+)
+
+
+def grammar(text: str) -> RawProposal | None:
+    """Return the proposal of a line the grammar matches exactly, else None."""
+    for pattern, build in _RULES:
+        m = pattern.match(text)
+        if m:
+            return build(m)
+    return None
+
+
 class RulePlanner:
-    """Matches a line against the grammar; anything else gets help."""
+    """Matches a line against the grammar, then against the intents' examples; anything else gets help.
+
+    Args:
+        understander: Plain language (``graph.understand``); None: the grammar alone.
+        explain_mode: Whether the first refusal to each actor says coo runs without a model, and how
+            to connect one (no model is configured).
+    """
 
     name = "rules"
 
+    def __init__(self, understander: Understander | None = None, *, explain_mode: bool = False) -> None:
+        self.understander = understander
+        self.explain_mode = explain_mode
+        self._told: set[str] = set()
+
     def plan(self, request: PlanRequest) -> Plan:
-        """Return one proposal for a recognised line, or a reply."""
-        text = request.text.strip()
+        """Return one proposal for a recognised line, a "did you mean", or a refusal."""
+        fast, u = self.decide(request.text)
+        if fast is not None:
+            return fast
+        if u is not None and u.way == "offer":
+            return Plan(reply=_offer(u), planner="rules:offer")
+        reply = f"{NOT_UNDERSTOOD} Type `help` to see what I can do."
+        if self.explain_mode and request.actor not in self._told:
+            self._told.add(request.actor)
+            reply += "\n" + RULE_MODE
+        return Plan(reply=reply, planner="rules:none")
+
+    def confident(self, text: str) -> Plan | None:
+        """Return the plan for a line the grammar matches, or a confident intent fills; None otherwise.
+
+        This is the rule-based rung a model ladder tries first: what it returns needs no model.
+        """
+        return self.decide(text)[0]
+
+    def decide(self, text: str) -> tuple[Plan | None, Understood | None]:
+        """Return the confident plan for a line (or None), and what the intents made of it (if asked)."""
+        text = text.strip()
         if text.lower() in {"help", "?", "/help", "/start"}:
-            return Plan(reply=HELP, planner=self.name)
-        for pattern, build in _RULES:
-            m = pattern.match(text)
-            if m:
-                return Plan(proposals=[build(m)], planner=self.name)
-        return Plan(reply="I did not understand that. Type `help` to see what I can do.", planner=self.name)
+            return Plan(reply=HELP, planner=self.name), None
+        raw = grammar(text)
+        if raw is not None:
+            return Plan(proposals=[raw], planner=self.name), None
+        if self.understander is None or not text:
+            return None, None
+        u = self.understander.understand(text, lambda line: grammar(line) is not None)
+        if u.way != "act" or u.chosen is None:
+            return None, u
+        if u.chosen.phrasing.key == "chat.help":
+            return Plan(reply=HELP, planner="rules:intent"), u
+        raw = grammar(u.chosen.line)
+        assert raw is not None  # the understander checked that the line parses
+        return Plan(proposals=[raw], planner="rules:intent"), u
+
+
+def _offer(u: Understood) -> str:
+    lines = [f"`{f.line}`" for f in u.offers]
+    head = NOT_UNDERSTOOD + (f" {u.problem}" if u.problem else "")
+    if len(lines) == 1:
+        return f"{head} Did you mean: {lines[0]}?"
+    return f"{head} Did you mean:\n" + "\n".join(f"{i}. {x}" for i, x in enumerate(lines, 1))
