@@ -28,6 +28,9 @@ from memory.knowledge.embedders import Embedder
 log = logging.getLogger(__name__)
 
 WORD_BONUS = 0.15
+FIRST_BONUS = 0.1
+ALONE_BONUS = 0.4
+_POLITE = frozenset("please pls hey hi ok okay so can could would you kindly just i".split())
 _MEMORY: dict[str, np.ndarray] = {}
 _MEMORY_LOCK = threading.Lock()
 
@@ -59,15 +62,28 @@ class IntentIndex:
             for w in p.words:
                 self._words.setdefault(w, set()).add(i)
 
-    def _worded(self, text: str) -> set[int]:
-        """Return the intents whose own words the line has, allowing one typo in a long word."""
-        out: set[int] = set()
-        for token in re.findall(r"[a-z][a-z'-]+", text.lower()):
+    def _worded(self, text: str) -> dict[int, float]:
+        """Return the bonus of each intent whose own words the line has (one typo allowed in a long word).
+
+        A word is worth ``WORD_BONUS``; as the line's first word (after "please", "can you", ...) it is
+        worth ``FIRST_BONUS`` more, and a line of that one word alone is a command: ``ALONE_BONUS``.
+        """
+        tokens = re.findall(r"[a-z][a-z'-]+", text.lower())
+        out: dict[int, float] = {}
+        first = True
+        for token in tokens:
+            if first and token in _POLITE:
+                continue
             hit = self._words.get(token)
             if hit is None and len(token) >= 5:
                 close = difflib.get_close_matches(token, self._words, n=1, cutoff=0.8)
                 hit = self._words[close[0]] if close else None
-            out |= hit or set()
+            for i in hit or ():
+                bonus = WORD_BONUS + (FIRST_BONUS if first else 0.0)
+                if len(tokens) == 1 and len(hit or ()) == 1:
+                    bonus = ALONE_BONUS
+                out[i] = max(out.get(i, 0.0), bonus)
+            first = False
         return out
 
     def matrix(self) -> np.ndarray:
@@ -103,8 +119,8 @@ class IntentIndex:
         sims = self.matrix() @ query
         best = np.full(len(self.phrasings), -1.0, dtype=np.float32)
         np.maximum.at(best, self._owner, sims)
-        for i in self._worded(text):
-            best[i] += WORD_BONUS
+        for i, bonus in self._worded(text).items():
+            best[i] += bonus
         order = np.argsort(-best)
         return [Scored(self.phrasings[i], float(best[i])) for i in order]
 

@@ -50,7 +50,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
         re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),
         lambda m: RawProposal(
             "bookkeeping.create_invoice",
-            {"customer": m["customer"].strip(), "amount": m["amount"], "memo": m["rest"].strip()},
+            {"customer": m["customer"].strip(), "amount": m["amount"], "memo": _memo(m["rest"])},
         ),
     ),
     (re.compile(r"^invoices$", re.I), lambda m: RawProposal("bookkeeping.list_invoices", {})),
@@ -193,7 +193,7 @@ class RulePlanner:
             return Plan(proposals=[raw], planner=self.name), None
         if self.understander is None or not text:
             return None, None
-        u = self.understander.understand(text, lambda line: grammar(line) is not None)
+        u = self.understander.understand(text, lambda line: line == "help" or grammar(line) is not None)
         if u.way != "act" or u.chosen is None:
             return None, u
         if u.chosen.phrasing.key == "chat.help":

@@ -9,6 +9,7 @@ through the grammar like any typed line. Money is read only by the one amount pa
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -215,6 +216,13 @@ def _word(token: str) -> str:
     return token.strip(".,!?:;\"'()").lower()
 
 
+def _cue(word: str, cues: frozenset[str]) -> bool:
+    """Tell whether a word is one of the command's words, or one typo away from a long one (``expence``)."""
+    if word in cues or word in _LEAD or not word:
+        return True
+    return len(word) >= 4 and bool(difflib.get_close_matches(word, [c for c in cues if len(c) >= 5], 1, 0.8))
+
+
 def free_text(text: str, cues: frozenset[str], *, articles: bool = True) -> str:
     """Return what is left of a line once the words that name the command are dropped from its ends.
 
@@ -225,7 +233,7 @@ def free_text(text: str, cues: frozenset[str], *, articles: bool = True) -> str:
     """
     text = re.sub(r"\b(?:to|on|in|into)\s+(?:my|the)\s+(?:calendar|agenda|schedule)\b", " ", text, flags=re.I)
     tokens = text.replace("\u2019", "'").split()
-    while tokens and (_word(tokens[0]) in cues or _word(tokens[0]) in _LEAD or not _word(tokens[0])):
+    while tokens and _cue(_word(tokens[0]), cues):
         tokens.pop(0)
     while tokens and (_word(tokens[-1]) in _TRAIL or _word(tokens[-1]) in cues or not _word(tokens[-1])):
         tokens.pop()
