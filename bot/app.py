@@ -15,6 +15,7 @@ from agents.catalog import default_registry
 from agents.registry import Registry
 from bot.calendars import build_calendar
 from bot.costs import build_cache, build_ladder, build_ledger
+from bot.intents import build_rules
 from bot.jobs import build_jobs, outreach_config
 from bot.research import research_config
 from bot.settings import Settings
@@ -104,9 +105,8 @@ class App:
         self.db = make_engine(settings.database())
         self._stack.callback(self.db.dispose)
         self.redactor = Redactor(secret_values(settings))
-        self.knowledge = KnowledgeStore(
-            self.db, embedder or build_embedder(settings), settings.coo_data_dir / "knowledge"
-        ).open()
+        self.embedder = embedder or build_embedder(settings)
+        self.knowledge = KnowledgeStore(self.db, self.embedder, settings.coo_data_dir / "knowledge").open()
         self._stack.callback(self.knowledge.close)
         # Calendars (bot/calendars.py): None when neither an ICS feed nor CalDAV is configured.
         self.calendar = build_calendar(settings, self._stack)
@@ -125,7 +125,8 @@ class App:
         self.cache = build_cache(settings, self.db)
         self.ladder: Ladder | None = None
         if planner is None:
-            self.ladder = planner = build_ladder(settings, self.registry, self.ledger, self.cache)
+            rules = build_rules(settings, self.db, self.embedder)
+            self.ladder = planner = build_ladder(settings, self.registry, self.ledger, self.cache, rules)
         # The rule-based model reads no context; a model gets a bounded one.
         context = None
         if not isinstance(planner, RulePlanner) and (self.ladder is None or settings.model_configured):

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     coo_max_output_tokens: int = Field(default=1024, gt=0)
     coo_cheap_at: float = Field(default=0.8, ge=0)  # share of a cap after which the cheap model serves
     coo_cache_ttl_s: float = Field(default=30 * 24 * 3600, ge=0)  # 0: no response cache
+    coo_intents: bool = True  # the rule-based model also understands plain lines near its commands
+    coo_rules_first: bool = True  # with a model: a line the rules understand confidently skips the model
     coo_model_max_retries: int = Field(default=2, ge=0)
     coo_model_timeout_s: float = Field(default=60.0, gt=0)
     # A model on the operator's own machine or network (llama.cpp, Ollama, vLLM): free, fails fast (no

@@ -149,6 +149,11 @@ class Filled:
     values: dict[str, str]
     problem: str = ""
 
+    @property
+    def structured(self) -> bool:
+        """Tell whether the line gave a value the command needs beyond words (an amount, a number, a date)."""
+        return any(k not in FREE_SLOTS and k not in ("subject", "body") for k in self.values)
+
 
 def fill(p: Phrasing, text: str, ctx: sx.SlotContext) -> Filled:
     """Read an intent's slots from a line and write its command."""

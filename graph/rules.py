@@ -169,12 +169,13 @@ class RulePlanner:
         if fast is not None:
             return fast
         if u is not None and u.way == "offer":
-            return Plan(reply=_offer(u), planner="rules:offer")
-        reply = f"{NOT_UNDERSTOOD} Type `help` to see what I can do."
+            reply, planner = _offer(u), "rules:offer"
+        else:
+            reply, planner = f"{NOT_UNDERSTOOD} Type `help` to see what I can do.", "rules:none"
         if self.explain_mode and request.actor not in self._told:
             self._told.add(request.actor)
             reply += "\n" + RULE_MODE
-        return Plan(reply=reply, planner="rules:none")
+        return Plan(reply=reply, planner=planner)
 
     def confident(self, text: str) -> Plan | None:
         """Return the plan for a line the grammar matches, or a confident intent fills; None otherwise.
@@ -182,6 +183,20 @@ class RulePlanner:
         This is the rule-based rung a model ladder tries first: what it returns needs no model.
         """
         return self.decide(text)[0]
+
+    def instead_of_model(self, text: str) -> Plan | None:
+        """Return the plan for a line a configured model need not see; None to ask the model.
+
+        That is a line the grammar matches, or one a confident intent fills with a value beyond words
+        (an amount, an invoice number, an address, a date). Reads and free text (``remind me to …``)
+        still go to the model, which sees the thread and the memory.
+        """
+        plan, u = self.decide(text)
+        if plan is None or not plan.proposals:
+            return None
+        if u is None or (u.chosen is not None and u.chosen.structured):
+            return plan
+        return None
 
     def decide(self, text: str) -> tuple[Plan | None, Understood | None]:
         """Return the confident plan for a line (or None), and what the intents made of it (if asked)."""

@@ -76,6 +76,17 @@ def _means_money(token: str) -> bool:
     return bool(re.match(r"(?:US|C|A)?[$€£¥₹]|[-(]?[$€£¥₹]?\.?\d", bare))
 
 
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    "|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand"
+    "|a|an|and"
+)
+_IN_WORDS = re.compile(
+    rf"\b(?:(?:{_NUMBER_WORDS})[\s-]+)*(?:{_NUMBER_WORDS})[\s-]+(?:dollars?|bucks|euros?|pounds?|quid)\b",
+    re.I,
+)
+
+
 @dataclass(frozen=True)
 class Amount:
     """What a line says about money: the one exact amount, or why there is none."""
@@ -93,6 +104,9 @@ def amount(text: str) -> Amount:
     a line with an amount that cannot be read exactly has none, never another one.
     """
     text = text.strip()
+    words = _IN_WORDS.search(text)
+    if words:  # "forty dollars": said, but not in digits; never turned into a number here
+        return Amount(None, _cut(text, words), "Type the amount in digits, like $40.")
     spans: list[tuple[int, int, bool, Decimal]] = []
     problems: list[str] = []
     for m in re.finditer(r"\S+", text):
