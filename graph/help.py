@@ -141,6 +141,12 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 
+PLAIN = (
+    "Plain words work too (\"I spent $40 on printer ink\", \"what's my balance?\"): a change is shown on"
+    " its card, as I understood it, before anything happens; when I am not sure, I ask \"did you mean\"."
+)
+
+
 def help_text(entries: tuple[Entry, ...] = ENTRIES) -> str:
     """Return the help message: every command, its form and what it does."""
     width = min(max(len(e.usage) for e in entries), 40)
@@ -150,6 +156,7 @@ def help_text(entries: tuple[Entry, ...] = ENTRIES) -> str:
             lines += [f"  {e.usage}", f"  {'':{width}}  {e.what}"]
         else:
             lines.append(f"  {e.usage:{width}}  {e.what}")
+    lines.append(PLAIN)
     return "\n".join(lines)
 
 
