@@ -112,6 +112,7 @@ class Ladder:
     ) -> None:
         self.rules, self.ledger, self.cache, self.cheap_at = rules, ledger, cache, cheap_at
         self.rules_first = rules_first
+        self.calls_saved = 0  # commands served before any model rung (counted for the token benchmark)
         self.broken_rest_s = broken_rest_s
         self.rungs = [ModelRung("primary", primary)] if primary else []
         if cheap:
@@ -135,6 +136,7 @@ class Ladder:
         if self.rungs and self.rules_first is not None:
             fast = self.rules_first(request.text)
             if fast is not None and fast.proposals:  # a command: no model call needed
+                self.calls_saved += 1
                 usage = self.ledger.record(
                     run_id=run_id, agent=agent, usage=Usage("rules", 0, 0, 0.0), rung="rules"
                 )

@@ -162,20 +162,37 @@ class RulePlanner:
         self.understander = understander
         self.explain_mode = explain_mode
         self._told: set[str] = set()
+        self._offered: dict[str, tuple[str, ...]] = {}  # actor -> the commands last offered, numbered
 
     def plan(self, request: PlanRequest) -> Plan:
-        """Return one proposal for a recognised line, a "did you mean", or a refusal."""
+        """Return one proposal for a recognised line, a "did you mean", or a refusal.
+
+        After a "did you mean", typing an offer's number (``1``) runs that command.
+        """
+        offered = self._offered.pop(request.actor, ())
+        choice = request.text.strip()
+        if offered and choice.isdigit() and 1 <= int(choice) <= len(offered):
+            return self._chosen(offered[int(choice) - 1])
         fast, u = self.decide(request.text)
         if fast is not None:
             return fast
         if u is not None and u.way == "offer":
             reply, planner = _offer(u), "rules:offer"
+            self._offered[request.actor] = tuple(f.line for f in u.offers)
         else:
             reply, planner = f"{NOT_UNDERSTOOD} Type `help` to see what I can do.", "rules:none"
         if self.explain_mode and request.actor not in self._told:
             self._told.add(request.actor)
             reply += "\n" + RULE_MODE
         return Plan(reply=reply, planner=planner)
+
+    def _chosen(self, line: str) -> Plan:
+        raw = grammar(line)
+        if raw is None:
+            return Plan(
+                reply=f"That one needs what is in <…>: type it in full, e.g. `{line}`.", planner=self.name
+            )
+        return Plan(proposals=[raw], planner="rules:choice")
 
     def confident(self, text: str) -> Plan | None:
         """Return the plan for a line the grammar matches, or a confident intent fills; None otherwise.
@@ -221,6 +238,8 @@ class RulePlanner:
 def _offer(u: Understood) -> str:
     lines = [f"`{f.line}`" for f in u.offers]
     head = NOT_UNDERSTOOD + (f" {u.problem}" if u.problem else "")
+    runnable = [f for f in u.offers if grammar(f.line) is not None]
     if len(lines) == 1:
-        return f"{head} Did you mean: {lines[0]}?"
-    return f"{head} Did you mean:\n" + "\n".join(f"{i}. {x}" for i, x in enumerate(lines, 1))
+        return f"{head} Did you mean: {lines[0]}?" + (" Type 1 to run it." if runnable else "")
+    tail = "\nType its number to run it." if runnable else ""
+    return f"{head} Did you mean:\n" + "\n".join(f"{i}. {x}" for i, x in enumerate(lines, 1)) + tail

@@ -78,3 +78,16 @@ def test_with_a_model_a_confident_command_skips_the_model_and_a_question_does_no
         rungs = [sp.rung for sp in s.exec(select(Spend).order_by(Spend.id)).all()]  # type: ignore[arg-type]
     assert [r.planner.split("@")[0] for r in runs] == ["rules:intent", "openai:gpt-4o"]
     assert rungs == ["rules", "primary"]
+
+
+def test_an_offer_is_run_by_typing_its_number(app_factory):
+    chat = ConsoleSession(app_factory())
+    [offer] = chat.send("made $60 selling stickers")
+    numbered = [x for x in offer.text.splitlines() if x[:1].isdigit()]
+    [income] = [x for x in numbered if "`income 60.00 stickers`" in x]
+    assert "Type its number to run it." in offer.text
+    replies = chat.send(income.split(".")[0])
+    [card] = [r for r in replies if r.card]
+    assert "Record income of $60.00 from stickers" in card.text + card.card.title
+    [refused] = chat.send("2")  # no offer is open any more: a bare number is not understood
+    assert refused.text.startswith("I did not understand that.")
