@@ -211,7 +211,9 @@ class RulePlanner:
         plan, u = self.decide(text)
         if plan is None or not plan.proposals:
             return None
-        if u is None or (u.chosen is not None and u.chosen.structured):
+        if u is None:
+            return plan
+        if u.chosen is not None and u.chosen.phrasing.kind == "write" and u.chosen.structured:
             return plan
         return None
 
