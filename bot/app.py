@@ -12,6 +12,7 @@ from types import TracebackType
 from pydantic import BaseModel, SecretStr
 
 from agents.catalog import default_registry
+from agents.money import set_currency
 from agents.registry import Registry
 from bot.calendars import build_calendar
 from bot.costs import build_cache, build_ladder, build_ledger
@@ -100,6 +101,7 @@ class App:
         faults: Faults = NO_FAULTS,
     ) -> None:
         self.settings = settings
+        set_currency(settings.coo_currency)  # the books' currency, for every amount parsed and shown
         self._stack = ExitStack()
         self.db = make_engine(settings.database())
         self._stack.callback(self.db.dispose)

@@ -10,6 +10,7 @@ shown to the operator as data, and nothing is proposed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,10 +42,9 @@ class PaymentNotice(BaseModel):
     def _exact(cls, value: object) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
             raise ValueError("amount must be a number or a decimal string")
-        amount = parse_amount(value)
-        if amount != Decimal(str(value).strip()):
+        if not re.fullmatch(r"\d+(?:\.\d{1,2})?", str(value).strip()):  # plain digits: no 5k, no 1e3
             raise ValueError("amount must be positive with at most two decimal places")
-        return amount
+        return parse_amount(value)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agents.money import AMOUNT_START, AmountError, split_amount
 from agents.research import proposal_for
 from graph.crm_rules import CRM_RULES
 from graph.help import HELP
@@ -17,11 +18,34 @@ __all__ = ["HELP", "RulePlanner"]
 _DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|today|tomorrow)"
 _CLOCK = r"(?P<clock>\d{1,2}[:.]\d{2})"
 _LENGTH = r"(?:(?P<hours>\d{1,3})h(?P<hmin>\d{1,2})?m?|(?P<mins>\d{1,4})\s*(?:m|min|mins|minutes))"
-_AMOUNT = r"(?P<amount>[$€£]?\d[\d,]*(?:\.\d+)?)"
+_AMOUNT = rf"(?P<tail>{AMOUNT_START}.*)"  # the amount and what follows; split_amount takes it apart
 
 
 def _entry(op: str) -> Callable[[re.Match[str]], RawProposal]:
-    return lambda m: RawProposal(f"bookkeeping.{op}", {"amount": m["amount"], "memo": m["rest"].strip()})
+    def build(m: re.Match[str]) -> RawProposal:
+        amount, memo = split_amount(m["tail"])
+        return RawProposal(f"bookkeeping.{op}", {"amount": f"{amount}", "memo": memo})
+
+    return build
+
+
+def _paid(m: re.Match[str]) -> RawProposal:
+    args: dict[str, Any] = {"number": m["number"].upper()}
+    if m["tail"]:
+        amount, rest = split_amount(m["tail"])
+        if rest:
+            raise AmountError(
+                f"Type the amount alone after the invoice number, e.g. `paid {args['number']} 800`."
+            )
+        args["amount"] = f"{amount}"
+    return RawProposal("bookkeeping.mark_paid", args)
+
+
+def _invoice(m: re.Match[str]) -> RawProposal:
+    amount, memo = split_amount(m["tail"])
+    return RawProposal(
+        "bookkeeping.create_invoice", {"customer": m["customer"].strip(), "amount": f"{amount}", "memo": memo}
+    )
 
 
 def _webhook(m: re.Match[str]) -> RawProposal:
@@ -33,30 +57,15 @@ def _webhook(m: re.Match[str]) -> RawProposal:
 
 
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
-    (
-        re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I),
-        lambda m: RawProposal(
-            "bookkeeping.mark_paid",
-            {"number": m["number"].upper(), **({"amount": m["amount"]} if m["amount"] else {})},
-        ),
-    ),
-    (
-        re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),
-        lambda m: RawProposal(
-            "bookkeeping.create_invoice",
-            {"customer": m["customer"].strip(), "amount": m["amount"], "memo": m["rest"].strip()},
-        ),
-    ),
+    (re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I | re.S), _paid),
+    (re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}$", re.I | re.S), _invoice),
     (re.compile(r"^invoices$", re.I), lambda m: RawProposal("bookkeeping.list_invoices", {})),
     (
         re.compile(r"^summary(?:\s+(?P<month>\d{4}-\d{2}))?$", re.I),
         lambda m: RawProposal("bookkeeping.summary", {"month": m["month"]} if m["month"] else {}),
     ),
-    (re.compile(rf"^(?:expense|spent|paid)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S), _entry("record_expense")),
-    (
-        re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),
-        _entry("record_income"),
-    ),
+    (re.compile(rf"^(?:expense|spent|paid)\s+{_AMOUNT}$", re.I | re.S), _entry("record_expense")),
+    (re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}$", re.I | re.S), _entry("record_income")),
     (re.compile(r"^balance\??$", re.I), lambda m: RawProposal("bookkeeping.balance", {})),
     (re.compile(r"^tasks$", re.I), lambda m: RawProposal("tasks.list_tasks", {})),
     (
@@ -137,5 +146,8 @@ class RulePlanner:
         for pattern, build in _RULES:
             m = pattern.match(text)
             if m:
-                return Plan(proposals=[build(m)], planner=self.name)
+                try:
+                    return Plan(proposals=[build(m)], planner=self.name)
+                except AmountError as exc:  # never a number other than the one meant: say what to type
+                    return Plan(reply=f"Nothing was recorded: {exc}", planner=self.name)
         return Plan(reply="I did not understand that. Type `help` to see what I can do.", planner=self.name)

@@ -21,7 +21,7 @@ def plan(text: str):
         (
             "income $1,200 ACME invoice 7",
             "bookkeeping.record_income",
-            {"amount": "$1,200", "memo": "ACME invoice 7"},
+            {"amount": "1200.00", "memo": "ACME invoice 7"},
         ),
         ("balance", "bookkeeping.balance", {}),
         ("task call Sam", "tasks.add_task", {"text": "call Sam"}),
