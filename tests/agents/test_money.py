@@ -213,3 +213,32 @@ def test_the_card_shows_exactly_what_the_journal_posts(engine, data, value):
     posted = {line.debit_cents or line.credit_cents for line in lines}
     assert posted == {int(Decimal(shown[1].replace(",", "")) * 100)} == {int(value * 100)}
     assert action.amount_cents == int(value * 100)
+
+
+@pytest.mark.parametrize(
+    ("key", "args", "title"),
+    [
+        (
+            "bookkeeping.record_expense",
+            {"amount": "40", "memo": "for printer ink"},
+            "Record an expense of $40.00 for printer ink",
+        ),
+        (
+            "bookkeeping.record_expense",
+            {"amount": "40", "memo": "printer ink"},
+            "Record an expense of $40.00 for printer ink",
+        ),
+        (
+            "bookkeeping.record_income",
+            {"amount": "5k", "memo": "from Acme"},
+            "Record income of $5,000.00 from Acme",
+        ),
+        (
+            "bookkeeping.create_invoice",
+            {"customer": "Acme", "amount": "800", "memo": "for the logo"},
+            "Invoice Acme $800.00 for the logo",
+        ),
+    ],
+)
+def test_card_titles_do_not_double_words(key, args, title):
+    assert REGISTRY.propose(key, args, run_id="r", index=0).summary == title

@@ -60,7 +60,12 @@ def test_edit_replaces_the_card_and_the_edited_action_is_asked_again(slack):
 
 @pytest.mark.parametrize(
     ("typed", "why"),
-    [("-3", "negative"), ("1.001", "more than two decimals"), ("€4", "books are in USD"), ("1e3", "scientific")],
+    [
+        ("-3", "negative"),
+        ("1.001", "more than two decimals"),
+        ("€4", "books are in USD"),
+        ("1e3", "scientific"),
+    ],
 )
 def test_invalid_edit_stays_in_the_modal_and_changes_nothing(slack, typed, why):
     card, view = open_editor(slack, "expense 12.50 coffee")
