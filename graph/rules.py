@@ -48,6 +48,15 @@ def _invoice(m: re.Match[str]) -> RawProposal:
     )
 
 
+_DONE = "done|complete|completed|finish|finished"
+_TASK_OPS = {"reopen": "reopen_task", "delete": "delete_task", "remove": "delete_task"}
+
+
+def _task_change(m: re.Match[str]) -> RawProposal:
+    op = _TASK_OPS.get(m["verb"].lower(), "complete_task")
+    return RawProposal(f"tasks.{op}", {"task_id": int(m["id"])})
+
+
 def _webhook(m: re.Match[str]) -> RawProposal:
     try:
         payload: Any = json.loads(m["json"])
@@ -68,6 +77,17 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
     (re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}$", re.I | re.S), _entry("record_income")),
     (re.compile(r"^balance\??$", re.I), lambda m: RawProposal("bookkeeping.balance", {})),
     (re.compile(r"^tasks$", re.I), lambda m: RawProposal("tasks.list_tasks", {})),
+    (
+        re.compile(rf"^(?P<verb>{_DONE}|reopen|delete|remove)\s+(?:task\s+)?#?(?P<id>\d+)$", re.I),
+        _task_change,
+    ),
+    (  # "task 1 done", "mark #1 as done": a change to task 1, never a new task named "1 done"
+        re.compile(
+            rf"^(?:(?:task|todo|mark)\s+)?(?:task\s+)?#?(?P<id>\d+)\s+(?:as\s+)?(?P<verb>{_DONE}|reopen|delete|remove)$",
+            re.I,
+        ),
+        _task_change,
+    ),
     (
         re.compile(r"^(?:task|todo)\s+(?P<text>.+)$", re.I | re.S),
         lambda m: RawProposal("tasks.add_task", {"text": m["text"].strip()}),
