@@ -165,3 +165,28 @@ def test_the_reminder_is_posted_to_the_conversation_the_task_came_from(app_facto
     assert (
         out.texts()[-1] == "Reminder: task #1 call Priya (due tomorrow). Type `done 1` when it is finished."
     )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_digest_counts_and_lists_due_and_overdue_tasks_first(app_factory):
+    from bot.digest import DigestSources, collect, facts_text, render
+
+    app = app_factory(settings={"coo_timezone": "Europe/Berlin"})
+    chat = ConsoleSession(app)
+    today = datetime.now(BERLIN).date()
+    for line in ("task buy ink", f"task pay rent on {today - timedelta(days=2)}", "task call Priya today"):
+        said(chat, line)
+        said(chat, "a")
+    d = collect(
+        DigestSources(db=app.db, approvals=app.approvals, ledger=app.ledger, tz=BERLIN),
+        today,
+        datetime.now(UTC),
+    )
+    body = render(d, None)
+    lines = body.split("Open tasks: ", 1)[1].splitlines()
+    assert lines[0] == "3, 2 due or overdue"
+    assert lines[1].startswith("  • #2 pay rent — overdue since ")
+    assert lines[2] == "  • #3 call Priya — due today"
+    assert lines[3] == "  • #1 buy ink"
+    facts = facts_text(d)
+    assert "Task pay rent — overdue since " in facts and "Task call Priya — due today" in facts
