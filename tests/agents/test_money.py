@@ -170,7 +170,7 @@ def test_any_text_is_refused_or_read_as_a_whole_number_of_cents(text):
         st.builds(lambda a, b: f"{a}e{b}", st.integers(1, 999), st.integers(0, 400)),
         st.builds(lambda a, b: f"{a}E+{b}", st.integers(1, 999), st.integers(0, 400)),
         st.builds(lambda v: f"-{v}", VALUES),
-        st.builds(lambda v: f"{v}1", VALUES.filter(lambda v: v != v.to_integral_value())),
+        st.builds(lambda v: f"{v:.2f}1", VALUES),
         st.builds(lambda a, b: f"{a},{b:02d}", st.integers(1, 999), st.integers(0, 99)),
         st.builds(lambda s, v: f"{s}{v}", st.sampled_from(["€", "£", "¥", "₹", "EUR ", "GBP "]), VALUES),
         st.builds(lambda v: f"{v} EUR", VALUES),
