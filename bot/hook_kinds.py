@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agents import money
 from agents.money import parse_amount
 from graph.state import Preset
 
@@ -82,7 +83,13 @@ def interpret(name: str, kind: str, body: dict[str, Any]) -> Inbound:
         except ValidationError as exc:
             detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise BadPayload(f"not a payment notice ({detail})") from None
-        currency = p.currency.upper()
+        currency, books = p.currency.upper(), money.currency()
+        if currency != books:  # never recorded as if it were the books' currency
+            return Inbound(
+                text=f"Inbound webhook {name}: a payment of {p.amount:.2f} {currency} from {p.payer}, ref"
+                f" {p.reference} (untrusted). The books are in {books}, so nothing was proposed: convert it"
+                f" and type `income <amount> <memo>` to record it."
+            )
         memo = f"{currency} payment from {p.payer}, ref {p.reference} (webhook {name})"
         args = {"amount": f"{p.amount:.2f}", "memo": memo}
         text = f"Inbound webhook {name}: payment of {p.amount:.2f} {currency} (untrusted; fixed proposal)"
