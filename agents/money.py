@@ -40,7 +40,7 @@ _SYMBOL = "".join(_SYMBOL_MEANS)
 _PRE = re.compile(rf"^(?P<mark>(?:US|C|A)?[{_SYMBOL}]|[A-Za-z]{{3}}(?=\s?[-\d.]))\s?")
 _POST = re.compile(rf"\s?(?P<mark>[{_SYMBOL}]|[A-Za-z]{{2,8}})$")
 MAX_TEXT = 40  # longer than any amount anyone types
-AMOUNT_START = r"(?:[A-Za-z]{3}\s+(?=[-\d.]))?(?:US|C|A)?[-(]?[$€£¥₹]?[-(]?[\d.]"
+AMOUNT_START = rf"(?:(?i:{'|'.join(sorted(CODES))})\s+(?=[-\d.]))?(?:US|C|A)?[-(]?[$€£¥₹]?[-(]?[\d.]"
 """A regex fragment: where a token that means to be an amount starts (for grammars that then split it)."""
 
 _books = ["USD"]

@@ -8,11 +8,14 @@ from contextlib import ExitStack
 from dataclasses import replace
 from datetime import timedelta
 from types import TracebackType
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, SecretStr
 
 from agents.catalog import default_registry
+from agents.money import set_currency
 from agents.registry import Registry
+from agents.tasks import TasksConfig
 from bot.calendars import build_calendar
 from bot.costs import build_cache, build_ladder, build_ledger
 from bot.intents import build_rules
@@ -101,6 +104,7 @@ class App:
         faults: Faults = NO_FAULTS,
     ) -> None:
         self.settings = settings
+        set_currency(settings.coo_currency)  # the books' currency, for every amount parsed and shown
         self._stack = ExitStack()
         self.db = make_engine(settings.database())
         self._stack.callback(self.db.dispose)
@@ -116,6 +120,7 @@ class App:
             research_config(settings),
             calendar_config=self.calendar,
             webhooks_config=webhooks_config(settings),
+            tasks_config=TasksConfig(tz=ZoneInfo(settings.coo_timezone)),
         )
         checkpointer = self._stack.enter_context(
             open_checkpointer(settings.database_url, settings.coo_data_dir, self.redactor)

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     coo_calendar_timeout_s: float = Field(default=15.0, gt=0)
     coo_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
     coo_timezone: str = "UTC"
+    coo_currency: str = "USD"  # the books' currency: amounts in any other are refused, not converted
     coo_digest_time: str = "08:00"
     coo_digest_to: str | None = None
     coo_budget_daily_usd: float | None = None
@@ -110,6 +111,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("coo_currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        from agents.money import CODES
+
+        if value.strip().upper() not in CODES:
+            raise ValueError(
+                f"COO_CURRENCY must be an ISO code such as USD or EUR, one of: {', '.join(sorted(CODES))}"
+            )
+        return value.strip().upper()
 
     @property
     def model_configured(self) -> bool:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agents.money import AMOUNT_START, AmountError, split_amount
 from agents.research import proposal_for
 from graph.crm_rules import CRM_RULES
 from graph.help import HELP
@@ -18,16 +19,49 @@ __all__ = ["HELP", "RulePlanner", "grammar"]
 _DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|today|tomorrow)"
 _CLOCK = r"(?P<clock>\d{1,2}[:.]\d{2})"
 _LENGTH = r"(?:(?P<hours>\d{1,3})h(?P<hmin>\d{1,2})?m?|(?P<mins>\d{1,4})\s*(?:m|min|mins|minutes))"
-_AMOUNT = r"(?P<amount>[$€£]?\d[\d,]*(?:\.\d+)?)(?=\s|$)"  # "5k" is not "5": the intents read it
+_AMOUNT = rf"(?P<tail>{AMOUNT_START}.*)"  # the amount and what follows; split_amount takes it apart
 
 
 def _entry(op: str) -> Callable[[re.Match[str]], RawProposal]:
-    return lambda m: RawProposal(f"bookkeeping.{op}", {"amount": m["amount"], "memo": _memo(m["rest"])})
+    def build(m: re.Match[str]) -> RawProposal:
+        amount, memo = split_amount(m["tail"])
+        return RawProposal(f"bookkeeping.{op}", {"amount": f"{amount}", "memo": _memo(memo)})
+
+    return build
 
 
 def _memo(rest: str) -> str:
     """Return a memo without the word that joined it to the amount ("spent 40 on ink": ``ink``)."""
     return re.sub(r"^\s*(?:on|for|from)\s+(?:(?:a|an|the)\s+)?", "", rest).strip()
+
+
+def _paid(m: re.Match[str]) -> RawProposal:
+    args: dict[str, Any] = {"number": m["number"].upper()}
+    if m["tail"]:
+        amount, rest = split_amount(m["tail"])
+        if rest:
+            raise AmountError(
+                f"Type the amount alone after the invoice number, e.g. `paid {args['number']} 800`."
+            )
+        args["amount"] = f"{amount}"
+    return RawProposal("bookkeeping.mark_paid", args)
+
+
+def _invoice(m: re.Match[str]) -> RawProposal:
+    amount, memo = split_amount(m["tail"])
+    return RawProposal(
+        "bookkeeping.create_invoice",
+        {"customer": m["customer"].strip(), "amount": f"{amount}", "memo": _memo(memo)},
+    )
+
+
+_DONE = "done|complete|completed|finish|finished"
+_TASK_OPS = {"reopen": "reopen_task", "delete": "delete_task", "remove": "delete_task"}
+
+
+def _task_change(m: re.Match[str]) -> RawProposal:
+    op = _TASK_OPS.get(m["verb"].lower(), "complete_task")
+    return RawProposal(f"tasks.{op}", {"task_id": int(m["id"])})
 
 
 def _webhook(m: re.Match[str]) -> RawProposal:
@@ -39,32 +73,28 @@ def _webhook(m: re.Match[str]) -> RawProposal:
 
 
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
-    (
-        re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I),
-        lambda m: RawProposal(
-            "bookkeeping.mark_paid",
-            {"number": m["number"].upper(), **({"amount": m["amount"]} if m["amount"] else {})},
-        ),
-    ),
-    (
-        re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),
-        lambda m: RawProposal(
-            "bookkeeping.create_invoice",
-            {"customer": m["customer"].strip(), "amount": m["amount"], "memo": _memo(m["rest"])},
-        ),
-    ),
+    (re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I | re.S), _paid),
+    (re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}$", re.I | re.S), _invoice),
     (re.compile(r"^invoices$", re.I), lambda m: RawProposal("bookkeeping.list_invoices", {})),
     (
         re.compile(r"^summary(?:\s+(?P<month>\d{4}-\d{2}))?$", re.I),
         lambda m: RawProposal("bookkeeping.summary", {"month": m["month"]} if m["month"] else {}),
     ),
-    (re.compile(rf"^(?:expense|spent|paid)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S), _entry("record_expense")),
-    (
-        re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),
-        _entry("record_income"),
-    ),
+    (re.compile(rf"^(?:expense|spent|paid)\s+{_AMOUNT}$", re.I | re.S), _entry("record_expense")),
+    (re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}$", re.I | re.S), _entry("record_income")),
     (re.compile(r"^balance\??$", re.I), lambda m: RawProposal("bookkeeping.balance", {})),
     (re.compile(r"^tasks$", re.I), lambda m: RawProposal("tasks.list_tasks", {})),
+    (
+        re.compile(rf"^(?P<verb>{_DONE}|reopen|delete|remove)\s+(?:task\s+)?#?(?P<id>\d+)$", re.I),
+        _task_change,
+    ),
+    (  # "task 1 done", "mark #1 as done": a change to task 1, never a new task named "1 done"
+        re.compile(
+            rf"^(?:(?:task|todo|mark)\s+)?(?:task\s+)?#?(?P<id>\d+)\s+(?:as\s+)?(?P<verb>{_DONE}|reopen|delete|remove)$",
+            re.I,
+        ),
+        _task_change,
+    ),
     (
         re.compile(r"^(?:task|todo)\s+(?P<text>.+)$", re.I | re.S),
         lambda m: RawProposal("tasks.add_task", {"text": m["text"].strip()}),
@@ -187,11 +217,14 @@ class RulePlanner:
         return Plan(reply=reply, planner=planner)
 
     def _chosen(self, line: str) -> Plan:
+        if not parses(line):
+            if "<" in line:
+                return Plan(
+                    reply=f"That one needs what is in <…>: type it in full, e.g. `{line}`.", planner=self.name
+                )
+            return Plan(reply=f"Type `{line}` to do that.", planner=self.name)  # the channel answers it
         raw = grammar(line)
-        if raw is None:
-            return Plan(
-                reply=f"That one needs what is in <…>: type it in full, e.g. `{line}`.", planner=self.name
-            )
+        assert raw is not None
         return Plan(proposals=[raw], planner="rules:choice")
 
     def confident(self, text: str) -> Plan | None:
@@ -222,12 +255,15 @@ class RulePlanner:
         text = text.strip()
         if text.lower() in {"help", "?", "/help", "/start"}:
             return Plan(reply=HELP, planner=self.name), None
-        raw = grammar(text)
+        try:
+            raw = grammar(text)
+        except AmountError as exc:  # never a number other than the one meant: say what to type
+            return Plan(reply=f"Nothing was recorded: {exc}", planner=self.name), None
         if raw is not None:
             return Plan(proposals=[raw], planner=self.name), None
         if self.understander is None or not text:
             return None, None
-        u = self.understander.understand(text, lambda line: line == "help" or grammar(line) is not None)
+        u = self.understander.understand(text, lambda line: line == "help" or parses(line))
         if u.way != "act" or u.chosen is None:
             return None, u
         if u.chosen.phrasing.key == "chat.help":
@@ -240,8 +276,16 @@ class RulePlanner:
 def _offer(u: Understood) -> str:
     lines = [f"`{f.line}`" for f in u.offers]
     head = NOT_UNDERSTOOD + (f" {u.problem}" if u.problem else "")
-    runnable = [f for f in u.offers if grammar(f.line) is not None]
+    runnable = [f for f in u.offers if parses(f.line)]
     if len(lines) == 1:
         return f"{head} Did you mean: {lines[0]}?" + (" Type 1 to run it." if runnable else "")
     tail = "\nType its number to run it." if runnable else ""
     return f"{head} Did you mean:\n" + "\n".join(f"{i}. {x}" for i, x in enumerate(lines, 1)) + tail
+
+
+def parses(line: str) -> bool:
+    """Tell whether the grammar takes a line as it is (an amount it would refuse: no)."""
+    try:
+        return grammar(line) is not None
+    except AmountError:
+        return False

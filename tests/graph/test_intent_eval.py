@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.money import parse_amount
+from agents.money import AmountError, parse_amount
 from graph.intents import IntentIndex
 from graph.rules import RulePlanner, grammar
 from graph.slots import SlotContext
@@ -79,7 +79,10 @@ def _readable(args: dict[str, object]) -> bool:
 
 def grammar_alone(case: Case) -> Outcome:
     """The rule-based model before intents: the exact grammar."""
-    raw = grammar(case.line)
+    try:
+        raw = grammar(case.line)
+    except AmountError:  # refused, saying what to type
+        return Outcome("offer", case.intent if case.ask else "")
     if raw is None:
         return Outcome("none")
     if not _readable(raw.arguments):
@@ -95,6 +98,8 @@ def with_intents(planner: RulePlanner, case: Case) -> Outcome:
         if not _readable(raw.arguments):  # the registry refuses it, saying what to type: an offer
             return Outcome("offer", _key(raw.key))
         return Outcome("act", _key(raw.key), raw.arguments)
+    if plan is not None and plan.reply.startswith("Nothing was recorded"):  # refused, saying what to type
+        return Outcome("offer", case.intent if case.ask else "")
     if plan is not None:  # help
         return Outcome("act", "chat.help")
     if u is not None and u.way == "offer":
