@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from graph import intents  # noqa: E402
 from graph.intents import IntentIndex  # noqa: E402
-from graph.rules import RulePlanner, grammar  # noqa: E402
+from graph.rules import RulePlanner, parses  # noqa: E402
 from graph.slots import SlotContext  # noqa: E402
 from graph.understand import Understander  # noqa: E402
 from memory.knowledge.embedders import UseEmbedder  # noqa: E402
@@ -85,7 +85,7 @@ def main() -> None:
     )
 
     lines = [c.line for c in cases]
-    base = _times(grammar, lines, args.rounds)
+    base = _times(parses, lines, args.rounds)
     full = _times(planner.decide, lines, args.rounds)
     b_med, f_med = statistics.median(base), statistics.median(full)
     p95 = statistics.quantiles(full, n=20)[-1]
