@@ -363,13 +363,43 @@ DRAFTS: tuple[Phrasing, ...] = (
 
 CHANNEL: tuple[Phrasing, ...] = (
     _p("chat.help", "help", "read", ("what can you do", "how does this work", "what commands are there")),
-    _p("chat.undo", "undo", "chat", ("undo that", "take that back", "oops, revert the last one")),
-    _p("chat.approve", "approve", "chat", ("yes do it", "go ahead", "ok approved")),
-    _p("chat.reject", "reject", "chat", ("no don't", "cancel that card", "nope, reject it")),
-    _p("chat.pending", "pending", "chat", ("what is waiting for me", "which cards are open")),
-    _p("chat.status", "/status", "chat", ("what's running", "is anything stuck", "what failed")),
-    _p("chat.budget", "/budget", "chat", ("how much have I spent on AI", "what's my model budget")),
-    _p("chat.digest", "digest", "chat", ("send me the digest now", "morning briefing please")),
+    _p(
+        "chat.undo",
+        "undo",
+        "chat",
+        ("undo that", "take that back", "oops, revert the last one"),
+        words="undo revert",
+    ),
+    _p("chat.approve", "approve", "chat", ("yes do it", "go ahead", "ok approved"), words="approve"),
+    _p("chat.reject", "reject", "chat", ("no don't", "cancel that card", "nope, reject it"), words="reject"),
+    _p(
+        "chat.pending",
+        "pending",
+        "chat",
+        ("what is waiting for me", "which cards are open"),
+        words="pending waiting",
+    ),
+    _p(
+        "chat.status",
+        "/status",
+        "chat",
+        ("what's running", "is anything stuck", "what failed"),
+        words="status running stuck",
+    ),
+    _p(
+        "chat.budget",
+        "/budget",
+        "chat",
+        ("how much have I spent on AI", "what's my model budget"),
+        words="budget",
+    ),
+    _p(
+        "chat.digest",
+        "digest",
+        "chat",
+        ("send me the digest now", "morning briefing please"),
+        words="digest briefing",
+    ),
 )
 
 ALL: tuple[Phrasing, ...] = (

@@ -29,6 +29,7 @@ class Thresholds:
     act: float = 0.53
     margin: float = 0.04
     offer: float = 0.42
+    offer_chat: float = 0.65  # "ok", "thanks", "lol" come close to `undo`: never offer it on so little
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Understander:
             parses: Tells whether a command line passes the grammar.
         """
         t = self.thresholds
-        scored = self.index.nearest(text)
+        scored = [s for s in self.index.nearest(text) if s.phrasing.kind != "chat" or s.score >= t.offer_chat]
         top = scored[0]
         if top.score < t.offer:
             return Understood("none", score=top.score)

@@ -212,3 +212,9 @@ def test_lines_that_mean_nothing_are_offered_or_refused(scores):
 def test_slots_are_read_right(scores):
     _, after = scores
     assert after.slots_right / after.slots_checked >= 0.90
+
+
+@pytest.mark.parametrize("line", ["ok", "thanks", "lol", "hello"])
+def test_small_talk_is_never_offered_a_channel_command(use_embedder, line):
+    _, u = planner_with_intents(use_embedder).decide(line)
+    assert u is not None and all(f.phrasing.kind != "chat" for f in u.offers), u
