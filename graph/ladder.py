@@ -4,7 +4,8 @@ Rungs, best first: the primary model → the cheap model → a cached answer →
 
 Before any model rung, a command the rule-based model understands for sure is served by it, with no
 model call: a line its grammar matches, or a confident intent with every slot read and a value beyond
-words among them (``RulePlanner.instead_of_model``). Questions, reads and chat still go to the model.
+words among them (``RulePlanner.instead_of_model``). Questions, reads and chat still go to the model,
+and so does a request that carries untrusted content (the model's context marks it as data).
 
 - Each model rung first looks up its own answer to the exact prompt in the response cache; a hit is
   served free (rung ``cache``).
@@ -133,7 +134,7 @@ class Ladder:
     def plan(self, request: PlanRequest) -> Plan:
         """Plan on the best rung that is affordable and healthy."""
         run_id, agent = request.run_id or "-", request.agent
-        if self.rungs and self.rules_first is not None:
+        if self.rungs and self.rules_first is not None and not request.untrusted:
             fast = self.rules_first(request.text)
             if fast is not None and fast.proposals:  # a command: no model call needed
                 self.calls_saved += 1

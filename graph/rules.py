@@ -100,7 +100,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
         lambda m: RawProposal("tasks.add_task", {"text": m["text"].strip()}),
     ),
     (
-        re.compile(r"^remember\s+(?P<text>.+)$", re.I | re.S),
+        re.compile(r"^remember\s+(?:that\s+)?(?P<text>.+)$", re.I | re.S),  # "remember that X": X
         lambda m: RawProposal("knowledge.remember", {"text": m["text"].strip()}),
     ),
     (
