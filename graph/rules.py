@@ -153,6 +153,14 @@ _CALENDAR_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawPropos
 _RULES += _CALENDAR_RULES
 
 
+_NEEDS_AMOUNT = {
+    **dict.fromkeys(("expense", "spent", "paid"), "expense 40 lunch"),
+    **dict.fromkeys(("income", "received", "earned"), "income 300 consulting"),
+    "invoice": "invoice Acme 1200 website",
+    "deal": "deal Bob 5000 website",
+}
+
+
 class RulePlanner:
     """Matches a line against the grammar; anything else gets help."""
 
@@ -170,4 +178,11 @@ class RulePlanner:
                     return Plan(proposals=[build(m)], planner=self.name)
                 except AmountError as exc:  # never a number other than the one meant: say what to type
                     return Plan(reply=f"Nothing was recorded: {exc}", planner=self.name)
+        example = _NEEDS_AMOUNT.get(text.split(None, 1)[0].lower() if text else "")
+        if example:  # a money word without an amount where one belongs: say where it goes
+            return Plan(
+                reply=f"Nothing was recorded: put the amount where it belongs, like `{example}`"
+                " (40, $40, 1,200.50 or 5k).",
+                planner=self.name,
+            )
         return Plan(reply="I did not understand that. Type `help` to see what I can do.", planner=self.name)
