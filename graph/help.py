@@ -35,8 +35,8 @@ class Entry:
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         "expense <amount> <memo>",
-        "record money spent (asks first)",
-        ("expense 12.50 coffee", "spent 40 train"),
+        "record money spent (asks first); 40, $40, 1,200.50, 5k; no rounding",
+        ("expense 12.50 coffee", "spent 40 train", "expense 5k laptop"),
     ),
     Entry(
         "income <amount> <memo>",

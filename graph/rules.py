@@ -177,6 +177,14 @@ def grammar(text: str) -> RawProposal | None:
     return None
 
 
+_NEEDS_AMOUNT = {
+    **dict.fromkeys(("expense", "spent", "paid"), "expense 40 lunch"),
+    **dict.fromkeys(("income", "received", "earned"), "income 300 consulting"),
+    "invoice": "invoice Acme 1200 website",
+    "deal": "deal Bob 5000 website",
+}
+
+
 class RulePlanner:
     """Matches a line against the grammar, then against the intents' examples; anything else gets help.
 
@@ -206,9 +214,19 @@ class RulePlanner:
         fast, u = self.decide(request.text)
         if fast is not None:
             return fast
+        text = request.text.strip()
+        example = _NEEDS_AMOUNT.get(text.split(None, 1)[0].lower() if text else "")
+        # A money word without an amount where one belongs: say where it goes.
+        head = (
+            f"Nothing was recorded: put the amount where it belongs, like `{example}` (40, $40, 1,200.50 or 5k)."
+            if example
+            else NOT_UNDERSTOOD
+        )
         if u is not None and u.way == "offer":
-            reply, planner = _offer(u), "rules:offer"
+            reply, planner = _offer(u, head), "rules:offer"
             self._offered[request.actor] = tuple(f.line for f in u.offers)
+        elif example:
+            reply, planner = head, "rules:none"
         else:
             reply, planner = f"{NOT_UNDERSTOOD} Type `help` to see what I can do.", "rules:none"
         if self.explain_mode and request.actor not in self._told:
@@ -273,9 +291,9 @@ class RulePlanner:
         return Plan(proposals=[raw], planner="rules:intent"), u
 
 
-def _offer(u: Understood) -> str:
+def _offer(u: Understood, head: str = NOT_UNDERSTOOD) -> str:
     lines = [f"`{f.line}`" for f in u.offers]
-    head = NOT_UNDERSTOOD + (f" {u.problem}" if u.problem else "")
+    head += f" {u.problem}" if u.problem else ""
     runnable = [f for f in u.offers if parses(f.line)]
     if len(lines) == 1:
         return f"{head} Did you mean: {lines[0]}?" + (" Type 1 to run it." if runnable else "")

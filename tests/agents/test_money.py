@@ -242,3 +242,13 @@ def test_the_card_shows_exactly_what_the_journal_posts(engine, data, value):
 )
 def test_card_titles_do_not_double_words(key, args, title):
     assert REGISTRY.propose(key, args, run_id="r", index=0).summary == title
+
+
+def test_coo_currency_is_an_iso_code_the_parser_knows(tmp_path):
+    from pydantic import ValidationError
+
+    from tests.conftest import make_settings
+
+    assert make_settings(tmp_path, coo_currency="eur").coo_currency == "EUR"
+    with pytest.raises(ValidationError, match="COO_CURRENCY must be an ISO code such as USD or EUR"):
+        make_settings(tmp_path, coo_currency="dollars")

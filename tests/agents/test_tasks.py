@@ -71,7 +71,7 @@ def jobs_of(app) -> list[Job]:
         return list(s.exec(select(Job).where(Job.kind == "tasks.remind").order_by(col(Job.created_at))).all())
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_done_reopen_delete_each_asks_and_can_be_undone_and_the_reminder_follows(app_factory):
     app = app_factory(settings={"coo_timezone": "Europe/Berlin"})
     chat = ConsoleSession(app)
@@ -146,7 +146,7 @@ def test_tasks_show_overdue_then_due_today_then_later_then_undated(app_factory):
     assert rows[4] == "#1 buy ink"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_the_reminder_is_posted_to_the_conversation_the_task_came_from(app_factory):
     app = app_factory(settings={"coo_operators": ["test:U1"]})
     out = RecordingOutbound()

@@ -136,6 +136,9 @@ def test_amounts_and_emails_as_people_type_them(line, key, args):
         ("invoice Acme 0 logo", "'0' is zero"),
         ("paid INV-2026-0002 500 thanks", "Type the amount alone"),
         ("deal Bob 5m website", "'5m' is not an amount"),
+        ("expense lunch 40", "put the amount where it belongs, like `expense 40 lunch`"),
+        ("invoice Acme website", "like `invoice Acme 1200 website`"),
+        ("received a tip", "like `income 300 consulting`"),
     ],
 )
 def test_amounts_that_could_be_misread_are_refused_before_any_card(line, why):
