@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.contract import ExecContext, Operation, Outcome, SideEffect, joined
 from agents.money import Money, cents, fmt
 from memory import ledger
 from memory.invoices import Invoice
@@ -118,9 +118,7 @@ OPERATIONS: list[Operation[Any]] = [
         description="Record money spent (an expense) in the ledger.",
         args=EntryArgs,
         side_effect=SideEffect.REVERSIBLE,
-        summarize=lambda a: (
-            f"Record an expense of {fmt(cents(a.amount))}" + (f" for {a.memo}" if a.memo else "")
-        ),
+        summarize=lambda a: f"Record an expense of {fmt(cents(a.amount))}" + joined("for", a.memo),
         changes=lambda a: (
             f"Ledger: debit {ledger.ACCOUNTS[ledger.expense_account(a.memo)][0]}, credit Cash"
             f" {fmt(cents(a.amount))}; balance goes down by {fmt(cents(a.amount))}"
@@ -135,9 +133,7 @@ OPERATIONS: list[Operation[Any]] = [
         description="Record money received (income) in the ledger.",
         args=EntryArgs,
         side_effect=SideEffect.REVERSIBLE,
-        summarize=lambda a: (
-            f"Record income of {fmt(cents(a.amount))}" + (f" from {a.memo}" if a.memo else "")
-        ),
+        summarize=lambda a: f"Record income of {fmt(cents(a.amount))}" + joined("from", a.memo),
         changes=lambda a: (
             f"Ledger: debit Cash, credit Revenue {fmt(cents(a.amount))}; balance goes up by {fmt(cents(a.amount))}"
         ),

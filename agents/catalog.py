@@ -27,13 +27,14 @@ def default_registry(
     research_config: research.ResearchConfig | None = None,
     calendar_config: calendar_agent.CalendarConfig | None = None,
     webhooks_config: webhooks.WebhooksConfig | None = None,
+    tasks_config: tasks.TasksConfig | None = None,
 ) -> Registry:
     """Return a registry of every built-in agent's operations (knowledge+research, outreach, calendar, webhooks: when given theirs)."""
     ops = [
         *bookkeeping.OPERATIONS,
         *invoicing.OPERATIONS,
         *ledger_summary.OPERATIONS,
-        *tasks.OPERATIONS,
+        *(tasks.operations(tasks_config) if tasks_config is not None else tasks.OPERATIONS),
         *workspace.OPERATIONS,
         *crm.OPERATIONS,
         *drafts.OPERATIONS,

@@ -31,6 +31,19 @@ def as_clause(summary: str) -> str:
     return summary if summary[1:2].isupper() else summary[:1].lower() + summary[1:]
 
 
+def joined(word: str, text: str) -> str:
+    """Return `` <word> <text>`` for a card title, without doubling a word the text starts with.
+
+    ``joined("for", "for printer ink")`` is `` for printer ink``, not `` for for printer ink``;
+    an empty text gives ``""``.
+    """
+    text = text.strip()
+    if not text:
+        return ""
+    first = text.split(None, 1)[0].lower()
+    return f" {text}" if first in {word.lower(), "for", "from", "to", "on"} else f" {word} {text}"
+
+
 class Action(BaseModel):
     """A typed proposal: one operation of one agent, with everything policy and the card need."""
 

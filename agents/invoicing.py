@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from agents.bookkeeping import AGENT, PROMPT_VERSION, NoArgs, balance_cents, reverse
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.contract import ExecContext, Operation, Outcome, SideEffect, joined
 from agents.errors import NotReversible
 from agents.money import Money, cents, fmt
 from memory import invoices, ledger
@@ -130,7 +130,9 @@ def _check_paid(s: Session, args: PaidArgs) -> None:
     """Refuse before the card: no such invoice, a different amount, or not open."""
     inv = _payable(s, args)
     if inv.status != "open":
-        raise ValueError(f"{inv.number} is {'already paid' if inv.status == 'paid' else inv.status}, not open")
+        raise ValueError(
+            f"{inv.number} is {'already paid' if inv.status == 'paid' else inv.status}, not open"
+        )
 
 
 def _paid(ctx: ExecContext, args: PaidArgs) -> Outcome:
@@ -197,9 +199,7 @@ OPERATIONS: list[Operation[Any]] = [
         description="Issue an invoice to a customer (numbered INV-<year>-<seq>); undo voids it.",
         args=InvoiceArgs,
         side_effect=SideEffect.REVERSIBLE,
-        summarize=lambda a: (
-            f"Invoice {a.customer} {fmt(cents(a.amount))}" + (f" for {a.memo}" if a.memo else "")
-        ),
+        summarize=lambda a: f"Invoice {a.customer} {fmt(cents(a.amount))}" + joined("for", a.memo),
         changes=lambda a: (
             f"Invoices: a new open invoice with the next number, due in {a.due_days} days; "
             f"Ledger: debit Accounts receivable, credit Revenue {fmt(cents(a.amount))}"

@@ -143,6 +143,8 @@ def replay(app: App, script: list[tuple[int, str, str]], one_conversation: bool)
             chat.send("approve")
     with Session(app.db) as s:
         rungs = Counter(sp.rung or "direct" for sp in s.exec(select(Spend)).all())
+    if app.ladder is not None and app.ladder.calls_saved:  # served by the rules before any model rung
+        rungs["rules-first (model calls saved)"] = app.ladder.calls_saved
     return useful, rungs
 
 

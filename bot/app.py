@@ -8,13 +8,17 @@ from contextlib import ExitStack
 from dataclasses import replace
 from datetime import timedelta
 from types import TracebackType
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, SecretStr
 
 from agents.catalog import default_registry
+from agents.money import set_currency
 from agents.registry import Registry
+from agents.tasks import TasksConfig
 from bot.calendars import build_calendar
 from bot.costs import build_cache, build_ladder, build_ledger
+from bot.intents import build_rules
 from bot.jobs import build_jobs, outreach_config
 from bot.refusals import Refusals
 from bot.research import research_config
@@ -101,14 +105,14 @@ class App:
         faults: Faults = NO_FAULTS,
     ) -> None:
         self.settings = settings
+        set_currency(settings.coo_currency)  # the books' currency, for every amount parsed and shown
         self._stack = ExitStack()
         self.db = make_engine(settings.database())
         self._stack.callback(self.db.dispose)
         self.redactor = Redactor(secret_values(settings))
         self.refusals = Refusals(settings.coo_refusal_period_s)  # one refusal per stranger per period
-        self.knowledge = KnowledgeStore(
-            self.db, embedder or build_embedder(settings), settings.coo_data_dir / "knowledge"
-        ).open()
+        self.embedder = embedder or build_embedder(settings)
+        self.knowledge = KnowledgeStore(self.db, self.embedder, settings.coo_data_dir / "knowledge").open()
         self._stack.callback(self.knowledge.close)
         # Calendars (bot/calendars.py): None when neither an ICS feed nor CalDAV is configured.
         self.calendar = build_calendar(settings, self._stack)
@@ -118,6 +122,7 @@ class App:
             research_config(settings),
             calendar_config=self.calendar,
             webhooks_config=webhooks_config(settings),
+            tasks_config=TasksConfig(tz=ZoneInfo(settings.coo_timezone)),
         )
         checkpointer = self._stack.enter_context(
             open_checkpointer(settings.database_url, settings.coo_data_dir, self.redactor)
@@ -127,7 +132,8 @@ class App:
         self.cache = build_cache(settings, self.db)
         self.ladder: Ladder | None = None
         if planner is None:
-            self.ladder = planner = build_ladder(settings, self.registry, self.ledger, self.cache)
+            rules = build_rules(settings, self.db, self.embedder)
+            self.ladder = planner = build_ladder(settings, self.registry, self.ledger, self.cache, rules)
         # The rule-based model reads no context; a model gets a bounded one.
         context = None
         if not isinstance(planner, RulePlanner) and (self.ladder is None or settings.model_configured):

@@ -45,9 +45,14 @@ def build_cache(settings: Settings, db: SqlEngine) -> ResponseCache | None:
 
 
 def build_ladder(
-    settings: Settings, registry: Registry, ledger: BudgetLedger, cache: ResponseCache | None
+    settings: Settings,
+    registry: Registry,
+    ledger: BudgetLedger,
+    cache: ResponseCache | None,
+    rules: RulePlanner | None = None,
 ) -> Ladder:
     """Return the planner: the ladder over the configured models, the cache and the rule-based model."""
+    rules = rules or RulePlanner(explain_mode=not settings.model_configured)
     primary = cheap = None
     if settings.model_configured:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
@@ -77,7 +82,8 @@ def build_ladder(
         if settings.coo_cheap_model and settings.coo_cheap_model != settings.coo_model:
             cheap = chat(settings.coo_cheap_model)
     return Ladder(
-        rules=RulePlanner(),
+        rules=rules,
+        rules_first=rules.instead_of_model if settings.coo_rules_first else None,
         ledger=ledger,
         primary=primary,
         cheap=cheap,

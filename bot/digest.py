@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agents.contract import Action
+from agents.tasks import line as task_line
+from agents.tasks import open_tasks, urgency
 from connectors.errors import ConnectorError
 from graph import outcomes as o
 from graph.approvals import ApprovalStore
@@ -56,6 +58,8 @@ class Digest:
     cap_month: float | None = None
     open_tasks: list[Task] = field(default_factory=list)
     open_task_count: int = 0
+    due_tasks: list[Task] = field(default_factory=list)  # overdue or due today
+    now: datetime | None = None
     failures: list[str] = field(default_factory=list)
     calendar: list[str] | None = None  # None: no calendar connector
     calendar_error: str | None = None  # the calendar is configured but could not be read
@@ -150,12 +154,11 @@ def collect(sources: DigestSources, day: date, now: datetime, window: Window | N
     d.spend_yesterday = total(sources.db, day - timedelta(days=1), day - timedelta(days=1))
     d.spend_month = total(sources.db, month_start(day), day)
     d.cap_day, d.cap_month = sources.ledger.cap("daily"), sources.ledger.cap("monthly")
+    d.now = now
     with Session(sources.db) as s:
-        q = select(Task).where(Task.status == "open")
-        d.open_tasks = list(s.exec(q.order_by(col(Task.id)).limit(MAX_LINES)).all())
-        d.open_task_count = int(
-            s.exec(select(func.count()).select_from(Task).where(Task.status == "open")).one()
-        )
+        every = open_tasks(s, now, sources.tz)  # overdue and due today first
+        d.open_tasks, d.open_task_count = every[:MAX_LINES], len(every)
+        d.due_tasks = [t for t in every if t.due_at is not None and urgency(t, now, sources.tz)[0] <= 1]
     d.failures = collect_failures(sources.db, first, last, now)
     if sources.calendar is not None:
         # Today's and tomorrow's events; a calendar that is down is reported, not fatal.
@@ -187,6 +190,8 @@ def facts_text(d: Digest) -> str:
     lines = [f"Done: {a.text}{' (undone)' if a.undone else ''}" for a in d.actions[:30]]
     lines += [f"Waiting for a decision: {Action.model_validate(ap.action).summary}" for ap in d.pending[:20]]
     lines += [f"Needs attention: {f}" for f in d.failures[:10]]
+    now = d.now or datetime.now(UTC)
+    lines += [f"Task {task_line(t, now, d.tz).split(' ', 1)[1]}" for t in d.due_tasks[:10]]
     return "\n".join(lines)
 
 
@@ -212,8 +217,11 @@ def render(d: Digest, summary: Summary | None) -> str:
     out.append(
         f"Spend: yesterday {_against(d.spend_yesterday, d.cap_day)} · this month {_against(d.spend_month, d.cap_month)}"
     )
-    out.append(f"Open tasks: {d.open_task_count}")
-    out += [f"  • #{t.id} {t.text[:80]}" for t in d.open_tasks]
+    out.append(
+        f"Open tasks: {d.open_task_count}" + (f", {len(d.due_tasks)} due or overdue" if d.due_tasks else "")
+    )
+    now = d.now or datetime.now(UTC)
+    out += [f"  • {task_line(t, now, d.tz)[:120]}" for t in d.open_tasks]
     out += _more(len(d.open_tasks), d.open_task_count)
     if d.calendar is None:
         out.append("Upcoming: no calendar connected.")

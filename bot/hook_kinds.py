@@ -10,12 +10,14 @@ shown to the operator as data, and nothing is proposed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agents import money
 from agents.money import parse_amount
 from graph.state import Preset
 
@@ -41,10 +43,9 @@ class PaymentNotice(BaseModel):
     def _exact(cls, value: object) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
             raise ValueError("amount must be a number or a decimal string")
-        amount = parse_amount(value)
-        if amount != Decimal(str(value).strip()):
+        if not re.fullmatch(r"\d+(?:\.\d{1,2})?", str(value).strip()):  # plain digits: no 5k, no 1e3
             raise ValueError("amount must be positive with at most two decimal places")
-        return amount
+        return parse_amount(value)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,13 @@ def interpret(name: str, kind: str, body: dict[str, Any]) -> Inbound:
         except ValidationError as exc:
             detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise BadPayload(f"not a payment notice ({detail})") from None
-        currency = p.currency.upper()
+        currency, books = p.currency.upper(), money.currency()
+        if currency != books:  # never recorded as if it were the books' currency
+            return Inbound(
+                text=f"Inbound webhook {name}: a payment of {p.amount:.2f} {currency} from {p.payer}, ref"
+                f" {p.reference} (untrusted). The books are in {books}, so nothing was proposed: convert it"
+                f" and type `income <amount> <memo>` to record it."
+            )
         memo = f"{currency} payment from {p.payer}, ref {p.reference} (webhook {name})"
         args = {"amount": f"{p.amount:.2f}", "memo": memo}
         text = f"Inbound webhook {name}: payment of {p.amount:.2f} {currency} (untrusted; fixed proposal)"

@@ -35,6 +35,7 @@ from graph.jobs.kinds import JobContext, JobKind, JobResult
 from graph.jobs.queue import JobQueue
 from graph.jobs.runner import Lease
 from graph.jobs.workers import Workers
+from graph.reminders import remind_kind
 from graph.summary import ModelSummariser, Summariser
 from memory.tables import new_id
 
@@ -131,6 +132,7 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         reindex_kind(app),
         webhook_kind(settings),
         research_kind_for(app),
+        remind_kind(tz),
     ]
     queue = JobQueue(
         app.db,

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     coo_calendar_timeout_s: float = Field(default=15.0, gt=0)
     coo_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
     coo_timezone: str = "UTC"
+    coo_currency: str = "USD"  # the books' currency: amounts in any other are refused, not converted
     coo_digest_time: str = "08:00"
     coo_digest_to: str | None = None
     coo_budget_daily_usd: float | None = None
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     coo_max_output_tokens: int = Field(default=1024, gt=0)
     coo_cheap_at: float = Field(default=0.8, ge=0)  # share of a cap after which the cheap model serves
     coo_cache_ttl_s: float = Field(default=30 * 24 * 3600, ge=0)  # 0: no response cache
+    coo_intents: bool = True  # the rule-based model also understands plain lines near its commands
+    coo_rules_first: bool = True  # with a model: a line the rules understand confidently skips the model
     coo_model_max_retries: int = Field(default=2, ge=0)
     coo_model_timeout_s: float = Field(default=60.0, gt=0)
     # A model on the operator's own machine or network (llama.cpp, Ollama, vLLM): free, fails fast (no
@@ -118,6 +121,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("coo_currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        from agents.money import CODES
+
+        if value.strip().upper() not in CODES:
+            raise ValueError(
+                f"COO_CURRENCY must be an ISO code such as USD or EUR, one of: {', '.join(sorted(CODES))}"
+            )
+        return value.strip().upper()
 
     @property
     def model_configured(self) -> bool:

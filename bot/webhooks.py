@@ -45,4 +45,3 @@ def webhook_kind(settings: Settings, transport: httpx.BaseTransport | None = Non
         retries=settings.coo_webhook_retries,
         backoff_s=settings.coo_webhook_backoff_s,
     )
-

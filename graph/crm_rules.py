@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agents.money import AMOUNT_START, split_amount
 from graph.planner import RawProposal
 
-_AMOUNT = r"(?P<amount>[$€£]?\d[\d,]*(?:\.\d+)?)"
 _STAGES = "lead|qualified|proposal|won|lost"
 _FIELDS = "name|company|email|status|notes"
 
@@ -24,7 +24,7 @@ def _raw(key: str, **args: Any) -> RawProposal:
 
 def _add_customer(m: re.Match[str]) -> RawProposal:
     company = (m["company"] or "").strip() or None
-    email = (m["email"] or "").strip() or None
+    email = (m["email"] or m["bare"] or "").strip() or None  # <bob@x.io> or bob@x.io
     return _raw("crm.add_customer", name=m["name"].strip(), email=email, company=company)
 
 
@@ -34,12 +34,21 @@ def _draft(m: re.Match[str]) -> RawProposal:
     return _raw("drafts.create_draft", kind=kind, to=m["to"], subject=subject, body=m["body"].strip())
 
 
+def _deal(m: re.Match[str]) -> RawProposal:
+    value, title = split_amount(m["tail"])
+    return _raw("crm.add_deal", customer=m["customer"].strip(), value=f"{value}", title=title)
+
+
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]
 _I, _S = re.I, re.I | re.S
 CRM_RULES: list[Rule] = [
     (re.compile(r"^customers$", _I), lambda m: _raw("crm.list_customers")),
     (
-        re.compile(r"^customer\s+add\s+(?P<name>[^<]+?)\s*(?:<(?P<email>[^>]*)>\s*(?P<company>.*))?$", _I),
+        re.compile(
+            r"^customer\s+add\s+(?P<name>[^<]+?)\s*"
+            r"(?:(?:<(?P<email>[^>]*)>|(?P<bare>[^\s<>@]+@[^\s<>]+))\s*(?P<company>.*))?$",
+            _I,
+        ),
         _add_customer,
     ),
     (
@@ -53,12 +62,7 @@ CRM_RULES: list[Rule] = [
         re.compile(rf"^deal\s+#?(?P<id>\d+)\s+(?P<stage>{_STAGES})$", _I),
         lambda m: _raw("crm.move_deal", deal_id=int(m["id"]), stage=m["stage"].lower()),
     ),
-    (
-        re.compile(rf"^deal\s+(?P<customer>.+?)\s+{_AMOUNT}\s+(?P<title>.+)$", _S),
-        lambda m: _raw(
-            "crm.add_deal", customer=m["customer"].strip(), value=m["amount"], title=m["title"].strip()
-        ),
-    ),
+    (re.compile(rf"^deal\s+(?P<customer>.+?)\s+(?P<tail>{AMOUNT_START}\S*\s+.+)$", _S), _deal),
     (re.compile(r"^(?:pipeline|deals)$", _I), lambda m: _raw("crm.pipeline")),
     (
         re.compile(r"^log\s+(?P<kind>call|email|note)\s+(?P<customer>[^:]+):\s*(?P<text>.+)$", _S),

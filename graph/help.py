@@ -35,8 +35,8 @@ class Entry:
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         "expense <amount> <memo>",
-        "record money spent (asks first)",
-        ("expense 12.50 coffee", "spent 40 train"),
+        "record money spent (asks first); 40, $40, 1,200.50, 5k; no rounding",
+        ("expense 12.50 coffee", "spent 40 train", "expense 5k laptop"),
     ),
     Entry(
         "income <amount> <memo>",
@@ -60,8 +60,25 @@ ENTRIES: tuple[Entry, ...] = (
         "a month's income, expenses by category, net, cash, invoices",
         ("summary", "summary 2026-11"),
     ),
-    Entry("task <text>", "add a task (asks first)", ("task call Priya", "todo order ink")),
-    Entry("tasks", "list the open tasks", ("tasks",)),
+    Entry(
+        "task <text> [due]",
+        "add a task; a due day/time at the end gets a reminder here (asks first)",
+        (
+            "task call Priya",
+            "todo order ink",
+            "task call Priya tomorrow",
+            "task send deck friday 3pm",
+            "task renew domain on 2026-12-10",
+        ),
+    ),
+    Entry("tasks", "the open tasks, overdue and due today first", ("tasks",)),
+    Entry(
+        "done <n> (complete, finish)",
+        "mark a task done (asks first; undo reopens it)",
+        ("done 1", "complete 2", "finish #3", "task 1 done", "mark 2 as done"),
+    ),
+    Entry("reopen <n>", "open a finished task again (asks first)", ("reopen 1",)),
+    Entry("delete <n>", "delete a task (asks first; undo brings it back)", ("delete 1", "delete task 2")),
     Entry("remember <text>", "keep a note in memory (asks first)", ("remember Priya prefers mornings",)),
     Entry("recall <query>", "find what was remembered", ("recall Priya",)),
     Entry("forget <id>", "forget a remembered item (asks first)", ("forget 12",)),
@@ -141,6 +158,12 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 
+PLAIN = (
+    "Plain words work too (\"I spent $40 on printer ink\", \"what's my balance?\"): a change is shown on"
+    " its card, as I understood it, before anything happens; when I am not sure, I ask \"did you mean\"."
+)
+
+
 def help_text(entries: tuple[Entry, ...] = ENTRIES) -> str:
     """Return the help message: every command, its form and what it does."""
     width = min(max(len(e.usage) for e in entries), 40)
@@ -150,6 +173,7 @@ def help_text(entries: tuple[Entry, ...] = ENTRIES) -> str:
             lines += [f"  {e.usage}", f"  {'':{width}}  {e.what}"]
         else:
             lines.append(f"  {e.usage:{width}}  {e.what}")
+    lines.append(PLAIN)
     return "\n".join(lines)
 
 

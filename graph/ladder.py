@@ -2,6 +2,11 @@
 
 Rungs, best first: the primary model → the cheap model → a cached answer → the rule-based model.
 
+Before any model rung, a command the rule-based model understands for sure is served by it, with no
+model call: a line its grammar matches, or a confident intent with every slot read and a value beyond
+words among them (``RulePlanner.instead_of_model``). Questions, reads and chat still go to the model,
+and so does a request that carries untrusted content (the model's context marks it as data).
+
 - Each model rung first looks up its own answer to the exact prompt in the response cache; a hit is
   served free (rung ``cache``).
 - The primary rung is skipped for the cheap one once spend passes ``cheap_at`` of the tightest cap.
@@ -104,8 +109,11 @@ class Ladder:
         cheap_at: float = 0.8,
         backoff: Backoff | None = None,
         broken_rest_s: float = 60.0,
+        rules_first: Callable[[str], Plan | None] | None = None,
     ) -> None:
         self.rules, self.ledger, self.cache, self.cheap_at = rules, ledger, cache, cheap_at
+        self.rules_first = rules_first
+        self.calls_saved = 0  # commands served before any model rung (counted for the token benchmark)
         self.broken_rest_s = broken_rest_s
         self.rungs = [ModelRung("primary", primary)] if primary else []
         if cheap:
@@ -126,6 +134,14 @@ class Ladder:
     def plan(self, request: PlanRequest) -> Plan:
         """Plan on the best rung that is affordable and healthy."""
         run_id, agent = request.run_id or "-", request.agent
+        if self.rungs and self.rules_first is not None and not request.untrusted:
+            fast = self.rules_first(request.text)
+            if fast is not None and fast.proposals:  # a command: no model call needed
+                self.calls_saved += 1
+                usage = self.ledger.record(
+                    run_id=run_id, agent=agent, usage=Usage("rules", 0, 0, 0.0), rung="rules"
+                )
+                return replace(fast, usage=[usage])
         reasons: list[str] = []
         broken: list[str] = []
         prompt_hash = ""

@@ -51,6 +51,7 @@ def plan(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
             history=assembled.history if assembled else deps.history(state.conversation),
             context=assembled.text if assembled else "",
             run_id=state.run_id,
+            untrusted=state.untrusted,
         )
         untrusted = state.untrusted or bool(assembled and assembled.untrusted)
         result = deps.planner.plan(request)

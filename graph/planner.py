@@ -16,7 +16,7 @@ class PlanRequest:
     run_id: str = ""  # whose budget reservation a model call belongs to
     agent: str = "planner"  # whose budget it spends
     context: str = ""
-
+    untrusted: bool = False  # the request carries content from outside the operator
 
 @dataclass(frozen=True)
 class RawProposal:

@@ -7,21 +7,61 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agents.money import AMOUNT_START, AmountError, split_amount
 from agents.research import proposal_for
 from graph.crm_rules import CRM_RULES
 from graph.help import HELP
 from graph.planner import Plan, PlanRequest, RawProposal
+from graph.understand import Understander, Understood
 
-__all__ = ["HELP", "RulePlanner"]
+__all__ = ["HELP", "RulePlanner", "grammar"]
 
 _DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|today|tomorrow)"
 _CLOCK = r"(?P<clock>\d{1,2}[:.]\d{2})"
 _LENGTH = r"(?:(?P<hours>\d{1,3})h(?P<hmin>\d{1,2})?m?|(?P<mins>\d{1,4})\s*(?:m|min|mins|minutes))"
-_AMOUNT = r"(?P<amount>[$€£]?\d[\d,]*(?:\.\d+)?)"
+_AMOUNT = rf"(?P<tail>{AMOUNT_START}.*)"  # the amount and what follows; split_amount takes it apart
 
 
 def _entry(op: str) -> Callable[[re.Match[str]], RawProposal]:
-    return lambda m: RawProposal(f"bookkeeping.{op}", {"amount": m["amount"], "memo": m["rest"].strip()})
+    def build(m: re.Match[str]) -> RawProposal:
+        amount, memo = split_amount(m["tail"])
+        return RawProposal(f"bookkeeping.{op}", {"amount": f"{amount}", "memo": _memo(memo)})
+
+    return build
+
+
+def _memo(rest: str) -> str:
+    """Return a memo without the word that joined it to the amount ("spent 40 on ink": ``ink``)."""
+    return re.sub(r"^\s*(?:on|for|from)\s+(?:(?:a|an|the)\s+)?", "", rest).strip()
+
+
+def _paid(m: re.Match[str]) -> RawProposal:
+    args: dict[str, Any] = {"number": m["number"].upper()}
+    if m["tail"]:
+        amount, rest = split_amount(m["tail"])
+        if rest:
+            raise AmountError(
+                f"Type the amount alone after the invoice number, e.g. `paid {args['number']} 800`."
+            )
+        args["amount"] = f"{amount}"
+    return RawProposal("bookkeeping.mark_paid", args)
+
+
+def _invoice(m: re.Match[str]) -> RawProposal:
+    amount, memo = split_amount(m["tail"])
+    return RawProposal(
+        "bookkeeping.create_invoice",
+        {"customer": m["customer"].strip(), "amount": f"{amount}", "memo": _memo(memo)},
+    )
+
+
+_DONE = "done|complete|completed|finish|finished"
+_TASK_OPS = {"reopen": "reopen_task", "delete": "delete_task", "remove": "delete_task"}
+
+
+def _task_change(m: re.Match[str]) -> RawProposal:
+    op = _TASK_OPS.get(m["verb"].lower(), "complete_task")
+    return RawProposal(f"tasks.{op}", {"task_id": int(m["id"])})
 
 
 def _webhook(m: re.Match[str]) -> RawProposal:
@@ -33,38 +73,34 @@ def _webhook(m: re.Match[str]) -> RawProposal:
 
 
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
-    (
-        re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I),
-        lambda m: RawProposal(
-            "bookkeeping.mark_paid",
-            {"number": m["number"].upper(), **({"amount": m["amount"]} if m["amount"] else {})},
-        ),
-    ),
-    (
-        re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),
-        lambda m: RawProposal(
-            "bookkeeping.create_invoice",
-            {"customer": m["customer"].strip(), "amount": m["amount"], "memo": m["rest"].strip()},
-        ),
-    ),
+    (re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I | re.S), _paid),
+    (re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}$", re.I | re.S), _invoice),
     (re.compile(r"^invoices$", re.I), lambda m: RawProposal("bookkeeping.list_invoices", {})),
     (
         re.compile(r"^summary(?:\s+(?P<month>\d{4}-\d{2}))?$", re.I),
         lambda m: RawProposal("bookkeeping.summary", {"month": m["month"]} if m["month"] else {}),
     ),
-    (re.compile(rf"^(?:expense|spent|paid)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S), _entry("record_expense")),
-    (
-        re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}(?P<rest>.*)$", re.I | re.S),
-        _entry("record_income"),
-    ),
+    (re.compile(rf"^(?:expense|spent|paid)\s+{_AMOUNT}$", re.I | re.S), _entry("record_expense")),
+    (re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}$", re.I | re.S), _entry("record_income")),
     (re.compile(r"^balance\??$", re.I), lambda m: RawProposal("bookkeeping.balance", {})),
     (re.compile(r"^tasks$", re.I), lambda m: RawProposal("tasks.list_tasks", {})),
+    (
+        re.compile(rf"^(?P<verb>{_DONE}|reopen|delete|remove)\s+(?:task\s+)?#?(?P<id>\d+)$", re.I),
+        _task_change,
+    ),
+    (  # "task 1 done", "mark #1 as done": a change to task 1, never a new task named "1 done"
+        re.compile(
+            rf"^(?:(?:task|todo|mark)\s+)?(?:task\s+)?#?(?P<id>\d+)\s+(?:as\s+)?(?P<verb>{_DONE}|reopen|delete|remove)$",
+            re.I,
+        ),
+        _task_change,
+    ),
     (
         re.compile(r"^(?:task|todo)\s+(?P<text>.+)$", re.I | re.S),
         lambda m: RawProposal("tasks.add_task", {"text": m["text"].strip()}),
     ),
     (
-        re.compile(r"^remember\s+(?P<text>.+)$", re.I | re.S),
+        re.compile(r"^remember\s+(?:that\s+)?(?P<text>.+)$", re.I | re.S),  # "remember that X": X
         lambda m: RawProposal("knowledge.remember", {"text": m["text"].strip()}),
     ),
     (
@@ -124,18 +160,150 @@ _CALENDAR_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawPropos
 _RULES += _CALENDAR_RULES
 
 
+NOT_UNDERSTOOD = "I did not understand that."
+RULE_MODE = (
+    "coo is answering without a model (rule-based mode): it understands the commands in `help` and"
+    " plain lines close to them. To understand anything else, connect a model: set OPENAI_API_KEY"
+    " (or OPENAI_BASE_URL for a local server such as Ollama) and COO_MODEL, then restart."
+)
+
+
+def grammar(text: str) -> RawProposal | None:
+    """Return the proposal of a line the grammar matches exactly, else None."""
+    for pattern, build in _RULES:
+        m = pattern.match(text)
+        if m:
+            return build(m)
+    return None
+
+
+_NEEDS_AMOUNT = {
+    **dict.fromkeys(("expense", "spent", "paid"), "expense 40 lunch"),
+    **dict.fromkeys(("income", "received", "earned"), "income 300 consulting"),
+    "invoice": "invoice Acme 1200 website",
+    "deal": "deal Bob 5000 website",
+}
+
+
 class RulePlanner:
-    """Matches a line against the grammar; anything else gets help."""
+    """Matches a line against the grammar, then against the intents' examples; anything else gets help.
+
+    Args:
+        understander: Plain language (``graph.understand``); None: the grammar alone.
+        explain_mode: Whether the first refusal to each actor says coo runs without a model, and how
+            to connect one (no model is configured).
+    """
 
     name = "rules"
 
+    def __init__(self, understander: Understander | None = None, *, explain_mode: bool = False) -> None:
+        self.understander = understander
+        self.explain_mode = explain_mode
+        self._told: set[str] = set()
+        self._offered: dict[str, tuple[str, ...]] = {}  # actor -> the commands last offered, numbered
+
     def plan(self, request: PlanRequest) -> Plan:
-        """Return one proposal for a recognised line, or a reply."""
+        """Return one proposal for a recognised line, a "did you mean", or a refusal.
+
+        After a "did you mean", typing an offer's number (``1``) runs that command.
+        """
+        offered = self._offered.pop(request.actor, ())
+        choice = request.text.strip()
+        if offered and choice.isdigit() and 1 <= int(choice) <= len(offered):
+            return self._chosen(offered[int(choice) - 1])
+        fast, u = self.decide(request.text)
+        if fast is not None:
+            return fast
         text = request.text.strip()
+        example = _NEEDS_AMOUNT.get(text.split(None, 1)[0].lower() if text else "")
+        # A money word without an amount where one belongs: say where it goes.
+        head = (
+            f"Nothing was recorded: put the amount where it belongs, like `{example}` (40, $40, 1,200.50 or 5k)."
+            if example
+            else NOT_UNDERSTOOD
+        )
+        if u is not None and u.way == "offer":
+            reply, planner = _offer(u, head), "rules:offer"
+            self._offered[request.actor] = tuple(f.line for f in u.offers)
+        elif example:
+            reply, planner = head, "rules:none"
+        else:
+            reply, planner = f"{NOT_UNDERSTOOD} Type `help` to see what I can do.", "rules:none"
+        if self.explain_mode and request.actor not in self._told:
+            self._told.add(request.actor)
+            reply += "\n" + RULE_MODE
+        return Plan(reply=reply, planner=planner)
+
+    def _chosen(self, line: str) -> Plan:
+        if not parses(line):
+            if "<" in line:
+                return Plan(
+                    reply=f"That one needs what is in <…>: type it in full, e.g. `{line}`.", planner=self.name
+                )
+            return Plan(reply=f"Type `{line}` to do that.", planner=self.name)  # the channel answers it
+        raw = grammar(line)
+        assert raw is not None
+        return Plan(proposals=[raw], planner="rules:choice")
+
+    def confident(self, text: str) -> Plan | None:
+        """Return the plan for a line the grammar matches, or a confident intent fills; None otherwise.
+
+        This is the rule-based rung a model ladder tries first: what it returns needs no model.
+        """
+        return self.decide(text)[0]
+
+    def instead_of_model(self, text: str) -> Plan | None:
+        """Return the plan for a line a configured model need not see; None to ask the model.
+
+        That is a line the grammar matches, or one a confident intent fills with a value beyond words
+        (an amount, an invoice number, an address, a date). Reads and free text (``remind me to …``)
+        still go to the model, which sees the thread and the memory.
+        """
+        plan, u = self.decide(text)
+        if plan is None or not plan.proposals:
+            return None
+        if u is None:
+            return plan
+        if u.chosen is not None and u.chosen.phrasing.kind == "write" and u.chosen.structured:
+            return plan
+        return None
+
+    def decide(self, text: str) -> tuple[Plan | None, Understood | None]:
+        """Return the confident plan for a line (or None), and what the intents made of it (if asked)."""
+        text = text.strip()
         if text.lower() in {"help", "?", "/help", "/start"}:
-            return Plan(reply=HELP, planner=self.name)
-        for pattern, build in _RULES:
-            m = pattern.match(text)
-            if m:
-                return Plan(proposals=[build(m)], planner=self.name)
-        return Plan(reply="I did not understand that. Type `help` to see what I can do.", planner=self.name)
+            return Plan(reply=HELP, planner=self.name), None
+        try:
+            raw = grammar(text)
+        except AmountError as exc:  # never a number other than the one meant: say what to type
+            return Plan(reply=f"Nothing was recorded: {exc}", planner=self.name), None
+        if raw is not None:
+            return Plan(proposals=[raw], planner=self.name), None
+        if self.understander is None or not text:
+            return None, None
+        u = self.understander.understand(text, lambda line: line == "help" or parses(line))
+        if u.way != "act" or u.chosen is None:
+            return None, u
+        if u.chosen.phrasing.key == "chat.help":
+            return Plan(reply=HELP, planner="rules:intent"), u
+        raw = grammar(u.chosen.line)
+        assert raw is not None  # the understander checked that the line parses
+        return Plan(proposals=[raw], planner="rules:intent"), u
+
+
+def _offer(u: Understood, head: str = NOT_UNDERSTOOD) -> str:
+    lines = [f"`{f.line}`" for f in u.offers]
+    head += f" {u.problem}" if u.problem else ""
+    runnable = [f for f in u.offers if parses(f.line)]
+    if len(lines) == 1:
+        return f"{head} Did you mean: {lines[0]}?" + (" Type 1 to run it." if runnable else "")
+    tail = "\nType its number to run it." if runnable else ""
+    return f"{head} Did you mean:\n" + "\n".join(f"{i}. {x}" for i, x in enumerate(lines, 1)) + tail
+
+
+def parses(line: str) -> bool:
+    """Tell whether the grammar takes a line as it is (an amount it would refuse: no)."""
+    try:
+        return grammar(line) is not None
+    except AmountError:
+        return False

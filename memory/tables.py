@@ -112,9 +112,13 @@ class Task(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default="open", max_length=16)  # open|done|cancelled
+    status: str = Field(default="open", max_length=16)  # open|done|cancelled|deleted
     idempotency_key: str = Field(unique=True, max_length=128)
     created_at: datetime = Field(default_factory=utcnow)
+    due_at: datetime | None = Field(default=None, index=True)  # an all-day task's: its day's 00:00 local
+    due_all_day: bool = False
+    conversation: str = Field(default="", max_length=200)  # where it was made: its reminder goes there
+    reminder_job: str | None = Field(default=None, max_length=40)  # the queued reminder, cancelled when done
 
 
 class Turn(SQLModel, table=True):

@@ -80,8 +80,8 @@ def test_budget_report_and_status_show_spend_rungs_and_the_chart(app_factory, fa
             "coo_budget_daily_usd": 2.5,
         }
     )
-    ConsoleSession(app, "a").send("balance")
-    ConsoleSession(app, "b").send("balance")  # a cache hit
+    ConsoleSession(app, "a").send("how much money do I have?")  # a read in plain words: the model plans
+    ConsoleSession(app, "b").send("how much money do I have?")  # a cache hit
     [report] = ConsoleSession(app, "c").send("/budget")
     day = app.ledger.today()
     primary = (120 * 2.50 + 30 * 10.00) / 1e6

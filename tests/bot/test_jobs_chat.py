@@ -35,9 +35,7 @@ def test_digest_request_is_one_message_edited_to_the_result(app_factory):
     # Given nothing waits for approval, the whole exchange is one message: posted at once, then edited.
     assert out.texts() == ["Working on the digest…"]
     edits = out.edits_of(1)
-    assert edits[0].startswith("Building the digest: reading what was done") and edits[0].endswith(
-        "(1/3)"
-    )
+    assert edits[0].startswith("Building the digest: reading what was done") and edits[0].endswith("(1/3)")
     assert edits[-1].startswith("Daily digest for ")
     assert all(ref == {"n": 1} for ref, _ in out.updated)
 

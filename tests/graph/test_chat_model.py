@@ -21,7 +21,7 @@ def fake_openai():
 def test_tool_calls_become_actions_and_policy_denies_the_bad_ones(app_factory, fake_openai):
     fake_openai.script = lambda body: tool_calls(
         ("bookkeeping__record_expense", {"amount": "12.50", "memo": "coffee"}),
-        ("bookkeeping__record_expense", {"amount": "5000000000", "memo": "wire it all"}),
+        ("bookkeeping__record_expense", {"amount": "5000000", "memo": "wire it all"}),
         ("shell__exec", {"cmd": "rm -rf /"}),
         ("bookkeeping__record_income", {"amount": "-3"}),
     )

@@ -21,7 +21,7 @@ def plan(text: str):
         (
             "income $1,200 ACME invoice 7",
             "bookkeeping.record_income",
-            {"amount": "$1,200", "memo": "ACME invoice 7"},
+            {"amount": "1200.00", "memo": "ACME invoice 7"},
         ),
         ("balance", "bookkeeping.balance", {}),
         ("task call Sam", "tasks.add_task", {"text": "call Sam"}),
@@ -96,3 +96,53 @@ def test_webhooks_without_targets_say_what_to_set():
         assert "COO_WEBHOOKS" in str(exc)
     else:
         raise AssertionError("webhooks.post must be refused without targets")
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "args"),
+    [
+        ("expense 5k laptop", "bookkeeping.record_expense", {"amount": "5000.00", "memo": "laptop"}),
+        ("spent 1.2k flights", "bookkeeping.record_expense", {"amount": "1200.00", "memo": "flights"}),
+        ("expense 40 usd lunch", "bookkeeping.record_expense", {"amount": "40.00", "memo": "lunch"}),
+        (
+            "invoice Dana Lee 1,200 audit",
+            "bookkeeping.create_invoice",
+            {"customer": "Dana Lee", "amount": "1200.00", "memo": "audit"},
+        ),
+        ("paid INV-2026-0002 $800", "bookkeeping.mark_paid", {"number": "INV-2026-0002", "amount": "800.00"}),
+        ("deal Bob 5k website", "crm.add_deal", {"customer": "Bob", "value": "5000.00", "title": "website"}),
+        ("customer add Bob bob@bob.io", "crm.add_customer", {"name": "Bob", "email": "bob@bob.io"}),
+        (
+            "customer add Bob Smith bob@bob.io Acme Inc",
+            "crm.add_customer",
+            {"name": "Bob Smith", "email": "bob@bob.io", "company": "Acme Inc"},
+        ),
+        ("customer add Sam Lee <sam@lee.io>", "crm.add_customer", {"name": "Sam Lee", "email": "sam@lee.io"}),
+    ],
+)
+def test_amounts_and_emails_as_people_type_them(line, key, args):
+    [proposal] = plan(line).proposals
+    assert (proposal.key, proposal.arguments) == (key, args)
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("expense 1e308 x", "'1e308' is scientific notation"),
+        ("expense €40 train", "The books are in USD, so '€40' cannot be recorded"),
+        ("expense 40 EUR train", "The books are in USD"),
+        ("expense 12.345 x", "'12.345' has more than two decimals"),
+        ("income 1,20 tip", "commas in the wrong places"),
+        ("invoice Acme 0 logo", "'0' is zero"),
+        ("paid INV-2026-0002 500 thanks", "Type the amount alone"),
+        ("deal Bob 5m website", "'5m' is not an amount"),
+        ("expense lunch 40", "put the amount where it belongs, like `expense 40 lunch`"),
+        ("invoice Acme website", "like `invoice Acme 1200 website`"),
+        ("received a tip", "like `income 300 consulting`"),
+    ],
+)
+def test_amounts_that_could_be_misread_are_refused_before_any_card(line, why):
+    answer = plan(line)
+    assert (
+        answer.proposals == [] and answer.reply.startswith("Nothing was recorded: ") and why in answer.reply
+    )

@@ -52,7 +52,7 @@ TASKS = [
         "bookkeeping__record_expense",
         {"amount": "12.50", "memo": "coffee with Dana"},
     ),
-    Task("add a task to call Sam", "tasks__add_task", {"text": "call Sam"}),
+    Task("add a task to call Sam", "tasks__add_task", {"text": "call Sam", "due_at": None, "all_day": False}),
     Task(
         "remember that Dana prefers tea", "knowledge__remember", {"text": "Dana prefers tea", "kind": "note"}
     ),

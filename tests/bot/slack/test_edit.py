@@ -58,12 +58,21 @@ def test_edit_replaces_the_card_and_the_edited_action_is_asked_again(slack):
     assert entry.amount_cents == -1500 and entry.memo == "coffee and a croissant"
 
 
-def test_invalid_edit_stays_in_the_modal_and_changes_nothing(slack):
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("-3", "negative"),
+        ("1.001", "more than two decimals"),
+        ("€4", "books are in USD"),
+        ("1e3", "scientific"),
+    ],
+)
+def test_invalid_edit_stays_in_the_modal_and_changes_nothing(slack, typed, why):
     card, view = open_editor(slack, "expense 12.50 coffee")
-    resp = slack.submit(view, {"amount": "-3"})
+    resp = slack.submit(view, {"amount": typed})
     assert resp.status_code == 200
     body = resp.json()
-    assert body["response_action"] == "errors" and "arg:amount" in body["errors"]
+    assert body["response_action"] == "errors" and why in body["errors"]["arg:amount"]
     slack.drain()
     assert slack.fake.to("chat.update") == []
     assert len(slack.app.engine.pending()) == 1

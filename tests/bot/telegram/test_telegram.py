@@ -237,3 +237,8 @@ def test_edit_a_card_by_replying_with_the_change(app_factory):
         tg.post(message_update("amount=-4", reply_to=replied2))
         tg.drain()
         assert tg.sent()[-1]["text"].startswith("Nothing was changed")
+        # An edit that would be rounded is refused too, with the reason (never 1.00)
+        tg.post(message_update("amount=1.001", reply_to=replied2))
+        tg.drain()
+        refused = tg.sent()[-1]["text"]
+        assert refused.startswith("Nothing was changed") and "more than two decimals" in refused
