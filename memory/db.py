@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from memory import callbacks, cost_tables, invoices, job_tables, ledger, retrievals, tables, workspace  # noqa: F401  (registers the tables on SQLModel.metadata)
 from memory import crm as crm_tables  # noqa: F401
+from memory.engines import check_url, ensure_data_dir, unreachable
 from memory.knowledge import tables as knowledge_tables  # noqa: F401
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -37,7 +39,7 @@ def sqlalchemy_url(url: str) -> str:
 
 def sqlite_url(data_dir: Path, name: str = "coo.sqlite") -> str:
     """Return the URL of the embedded SQLite database under the data directory."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(data_dir)
     return f"sqlite:///{data_dir / name}"
 
 
@@ -59,20 +61,49 @@ def make_engine(url: str) -> Engine:
 
     Returns:
         A SQLAlchemy engine whose schema (tables and append-only guards) exists.
+
+    Raises:
+        UnsupportedDatabase: The URL is neither SQLite nor PostgreSQL.
+        DatabaseUnreachable: The database could not be opened (the message names where it is).
     """
+    check_url(url)
     if is_postgres(url):
-        engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(
+            sqlalchemy_url(url),
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            connect_args={"connect_timeout": 10},  # an unreachable host fails in seconds, not minutes
+        )
     else:
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-    with schema_lock(engine):
-        from memory import migrate  # Alembic's env imports this module: import it late
+    try:
+        with schema_lock(engine):
+            from memory import migrate  # Alembic's env imports this module: import it late
 
-        migrate.upgrade(engine)
-        _install_append_only_guards(engine)
+            migrate.upgrade(engine)
+            _install_append_only_guards(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        if not exc.connection_invalidated and not _is_connect_error(exc):
+            raise
+        raise unreachable(url, exc) from None
     return engine
+
+
+def _is_connect_error(exc: DBAPIError) -> bool:
+    """Tell whether an error happened while connecting (not a failing statement on a live connection)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    text = str(exc.orig).lower()
+    return exc.statement is None or any(
+        s in text for s in ("connect", "unable to open database file", "timeout", "host")
+    )
 
 
 SCHEMA_LOCK_KEY = 0x0C00  # a PostgreSQL advisory lock id for schema changes by any coo process
