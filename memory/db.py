@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import weakref
@@ -10,7 +11,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
@@ -82,9 +83,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         with schema_lock(engine):
-            from memory import migrate  # Alembic's env imports this module: import it late
+            if not at_head(engine):  # the usual start skips loading Alembic (a tenth of a second)
+                from memory import migrate  # Alembic's env imports this module: import it late
 
-            migrate.upgrade(engine)
+                migrate.upgrade(engine)
             _install_append_only_guards(engine)
     except DBAPIError as exc:
         engine.dispose()
@@ -92,6 +94,34 @@ def make_engine(url: str) -> Engine:
             raise
         raise unreachable(url, exc) from None
     return engine
+
+
+_REVISION = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*(None|"[^"]*"|\'[^\']*\')', re.M)
+
+
+def script_head() -> str | None:
+    """Return the newest revision of the migration scripts, read from their text (None if unclear)."""
+    revisions, downs = set(), set()
+    for path in (Path(__file__).parent / "migrations" / "versions").glob("*.py"):
+        found = dict(m.groups() for m in _REVISION.finditer(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            return None
+        revisions.add(found["revision"].strip("\"'"))
+        if found.get("down_revision", "None") != "None":
+            downs.add(found["down_revision"].strip("\"'"))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(engine: Engine) -> bool:
+    """Tell whether the database's schema is at the scripts' newest revision (then there is nothing to do)."""
+    head = script_head()
+    if head is None:
+        return False
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head]
 
 
 def _is_connect_error(exc: DBAPIError) -> bool:
