@@ -103,7 +103,7 @@ def script_head() -> str | None:
     """Return the newest revision of the migration scripts, read from their text (None if unclear)."""
     revisions, downs = set(), set()
     for path in (Path(__file__).parent / "migrations" / "versions").glob("*.py"):
-        found = dict(m.groups() for m in _REVISION.finditer(path.read_text(encoding="utf-8")))
+        found: dict[str, str] = {m[1]: m[2] for m in _REVISION.finditer(path.read_text(encoding="utf-8"))}
         if "revision" not in found:
             return None
         revisions.add(found["revision"].strip("\"'"))
