@@ -6,7 +6,12 @@ from __future__ import annotations
 import io
 import logging
 import os
+import pty
+import select
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +107,69 @@ def test_a_jobs_messages_appear_in_order_after_the_line_that_asked(app_factory):
     marks = ["> reindex", "Re-indexing memory", "Memory re-indexed", "> balance", "Balance: $0.00."]
     positions = [text.index(m) for m in marks]
     assert positions == sorted(positions), text
+
+
+class Terminal:
+    """`coo chat` on a pseudo-terminal, as a user sees it: keys in, the screen's bytes out."""
+
+    PROMPT = "you ›".encode()
+
+    def __init__(self, data_dir: Path) -> None:
+        env = {**os.environ, "COO_DATA_DIR": str(data_dir), "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"}
+        self.fd, tty = pty.openpty()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "chat"], stdin=tty, stdout=tty, stderr=tty, env=env
+        )
+        os.close(tty)  # the child holds the terminal now; reading ends (EIO) when it exits
+        self.screen = b""
+
+    def _read(self, timeout: float) -> bool:
+        """Read what is there within ``timeout``; False once coo has closed the terminal."""
+        if select.select([self.fd], [], [], timeout)[0]:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:  # EIO: the child exited
+                return False
+            if not chunk:
+                return False
+            self.screen += chunk
+        return True
+
+    def prompt_after(self, text: str, count: int = 1, timeout: float = 60) -> None:
+        """Wait until ``text`` was shown ``count`` times and a prompt was drawn after it."""
+        token = text.encode()
+        deadline = time.monotonic() + timeout
+        while not (
+            self.screen.count(token) >= count and self.screen.rfind(self.PROMPT) > self.screen.rfind(token)
+        ):
+            left = deadline - time.monotonic()
+            assert left > 0 and self._read(min(left, 0.5)), self.screen.decode(errors="replace")[-2000:]
+
+    def type(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def exit_code(self, timeout: float = 60) -> int:
+        deadline = time.monotonic() + timeout
+        while self._read(0.5):
+            assert time.monotonic() < deadline, self.screen.decode(errors="replace")[-2000:]
+        code = self.proc.wait(timeout)
+        os.close(self.fd)
+        return code
+
+
+def test_a_real_terminal_edits_recalls_and_leaves_on_ctrl_c(tmp_path: Path, database_url: str):
+    data = tmp_path / "data"
+    term = Terminal(data)
+    term.prompt_after("coo is ready")
+    term.type("balance\r")
+    term.prompt_after("Balance: $0.00.")
+    # The up arrow brings the line back instead of typing ^[[A
+    term.type(f"{UP}\r")
+    term.prompt_after("Balance: $0.00.", count=2)
+    term.type(CTRL_C)
+    assert term.exit_code() == 130
+    assert b"interrupted; unfinished work resumes at the next start" in term.screen
+    assert b"Traceback" not in term.screen
+    # the history is in the data dir; no log line reached the screen
+    assert "+balance" in (data / "history").read_text()
+    assert b'"level"' not in term.screen
