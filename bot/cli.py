@@ -244,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     slack.add_argument("--name", default="coo", help="app and bot name")
     slack.set_defaults(func=cmd_slack_manifest, needs_settings=False)
+    for (
+        command
+    ) in sub.choices.values():  # -v after the command too (`coo chat -v`); SUPPRESS keeps `coo -v chat`
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as coo -v"
+        )
     return p
 
 

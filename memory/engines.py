@@ -40,6 +40,8 @@ def check_url(url: str) -> None:
 
 def where(url: str) -> str:
     """Return where a database URL points, for messages: ``host:port/db`` or the SQLite file (no password)."""
+    if not scheme_of(url):
+        return "(DATABASE_URL is not a URL)"
     if scheme_of(url) == "sqlite":
         return url.split(":///", 1)[1] if ":///" in url else url
     parts = urlsplit(url)
@@ -69,6 +71,8 @@ def _reason(exc: BaseException) -> str:
 
 def unreachable(url: str, exc: BaseException) -> DatabaseUnreachable:
     """Return the one-line error for a database that could not be opened, naming where it is."""
+    if not scheme_of(url):
+        return "(DATABASE_URL is not a URL)"
     if scheme_of(url) == "sqlite":
         return DatabaseUnreachable(
             f"cannot open the SQLite database {where(url)} ({_reason(exc)})",

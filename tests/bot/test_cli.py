@@ -134,10 +134,11 @@ def test_a_closed_pipe_is_not_a_traceback():
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.close()  # before the child (still importing) writes a byte
-    err = proc.stderr.read()
-    assert proc.wait(TIMEOUT) == 0
+    with proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # before the child (still importing) writes a byte
+        err = proc.stderr.read()
+        assert proc.wait(TIMEOUT) == 0
     assert err == ""
 
 
@@ -171,6 +172,8 @@ def test_ctrl_c_in_the_console_is_one_line(tmp_path: Path):
     err = proc.stderr.read()
     proc.stdin.close()
     reader.join(TIMEOUT)
+    proc.stdout.close()
+    proc.stderr.close()
     # ...it leaves with one line, no traceback.
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert "coo: interrupted; unfinished work resumes at the next start" in err
