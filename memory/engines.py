@@ -71,8 +71,6 @@ def _reason(exc: BaseException) -> str:
 
 def unreachable(url: str, exc: BaseException) -> DatabaseUnreachable:
     """Return the one-line error for a database that could not be opened, naming where it is."""
-    if not scheme_of(url):
-        return "(DATABASE_URL is not a URL)"
     if scheme_of(url) == "sqlite":
         return DatabaseUnreachable(
             f"cannot open the SQLite database {where(url)} ({_reason(exc)})",
