@@ -7,6 +7,8 @@ cause or fix ends as one line on stderr that says what to do, never a traceback:
 - exit 2: the configuration is wrong or incomplete (settings, DATABASE_URL, COO_DATA_DIR, a channel);
 - exit 1: the command failed (no such run, doctor found problems);
 - exit 130: interrupted (Ctrl-C); unfinished work resumes at the next start.
+
+Anything else is a bug: one line too, with the traceback in the log file (the console's) or with -v.
 """
 
 from __future__ import annotations
@@ -314,6 +316,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `coo slack-manifest | head`: the reader has what it wanted
         _quiet_stdout()
         return 0
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line here, the traceback in the log or with -v
+        if args.verbose:
+            raise
+        print(f"coo: unexpected error: {_unexpected(exc)}", file=sys.stderr)
+        return 1
+
+
+def _unexpected(exc: Exception) -> str:
+    """Describe an unexpected error in one line, and say where its traceback is."""
+    import logging
+
+    what = " ".join(str(exc).split())[:200] or "(no message)"
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    if files:
+        logging.getLogger("coo").error("unexpected error", exc_info=exc)
+        return f"{type(exc).__name__}: {what} (the traceback is in {files[0].baseFilename})"
+    return f"{type(exc).__name__}: {what} (run again with -v for the traceback)"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -248,3 +249,15 @@ def test_help_and_runs_import_nothing_heavy():
     assert not loaded_after(["runs"]) & set(HEAVY)
     # once the schema is at the newest revision, a start does not even load Alembic
     assert not loaded_after(["runs"]) & {*HEAVY, "alembic"}
+
+
+def test_an_unexpected_error_is_one_line_and_v_shows_the_traceback(tmp_path: Path):
+    data = tmp_path / "data"
+    assert coo("runs", COO_DATA_DIR=str(data)).returncode == 0
+    with sqlite3.connect(data / "coo.sqlite") as db:  # a bug's stand-in: a table gone from under coo
+        db.execute("DROP TABLE run")
+    line = one_line_error(coo("runs", COO_DATA_DIR=str(data)), 1)
+    assert line.startswith("coo: unexpected error: OperationalError: ") and "no such table: run" in line
+    assert line.endswith("(run again with -v for the traceback)")
+    verbose = coo("runs", "-v", COO_DATA_DIR=str(data))
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
