@@ -268,8 +268,9 @@ def _loop(app: App, stdin: TextIO, stdout: TextIO, reader: Callable[[], str] | N
         print_replies(
             [Reply(text="coo is ready. Type `help` for what I can do, `quit` to leave.")], stdout, rich
         )
+    started = session.start()  # outside the lock: it may post through the console's outbound itself
     with lock:
-        print_replies(session.start(), stdout, rich)
+        print_replies(started, stdout, rich)
     while True:
         if reader is not None:
             try:
