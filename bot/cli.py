@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,14 @@ def say_where(settings: Settings) -> None:
 
     db = f"; database {where(settings.database_url)}" if settings.database_url else ""
     print(f"coo: data in {settings.coo_data_dir} (COO_DATA_DIR){db}", file=sys.stderr, flush=True)
+    old = Path("data") / "coo.sqlite"  # where versions before the user data dir kept the books
+    if "coo_data_dir" not in settings.model_fields_set and old.exists() and not settings.database_url:
+        print(
+            f"coo: {old.resolve()} holds books from an older coo, which kept them in ./data; "
+            "to keep using them, set COO_DATA_DIR=./data (or move that folder's files to the path above)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def refuse_half_configured(settings: Settings) -> None:

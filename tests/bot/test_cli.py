@@ -261,3 +261,21 @@ def test_an_unexpected_error_is_one_line_and_v_shows_the_traceback(tmp_path: Pat
     assert line.endswith("(run again with -v for the traceback)")
     verbose = coo("runs", "-v", COO_DATA_DIR=str(data))
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+
+def test_books_left_in_the_old_data_folder_are_pointed_out(tmp_path: Path):
+    (tmp_path / "data").mkdir()
+    sqlite3.connect(tmp_path / "data" / "coo.sqlite").close()
+    env = {k: v for k, v in os.environ.items() if k != "COO_DATA_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat"],
+        input="quit\n",
+        capture_output=True,
+        text=True,
+        env={**env, "XDG_DATA_HOME": str(tmp_path / "share")},
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"coo: {tmp_path / 'data' / 'coo.sqlite'} holds books from an older coo" in done.stderr
+    assert "set COO_DATA_DIR=./data" in done.stderr
