@@ -91,17 +91,20 @@ def test_a_jobs_messages_appear_in_order_after_the_line_that_asked(app_factory):
     app.start_workers()
     read_fd, write_fd = os.pipe()
     out = io.StringIO()
-    with os.fdopen(read_fd) as stdin, os.fdopen(write_fd, "w") as keyboard:
-        console = threading.Thread(target=run_console, args=(app, stdin, out), daemon=True)
+    codes: list[int] = []
+    with os.fdopen(read_fd) as stdin:
+        console = threading.Thread(target=lambda: codes.append(run_console(app, stdin, out)), daemon=True)
         console.start()
-        # When a line starts a job...
-        keyboard.write("reindex\n")
-        keyboard.flush()
-        wait_for(lambda: "Memory re-indexed" in out.getvalue(), timeout=60, what="the job's result")
-        keyboard.write("balance\n")
-        keyboard.flush()
-        wait_for(lambda: "Balance:" in out.getvalue(), timeout=60, what="the next answer")
-    console.join(30)
+        with os.fdopen(write_fd, "w") as keyboard:
+            # When a line starts a job...
+            keyboard.write("reindex\n")
+            keyboard.flush()
+            wait_for(lambda: "Memory re-indexed" in out.getvalue(), timeout=60, what="the job's result")
+            keyboard.write("balance\n")
+            keyboard.flush()
+            wait_for(lambda: "Balance:" in out.getvalue(), timeout=60, what="the next answer")
+        console.join(30)  # the end of input ends the console before its stdin is closed
+    assert codes == [0]
     text = out.getvalue()
     # ...the line comes first, then the job's message, its result, and only then the next line.
     marks = ["> reindex", "Re-indexing memory", "Memory re-indexed", "> balance", "Balance: $0.00."]
