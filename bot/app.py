@@ -10,8 +10,6 @@ from datetime import timedelta
 from types import TracebackType
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, SecretStr
-
 from agents.catalog import default_registry
 from agents.money import set_currency
 from agents.registry import Registry
@@ -22,7 +20,7 @@ from bot.intents import build_rules
 from bot.jobs import build_jobs, outreach_config
 from bot.refusals import Refusals
 from bot.research import research_config
-from bot.settings import Settings
+from bot.settings import Settings, secret_values
 from bot.webhooks import webhooks_config
 from graph.approvals import ApprovalStore
 from graph.checkpointer import open_checkpointer
@@ -37,6 +35,7 @@ from graph.planner import Planner
 from graph.policy import Policy
 from graph.rules import RulePlanner
 from memory.db import make_engine
+from memory.engines import ensure_data_dir
 from memory.knowledge.embedders import Embedder
 from memory.knowledge.store import KnowledgeStore
 from memory.redact import Redactor
@@ -44,27 +43,6 @@ from memory.redact import Redactor
 log = logging.getLogger(__name__)
 
 CONSOLE_ACTOR = "console:local"
-
-
-def secret_values(settings: Settings) -> list[str]:
-    """Return every secret configured, to be masked wherever text is stored or logged."""
-    out = []
-    for name, value in settings:
-        if isinstance(value, SecretStr):
-            out.append(value.get_secret_value())
-        elif isinstance(value, dict):  # named entries with their own secrets (COO_WEBHOOKS, COO_HOOKS)
-            out += [
-                v.get_secret_value()
-                for entry in value.values()
-                if isinstance(entry, BaseModel)
-                for _, v in entry
-                if isinstance(v, SecretStr)
-            ]
-        elif name in ("database_url", "redis_url") and value and "@" in str(value):
-            userinfo = str(value).split("://", 1)[-1].rsplit("@", 1)[0]
-            if ":" in userinfo:
-                out.append(userinfo.split(":", 1)[1])  # the password part of a URL
-    return out
 
 
 def build_policy(settings: Settings) -> Policy:
@@ -107,6 +85,7 @@ class App:
         self.settings = settings
         set_currency(settings.coo_currency)  # the books' currency, for every amount parsed and shown
         self._stack = ExitStack()
+        ensure_data_dir(settings.coo_data_dir)  # a one-line error naming the path, whatever the database
         self.db = make_engine(settings.database())
         self._stack.callback(self.db.dispose)
         self.redactor = Redactor(secret_values(settings))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
-from collections.abc import Iterable, Sequence
-from typing import TextIO
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 from bot import commands
 from bot.app import CONSOLE_ACTOR, App
@@ -196,9 +198,64 @@ def print_replies(replies: list[Reply], out: TextIO, rich: bool) -> None:
                 )
 
 
-def run_console(app: App, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
-    """Run the interactive (or scripted) console until end of input or `quit`."""
-    interactive = stdin.isatty() and stdout.isatty()
+class PromptReader:
+    """Reads lines with prompt_toolkit: line editing, and history kept across sessions in a file.
+
+    Ctrl-D raises EOFError and Ctrl-C KeyboardInterrupt, as ``input()`` does. Messages that jobs print
+    while a line is being typed appear above the prompt (``patch_stdout`` in `run_console`).
+    """
+
+    def __init__(self, history: Path | None = None, *, input: Any = None, output: Any = None) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+        self.session: Any = PromptSession(
+            history=FileHistory(str(history)) if history is not None else InMemoryHistory(),
+            input=input,
+            output=output,
+        )
+
+    def __call__(self) -> str:
+        """Return the next line (with its newline)."""
+        return str(self.session.prompt("you › ")) + "\n"
+
+
+def run_console(
+    app: App,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    *,
+    history: Path | None = None,
+    reader: Callable[[], str] | None = None,
+) -> int:
+    """Run the interactive (or scripted) console until end of input, `quit` or Ctrl-C.
+
+    On a terminal (or with ``reader``) lines are read with editing and history (``history`` is its
+    file); otherwise plain lines are read from ``stdin`` and echoed, so a script's output reads in order.
+
+    Returns:
+        0 at the end of input or `quit`; 130 after Ctrl-C (unfinished work resumes at the next start).
+    """
+    prompting = reader is not None or (stdin.isatty() and stdout.isatty())
+    if prompting and reader is None:
+        reader = PromptReader(history)
+    patch: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if prompting and stdout is sys.stdout:
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        patch = patch_stdout(raw=True)  # jobs' messages appear above the line being typed
+    with patch:
+        out = sys.stdout if prompting and stdout is sys.stdout else stdout
+        try:
+            return _loop(app, stdin, out, reader, rich=prompting and stdout.isatty())
+        except KeyboardInterrupt:
+            print(
+                "\ncoo: interrupted; unfinished work resumes at the next start", file=sys.stderr, flush=True
+            )
+            return 130
+
+
+def _loop(app: App, stdin: TextIO, stdout: TextIO, reader: Callable[[], str] | None, *, rich: bool) -> int:
     session = ConsoleSession(app)
     lock = threading.Lock()  # jobs print from their threads too
 
@@ -207,20 +264,27 @@ def run_console(app: App, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
         return format_reply(reply)
 
     app.notifier.register("console", ConsoleOutbound(stdout, show, lock))
-    if interactive:
+    if reader is not None:
         print_replies(
-            [Reply(text="coo is ready. Type `help` for what I can do, `quit` to leave.")], stdout, True
+            [Reply(text="coo is ready. Type `help` for what I can do, `quit` to leave.")], stdout, rich
         )
-    print_replies(session.start(), stdout, interactive)
+    started = session.start()  # outside the lock: it may post through the console's outbound itself
+    with lock:
+        print_replies(started, stdout, rich)
     while True:
-        if interactive:
-            stdout.write("\nyou › ")
-            stdout.flush()
-        line = stdin.readline()
+        if reader is not None:
+            try:
+                line = reader()
+            except EOFError:
+                return 0
+        else:
+            line = stdin.readline()
         if not line or line.strip().lower() in {"quit", "exit", ":q"}:
             return 0
+        if reader is None:
+            with lock:  # the line first, then whatever it causes (a job's messages too), in order
+                stdout.write(f"> {line.strip()}\n")
+                stdout.flush()
         replies = session.send(line)
         with lock:
-            if not interactive:
-                stdout.write(f"> {line.strip()}\n")
-            print_replies(replies, stdout, interactive)
+            print_replies(replies, stdout, rich)

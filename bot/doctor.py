@@ -13,6 +13,8 @@ from sqlalchemy import text
 
 from bot.settings import Settings
 from memory.db import is_postgres, make_engine
+from memory.engines import ensure_data_dir, where
+from memory.errors import SetupError
 
 MAX_SKEW_S = 60.0
 
@@ -39,22 +41,30 @@ def _skew(response: httpx.Response) -> float | None:
 
 def check_settings(s: Settings) -> Check:
     """Check that the settings hang together."""
-    problems = []
-    if (s.slack_bot_token is None) != (s.slack_signing_secret is None) and s.slack_app_token is None:
-        problems.append(
-            "Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)"
-        )
-    if (s.slack_bot_token or s.telegram_bot_token) and not s.coo_operators:
-        problems.append("COO_OPERATORS is empty, so nobody in Slack or Telegram may talk to coo")
-    if s.telegram_webhook_url and not s.telegram_webhook_secret:
-        problems.append("TELEGRAM_WEBHOOK_URL is set without TELEGRAM_WEBHOOK_SECRET")
+    problems = s.channel_problems()
     if problems:
-        return Check("settings", False, "; ".join(problems), "set the variables named above")
+        return Check("settings", False, " ".join(problems), "set the variables named above")
     return Check("settings", True, "consistent")
+
+
+def check_data_dir(s: Settings) -> Check:
+    """Say where the data lives (COO_DATA_DIR), and check it can be written."""
+    try:
+        ensure_data_dir(s.coo_data_dir)
+    except SetupError as exc:
+        return Check("data", False, exc.what, exc.fix)
+    return Check("data", True, f"{s.coo_data_dir} (COO_DATA_DIR)")
 
 
 def check_database(s: Settings) -> Check:
     """Connect to the database and run a query."""
+    if not s.database_url:
+        try:
+            ensure_data_dir(s.coo_data_dir)
+        except SetupError:  # check_data_dir names the path; DATABASE_URL is not to blame
+            return Check(
+                "database", False, "SQLite in COO_DATA_DIR, which cannot be written", "see data above"
+            )
     url = s.database()
     kind = "PostgreSQL" if is_postgres(url) else "SQLite"
     try:
@@ -62,11 +72,13 @@ def check_database(s: Settings) -> Check:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
+    except SetupError as exc:
+        return Check("database", False, exc.what, exc.fix)
     except Exception as exc:  # noqa: BLE001 - doctor reports every failure
         return Check(
             "database", False, f"{kind}: {type(exc).__name__}", "check DATABASE_URL and that the server is up"
         )
-    return Check("database", True, f"{kind} reachable")
+    return Check("database", True, f"{kind} reachable" + (f" at {where(url)}" if is_postgres(url) else ""))
 
 
 def check_broker(s: Settings) -> Check:
@@ -278,6 +290,7 @@ def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
     try:
         checks: list[Callable[[], Any]] = [
             lambda: check_settings(s),
+            lambda: check_data_dir(s),
             lambda: check_database(s),
             lambda: check_broker(s),
             lambda: check_model(s, client),

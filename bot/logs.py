@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from graph.trace import run_id_var, thread_var
@@ -36,10 +37,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
-def setup_logging(redactor: Redactor, *, verbose: bool = False, stream: TextIO = sys.stderr) -> None:
-    """Send every log record to ``stream`` as JSON lines (replacing earlier handlers)."""
-    handler = logging.StreamHandler(stream)
+def setup_logging(
+    redactor: Redactor, *, verbose: bool = False, stream: TextIO = sys.stderr, file: Path | None = None
+) -> None:
+    """Send every log record to ``stream`` as JSON lines (replacing earlier handlers).
+
+    Args:
+        redactor: Masks secrets in every line.
+        verbose: Log at INFO to ``stream`` (with ``file`` too: to the stream, not the file).
+        stream: Where lines go without ``file``, or with ``verbose``.
+        file: A log file (the console's ``COO_DATA_DIR/coo.log``), so no line lands inside the chat;
+            it takes INFO and up, and Python's warnings too.
+    """
+    handler: logging.Handler
+    if file is not None and not verbose:
+        handler = logging.FileHandler(file, encoding="utf-8", delay=True)
+        level = logging.INFO
+        logging.captureWarnings(True)
+    else:
+        handler = logging.StreamHandler(stream)
+        level = logging.INFO if verbose else logging.WARNING
     handler.setFormatter(JsonFormatter(redactor))
     root = logging.getLogger()
+    for old in root.handlers:
+        if isinstance(old, logging.FileHandler):
+            old.close()
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    root.setLevel(level)

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.app import App
 from memory import eventlog, retrievals
 from memory.tables import Approval, Run, Spend
 
 
-def runs_text(app: App, limit: int = 20) -> str:
+class HasDb(Protocol):
+    """Anything holding the workspace engine: an App, or the CLI's bare database (no App to build)."""
+
+    @property
+    def db(self) -> Engine:
+        """The workspace engine."""
+        ...
+
+
+def runs_text(app: HasDb, limit: int = 20) -> str:
     """Return recent runs, newest first: id, time, status, cost, duration, input."""
     with Session(app.db) as s:
         rows = s.exec(select(Run).order_by(col(Run.created_at).desc()).limit(limit)).all()
@@ -51,7 +60,7 @@ def _step_line(payload: dict[str, Any]) -> str:
     return "; ".join(bits)
 
 
-def trace_text(app: App, run_id: str) -> str | None:
+def trace_text(app: HasDb, run_id: str) -> str | None:
     """Return one run as a timeline, or None when there is no such run."""
     with Session(app.db) as s:
         run = s.get(Run, run_id)

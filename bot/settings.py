@@ -10,6 +10,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+
+def default_data_dir() -> Path:
+    """Return the user's data directory for coo (platformdirs), whatever the current folder."""
+    from platformdirs import user_data_path
+
+    return user_data_path("coo", appauthor=False)
+
+
 HookName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 
 
@@ -32,7 +40,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    coo_data_dir: Path = Path("./data")
+    coo_data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     redis_url: str | None = None
     openai_api_key: SecretStr | None = None
@@ -168,8 +176,66 @@ class Settings(BaseSettings):
         return self.coo_hooks_to or self.coo_digest_to
 
     def database(self) -> str:
-        """Return the workspace database URL (SQLite under the data dir unless DATABASE_URL is set)."""
+        """Return the workspace database URL (SQLite under the data dir unless DATABASE_URL is set).
+
+        Raises:
+            DataDirUnwritable: The data dir (where the SQLite file goes) cannot be written.
+        """
         if self.database_url:
             return self.database_url
-        self.coo_data_dir.mkdir(parents=True, exist_ok=True)
+        from memory.engines import ensure_data_dir
+
+        ensure_data_dir(self.coo_data_dir)
         return f"sqlite:///{self.coo_data_dir / 'coo.sqlite'}"
+
+    def channel_problems(self) -> list[str]:
+        """Return what a half-configured channel lacks, one sentence each naming what to set."""
+        problems = []
+        if self.slack_bot_token is None and (self.slack_signing_secret or self.slack_app_token):
+            given = "SLACK_SIGNING_SECRET" if self.slack_signing_secret else "SLACK_APP_TOKEN"
+            problems.append(
+                f"Slack is half set up: {given} is set without SLACK_BOT_TOKEN; set SLACK_BOT_TOKEN (xoxb-…)"
+            )
+        if self.slack_bot_token is not None and not (self.slack_signing_secret or self.slack_app_token):
+            problems.append(
+                "Slack is half set up: SLACK_BOT_TOKEN is set without a way to receive events; set "
+                "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode, xapp-…)"
+            )
+        if self.telegram_bot_token is None and (self.telegram_webhook_secret or self.telegram_webhook_url):
+            given = "TELEGRAM_WEBHOOK_URL" if self.telegram_webhook_url else "TELEGRAM_WEBHOOK_SECRET"
+            problems.append(
+                f"Telegram is half set up: {given} is set without TELEGRAM_BOT_TOKEN; set TELEGRAM_BOT_TOKEN "
+                "(from @BotFather)"
+            )
+        if self.telegram_webhook_url and not self.telegram_webhook_secret:
+            problems.append(
+                "Telegram is half set up: TELEGRAM_WEBHOOK_URL is set without TELEGRAM_WEBHOOK_SECRET; set "
+                "TELEGRAM_WEBHOOK_SECRET (any random string), or unset the URL to poll instead"
+            )
+        if (self.slack_bot_token or self.telegram_bot_token) and not self.coo_operators:
+            problems.append(
+                "COO_OPERATORS is empty, so nobody in Slack or Telegram may talk to coo; set it, e.g. "
+                "COO_OPERATORS=slack:U0123ABCD,telegram:123456789"
+            )
+        return problems
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Return every secret configured, to be masked wherever text is stored or logged."""
+    out = []
+    for name, value in settings:
+        if isinstance(value, SecretStr):
+            out.append(value.get_secret_value())
+        elif isinstance(value, dict):  # named entries with their own secrets (COO_WEBHOOKS, COO_HOOKS)
+            out += [
+                v.get_secret_value()
+                for entry in value.values()
+                if isinstance(entry, BaseModel)
+                for _, v in entry
+                if isinstance(v, SecretStr)
+            ]
+        elif name in ("database_url", "redis_url") and value and "@" in str(value):
+            userinfo = str(value).split("://", 1)[-1].rsplit("@", 1)[0]
+            if ":" in userinfo:
+                out.append(userinfo.split(":", 1)[1])  # the password part of a URL
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import weakref
@@ -10,12 +11,14 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from memory import callbacks, cost_tables, invoices, job_tables, ledger, retrievals, tables, workspace  # noqa: F401  (registers the tables on SQLModel.metadata)
 from memory import crm as crm_tables  # noqa: F401
+from memory.engines import check_url, ensure_data_dir, unreachable
 from memory.knowledge import tables as knowledge_tables  # noqa: F401
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -37,7 +40,7 @@ def sqlalchemy_url(url: str) -> str:
 
 def sqlite_url(data_dir: Path, name: str = "coo.sqlite") -> str:
     """Return the URL of the embedded SQLite database under the data directory."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(data_dir)
     return f"sqlite:///{data_dir / name}"
 
 
@@ -59,20 +62,78 @@ def make_engine(url: str) -> Engine:
 
     Returns:
         A SQLAlchemy engine whose schema (tables and append-only guards) exists.
+
+    Raises:
+        UnsupportedDatabase: The URL is neither SQLite nor PostgreSQL.
+        DatabaseUnreachable: The database could not be opened (the message names where it is).
     """
+    check_url(url)
     if is_postgres(url):
-        engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(
+            sqlalchemy_url(url),
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            connect_args={"connect_timeout": 10},  # an unreachable host fails in seconds, not minutes
+        )
     else:
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-    with schema_lock(engine):
-        from memory import migrate  # Alembic's env imports this module: import it late
+    try:
+        with schema_lock(engine):
+            if not at_head(engine):  # the usual start skips loading Alembic (a tenth of a second)
+                from memory import migrate  # Alembic's env imports this module: import it late
 
-        migrate.upgrade(engine)
-        _install_append_only_guards(engine)
+                migrate.upgrade(engine)
+            _install_append_only_guards(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        if not exc.connection_invalidated and not _is_connect_error(exc):
+            raise
+        raise unreachable(url, exc) from None
     return engine
+
+
+_REVISION = re.compile(r'^(down_revision|revision)\s*(?::[^=]*)?=\s*(None|"[^"]*"|\'[^\']*\')', re.M)
+
+
+def script_head() -> str | None:
+    """Return the newest revision of the migration scripts, read from their text (None if unclear)."""
+    revisions, downs = set(), set()
+    for path in (Path(__file__).parent / "migrations" / "versions").glob("*.py"):
+        found: dict[str, str] = {m[1]: m[2] for m in _REVISION.finditer(path.read_text(encoding="utf-8"))}
+        if "revision" not in found:
+            return None
+        revisions.add(found["revision"].strip("\"'"))
+        if found.get("down_revision", "None") != "None":
+            downs.add(found["down_revision"].strip("\"'"))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(engine: Engine) -> bool:
+    """Tell whether the database's schema is at the scripts' newest revision (then there is nothing to do)."""
+    head = script_head()
+    if head is None:
+        return False
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head]
+
+
+def _is_connect_error(exc: DBAPIError) -> bool:
+    """Tell whether an error happened while connecting (not a failing statement on a live connection)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    text = str(exc.orig).lower()
+    return exc.statement is None or any(
+        s in text for s in ("connect", "unable to open database file", "timeout", "host")
+    )
 
 
 SCHEMA_LOCK_KEY = 0x0C00  # a PostgreSQL advisory lock id for schema changes by any coo process

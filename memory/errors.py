@@ -4,7 +4,11 @@ MemoryError_ (base)
  ├── EventLogViolation   an attempt to change or delete an event
  ├── DuplicateDelivery   an inbox delivery id seen before
  ├── UnbalancedEntry     a journal entry whose debits and credits differ (also a ValueError)
- └── UnknownAccount      a journal line on an account not in the chart (also a ValueError)
+ ├── UnknownAccount      a journal line on an account not in the chart (also a ValueError)
+ └── SetupError          a database or data directory that cannot be used (one line: what, then the fix)
+      ├── DatabaseUnreachable  the server is down, unknown or refuses us (names host and DATABASE_URL)
+      ├── UnsupportedDatabase  DATABASE_URL's scheme is not SQLite or PostgreSQL
+      └── DataDirUnwritable    COO_DATA_DIR cannot be created or written (names the path)
 """
 
 
@@ -38,3 +42,29 @@ class UnknownAccount(MemoryError_, ValueError):
     def __init__(self, account: str) -> None:
         super().__init__(f"unknown account {account!r}")
         self.account = account
+
+
+class SetupError(MemoryError_):
+    """A database or data directory that cannot be used; the message is one line that says what to set.
+
+    Attributes:
+        what: What is wrong, naming the host, scheme or path (never a password).
+        fix: What the operator should do about it.
+    """
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(f"{what}; {fix}")
+        self.what = what
+        self.fix = fix
+
+
+class DatabaseUnreachable(SetupError):
+    """The database server could not be reached or refused the connection."""
+
+
+class UnsupportedDatabase(SetupError):
+    """DATABASE_URL names a kind of database coo does not speak."""
+
+
+class DataDirUnwritable(SetupError):
+    """COO_DATA_DIR cannot be created or written."""

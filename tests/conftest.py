@@ -62,10 +62,18 @@ _ENV_NAMES = ("DATABASE_URL", "REDIS_URL", "PORT")
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's or CI's environment out of the tests (restored afterwards by monkeypatch)."""
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the developer's or CI's environment out of the tests (restored afterwards by monkeypatch).
+
+    COO_DATA_DIR is set explicitly, and the user's data dir (the default, platformdirs) points into a
+    temporary folder too, so no test (nor a `coo` process it starts with this environment) ever writes
+    to the real one.
+    """
     import os
 
     for name in list(os.environ):
         if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("COO_DATA_DIR", str(home / "coo-data"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "share"))
