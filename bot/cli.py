@@ -28,8 +28,9 @@ def cmd_chat(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     """Run the HTTP server with every configured channel."""
     from bot.server import serve
+    from graph.faults import Faults
 
-    with App(settings) as app:
+    with App(settings, faults=Faults.from_env()) as app:  # faults: crash tests only (tests/crash)
         if app.embedded_jobs:
             app.start_workers()
         serve(app)
