@@ -242,7 +242,12 @@ class Dispatcher:
         if click.action in ("approve", "reject"):
             outs = await self._engine(engine.decide, click.value, click.action == "approve", click.actor)
             if again and outs and all(isinstance(x, o.Notice) for x in outs):
-                outs = await self._engine(self._decided_before, click) or outs
+                before = await self._engine(self._decided_before, click)
+                if before is not None:
+                    decided, run_id, run_outs = before
+                    await self.deliver(click.conversation, render_all([decided]), key=key)
+                    await self.report_run(run_id, click.conversation, run_outs, finish=key)
+                    return []
         elif click.action == "undo":
             outs = await self._engine(engine.undo, click.value, click.actor, self.app.is_operator)
         elif click.action == "retry" and click.value.startswith("job_"):
@@ -261,20 +266,40 @@ class Dispatcher:
                 await asyncio.to_thread(inbox.finish, self.app.db, key, "done")
             return render_all(outs)
         await self.deliver(
-            click.conversation, render_all(outs), key=key or f"click:{click.delivery_id}", finish=key
+            click.conversation,
+            render_all(outs),
+            key=key or f"{self.channel}:click:{click.delivery_id}",
+            finish=key,
         )
         return []
 
-    def _decided_before(self, click: Click) -> list[o.Outcome]:
-        """Report the outcome of this clicker's own decision that a dead process recorded (and carry it out)."""
+    def _decided_before(self, click: Click) -> tuple[o.Outcome, str, list[o.Outcome]] | None:
+        """Carry out this clicker's own decision that a dead process recorded: (decided, run id, its outcomes)."""
         ap = self.app.approvals.get(click.value)
         if ap.decided_by != click.actor or ap.status != (
             "approved" if click.action == "approve" else "rejected"
         ):
-            return []
+            return None
         summary = Action.model_validate(ap.action).summary
         decided = o.Decided(ap.id, ap.status, click.actor, ap.decided_at or utcnow(), summary)
-        return [decided, *self.app.engine.continue_run(ap.run_id)]
+        return decided, ap.run_id, self.app.engine.continue_run(ap.run_id)
+
+    async def report_run(
+        self, run_id: str, conversation: str, outs: list[o.Outcome], *, finish: str | None = None
+    ) -> None:
+        """Deliver what a recovered run reports, keyed by the run and its checkpoint.
+
+        A run recovered twice over to the same checkpoint (at start-up, and by the takeover of the
+        click that decided it) owes its report once.
+        """
+        checkpoint = await self._engine(self.app.engine.checkpoint_of, run_id)
+        key = f"{self.channel}:run:{run_id}:{checkpoint}"
+        await self.deliver(conversation, render_all(outs), key=key, finish=finish)
+
+    async def recover_runs(self) -> None:
+        """Finish this channel's runs a crash interrupted (decided, not carried out) and report them."""
+        for run_id, conversation, outs in await self._engine(self.app.engine.recover_runs, self.channel):
+            await self.report_run(run_id, conversation, outs)
 
     async def revise(
         self, *, delivery_id: str, conversation: str, actor: str, approval_id: str, arguments: dict[str, Any]
@@ -310,12 +335,12 @@ class Dispatcher:
             finish: An inbox delivery marked ``status`` in the same transaction as the replies are owed.
             status: See ``finish``.
         """
-        key = key or f"reply:{uuid.uuid4().hex}"
+        key = key or f"{self.channel}:reply:{uuid.uuid4().hex}"
         payloads = [to_payload(r) for r in replies]
 
         def owe() -> list[str]:
             with transaction(self.app.db) as s:
-                keys = outbox.enqueue(s, f"{self.channel}:{key}", self.channel, conversation, payloads)
+                keys = outbox.enqueue(s, key, self.channel, conversation, payloads)
                 if finish:
                     inbox.finish_in(s, finish, status)
             return keys

@@ -30,7 +30,6 @@ from starlette.routing import Route
 from bot.app import App
 from bot.dispatch import Dispatcher
 from bot.messages import Reply
-from bot.render import render_all
 from bot.server import Mount
 from bot.slack import blocks, commands, inbound
 from bot.slack.commands import COMMANDS
@@ -269,9 +268,7 @@ class SlackChannel:
 
     async def _recover(self) -> None:
         """Resume Slack runs a crash interrupted (e.g. decided, not carried out), then unprocessed inbox items."""
-        recovered = await asyncio.to_thread(self.app.engine.recover, inbound.CHANNEL)
-        for conversation, outs in recovered:
-            await self.dispatcher.deliver(conversation, render_all(outs))
+        await self.dispatcher.recover_runs()
         await self.dispatcher.recover()
 
     async def stop(self) -> None:
