@@ -80,8 +80,8 @@ class Cluster:
 
     @property
     def live(self) -> int:
-        """The process requests go to: the newest one still running."""
-        return max(i for i, p in enumerate(self.procs) if p.poll() is None)
+        """The process requests go to: the one with the fault while it lives, then the survivor."""
+        return min(i for i, p in enumerate(self.procs) if p.poll() is None)
 
     def died(self) -> bool:
         return self.procs[0].poll() is not None
