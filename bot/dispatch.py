@@ -26,7 +26,6 @@ from bot.render import render_all
 from graph import outcomes as o
 from memory import inbox, outbox, refs
 from memory.db import transaction
-from memory.owner import dead_locally
 from memory.tables import InboxItem, OutboxItem, utcnow
 
 log = logging.getLogger(__name__)
@@ -156,9 +155,8 @@ class Dispatcher:
 
     async def process(self, key: str, dead: Sequence[str] = ()) -> None:
         """Run one recorded delivery through the engine and deliver the replies (once, through the outbox)."""
-        db, owner = self.app.db, self.app.owner
-        claimed = await asyncio.to_thread(inbox.claim, db, key, owner.lease, owner=owner.id, dead=dead)
-        if not claimed:
+        db = self.app.db
+        if not await asyncio.to_thread(self.app.owner.claim, key, dead):
             return
         self.app.engine.faults.hit("after_claim")
         item = await asyncio.to_thread(inbox.get, db, key)
@@ -395,11 +393,10 @@ class Dispatcher:
         db, owner = self.app.db, self.app.owner
 
         def look() -> tuple[list[str], list[str], list[OutboxItem]]:
-            dead = [h for h in {*inbox.holders(db), *outbox.holders(db)} if dead_locally(h, owner.id)]
-            since = None if starting else utcnow() - owner.lease
-            keys = inbox.claimable(db, self.channel, dead, received_before=since)
+            dead = owner.dead_holders()
+            keys = owner.claimable(self.channel, dead, starting)
             if self.click_channel:
-                keys += inbox.claimable(db, self.click_channel, dead, received_before=since)
+                keys += owner.claimable(self.click_channel, dead, starting)
             return dead, keys, outbox.due(db, self.channel, dead)
 
         dead, keys, owed = await asyncio.to_thread(look)

@@ -18,12 +18,14 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from memory import inbox, outbox
 from memory.db import transaction
 from memory.tables import InboxItem, OutboxItem, utcnow
 
@@ -111,3 +113,25 @@ class Owner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def dead_holders(self) -> list[str]:
+        """Return the owners holding claims (inbox or outbox) known dead here (see `dead_locally`)."""
+        return [
+            h for h in {*inbox.holders(self.engine), *outbox.holders(self.engine)} if dead_locally(h, self.id)
+        ]
+
+    def claim(self, delivery_id: str, dead: Sequence[str] = ()) -> bool:
+        """Claim an inbox delivery for this owner (see `memory.inbox.claim`)."""
+        return inbox.claim(self.engine, delivery_id, self.lease, owner=self.id, dead=dead)
+
+    def claimable(self, channel: str, dead: Sequence[str] = (), starting: bool = False) -> list[str]:
+        """Return a channel's deliveries nobody alive works on.
+
+        Args:
+            channel: The inbox channel.
+            dead: Owners known dead.
+            starting: At start-up every delivery never claimed is taken; later only those older than
+                the lease (younger ones are on their way to a claim in the process that recorded them).
+        """
+        since = None if starting else utcnow() - self.lease
+        return inbox.claimable(self.engine, channel, dead, received_before=since)
