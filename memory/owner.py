@@ -32,6 +32,7 @@ from memory.tables import InboxItem, OutboxItem, utcnow
 log = logging.getLogger(__name__)
 
 HOST = socket.gethostname()[:40]
+_MINE: set[str] = set()  # the ids of this process's owners
 
 
 def _pid_alive(pid: int) -> bool:
@@ -53,7 +54,9 @@ def dead_locally(owner_id: str, me: str) -> bool:
     if host != HOST or not pid_s.isdigit():
         return False  # another host's process: only its lease tells
     pid = int(pid_s)
-    return pid == os.getpid() or not _pid_alive(pid)  # my pid under another id: a previous life
+    if pid == os.getpid():  # my pid: one of this process's owners, or a previous life (a restarted container)
+        return owner_id not in _MINE
+    return not _pid_alive(pid)
 
 
 class Owner:
@@ -67,6 +70,7 @@ class Owner:
     def __init__(self, engine: Engine, takeover_s: float = 30.0) -> None:
         self.engine = engine
         self.id = f"{HOST}/{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        _MINE.add(self.id)
         self.takeover_s = takeover_s
         self.lease = timedelta(seconds=takeover_s * 0.75)
         self.sweep_s = takeover_s / 4
