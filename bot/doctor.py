@@ -61,12 +61,15 @@ def check_database(s: Settings) -> Check:
         engine = make_engine(url)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+        from bot.commands import deliveries_line
+
+        backlog = deliveries_line(engine)
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - doctor reports every failure
         return Check(
             "database", False, f"{kind}: {type(exc).__name__}", "check DATABASE_URL and that the server is up"
         )
-    return Check("database", True, f"{kind} reachable")
+    return Check("database", True, f"{kind} reachable. {backlog}")
 
 
 def check_broker(s: Settings) -> Check:

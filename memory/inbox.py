@@ -158,3 +158,16 @@ def unfinished(engine: Engine, channel: str | None = None) -> list[InboxItem]:
         if channel:
             q = q.where(InboxItem.channel == channel)
         return list(s.exec(q.order_by(col(InboxItem.received_at))).all())
+
+
+def backlog(engine: Engine, now: datetime | None = None) -> dict[str, int]:
+    """Return deliveries not yet done, and how many of them wait to be taken over (their claim ran out)."""
+    now = now or utcnow()
+    with Session(engine) as s:
+        rows = s.exec(
+            select(InboxItem.status, InboxItem.lease_until).where(
+                col(InboxItem.status).in_(["received", "processing"])
+            )
+        ).all()
+    expired = sum(1 for status, until in rows if status == "processing" and until is not None and until < now)
+    return {"unfinished": len(rows), "waiting_takeover": expired}

@@ -105,3 +105,19 @@ def test_an_owed_reply_is_written_once_per_key_and_posted_once(db: Engine):
     taken = outbox.claim(db, keys[1], owner=b.id, lease=b.lease, now=later)
     assert taken is not None and taken.attempts == 2  # a second attempt: possibly a duplicate post
     assert outbox.backlog(db) == {"pending": 1, "retried": 1}
+
+
+def test_status_and_doctor_say_what_waits_to_be_taken_over_and_what_is_owed(db: Engine):
+    from bot.commands import deliveries_line
+
+    a = Owner(db, takeover_s=4)
+    record(db, "slack:e1")
+    record(db, "slack:e2")
+    assert a.claim("slack:e1")
+    with transaction(db) as s:
+        outbox.enqueue(s, "slack:e0", "slack", "c", [{"text": "owed"}])
+    assert deliveries_line(db) == (
+        "Deliveries: 2 unfinished, 0 waiting to be taken over; replies owed: 1 (0 tried before)"
+    )
+    later = utcnow() + timedelta(seconds=4)
+    assert inbox.backlog(db, now=later) == {"unfinished": 2, "waiting_takeover": 1}
