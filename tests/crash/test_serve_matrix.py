@@ -28,6 +28,7 @@ from tests.bot.slack.harness import block_actions, dm_event
 from tests.fakes.server import serve, wait_for
 from tests.fakes.slack_api import FakeSlack
 from tests.scale.test_burst import base_env, free_port, signed, up
+from tests.services import fresh_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TAKEOVER_S = 2.0  # COO_CLAIM_LEASE_S in these processes: a dead claim is taken over within this
@@ -57,9 +58,9 @@ class Cluster:
         self.killed_at: float | None = None
         stack.callback(self.stop)
 
-    def start(self, crash_at: str | None = None, data: str = "p0") -> int:
+    def start(self, crash_at: str | None = None, data: str = "p0", **more: str) -> int:
         port = free_port()
-        extra = {"COO_CLAIM_LEASE_S": str(TAKEOVER_S), "PORT": str(port), "COO_DIGEST_TIME": "23:59"}
+        extra = {"COO_CLAIM_LEASE_S": str(TAKEOVER_S), "PORT": str(port), "COO_DIGEST_TIME": "23:59", **more}
         if crash_at:
             extra["COO_TEST_CRASH_AT"] = crash_at
         env = base_env(self.db or "", self.fake_url, self.fake.token, self.tmp / data, **extra)
@@ -137,12 +138,12 @@ def query(db: str | None, tmp: Path, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
-def run_cell(tmp: Path, db: str | None, point: str, nth: int) -> dict[str, Any]:
+def run_cell(tmp: Path, db: str | None, point: str, nth: int, **faulty_env: str) -> dict[str, Any]:
     fake = FakeSlack()
     with ExitStack() as stack:
         fake_url = stack.enter_context(serve(fake.app()))
         c = Cluster(stack, tmp, db, fake, fake_url)
-        c.start(f"{point}@{nth}")
+        c.start(f"{point}@{nth}", **faulty_env)
         if db is not None:
             c.start(data="p1")  # the peer sharing PostgreSQL: it takes over alone
         takeover: list[float] = []
@@ -245,3 +246,25 @@ def test_kill_serve_at_each_point(point: str, nth: int, dups: int, tmp_path: Pat
             f.write(json.dumps({k: v for k, v in row.items() if k != "texts"}) + "\n")
     assert (row["effects_lost"], row["effects_doubled"], row["replies_lost"]) == (0, 0, 0), row["texts"]
     assert row["replies_duplicated"] <= dups, row
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("point", ["after_claim", "after_approval_recorded"])
+def test_a_peer_on_another_host_takes_over_within_the_lease(point: str, tmp_path: Path):
+    # The killed process says it runs on another host: its pid tells the survivor nothing, the lease must.
+    with fresh_postgres_database() as db:
+        row = run_cell(tmp_path, db, point, 1, COO_TEST_OWNER_HOST="another-host")
+    print(json.dumps({k: v for k, v in row.items() if k != "texts"}))
+    if os.environ.get("MATRIX_OUT"):
+        with open(os.environ["MATRIX_OUT"], "a") as f:
+            f.write(json.dumps({k: v for k, v in row.items() if k != "texts"} | {"lease_only": True}) + "\n")
+    assert (row["effects_lost"], row["effects_doubled"], row["replies_lost"], row["replies_duplicated"]) == (
+        0,
+        0,
+        0,
+        0,
+    ), row["texts"]
+    # Not before the lease (3/4 of COO_CLAIM_LEASE_S, less one renewal) could have run out; within
+    # COO_CLAIM_LEASE_S and the
+    # time to carry the work out and post it.
+    assert TAKEOVER_S * 0.5 <= row["takeover_s"] <= TAKEOVER_S + 5, row
