@@ -265,6 +265,5 @@ def test_a_peer_on_another_host_takes_over_within_the_lease(point: str, tmp_path
         0,
     ), row["texts"]
     # Not before the lease (3/4 of COO_CLAIM_LEASE_S, less one renewal) could have run out; within
-    # COO_CLAIM_LEASE_S and the
-    # time to carry the work out and post it.
+    # COO_CLAIM_LEASE_S plus the time to carry the work out and post it.
     assert TAKEOVER_S * 0.5 <= row["takeover_s"] <= TAKEOVER_S + 5, row
