@@ -2,8 +2,10 @@
 
 An adapter verifies a request, calls `accept` (which records the delivery in the durable inbox, so a
 duplicate stops there) and acknowledges at once; the engine then runs off the request path and the
-replies go out through the adapter's `Outbound`. Clicks go through `click`. `recover` finishes what a
-crash left: inbox items never processed, and decided approvals never carried out.
+replies are owed in the outbox (in the transaction that marks the delivery done) and posted through the
+adapter's `Outbound`. Clicks are recorded and claimed like messages. Claims carry this process's owner
+and lease (memory/owner.py); `sweep`, run periodically by `run_sweeper` and once by `recover`, takes over
+what a dead process held: deliveries, clicks and owed replies.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.jobs import chat_job, job_command
 from bot.messages import Reply, from_payload, to_payload
 from bot.render import render_all
 from graph import outcomes as o
+from graph.errors import GraphError
 from memory import inbox, outbox, refs
 from memory.db import transaction
 from memory.tables import InboxItem, OutboxItem, utcnow
@@ -273,7 +276,10 @@ class Dispatcher:
 
     def _decided_before(self, click: Click) -> tuple[o.Outcome, str, list[o.Outcome]] | None:
         """Carry out this clicker's own decision that a dead process recorded: (decided, run id, its outcomes)."""
-        ap = self.app.approvals.get(click.value)
+        try:
+            ap = self.app.approvals.get(click.value)
+        except GraphError:
+            return None
         if ap.decided_by != click.actor or ap.status != (
             "approved" if click.action == "approve" else "rejected"
         ):
@@ -397,7 +403,8 @@ class Dispatcher:
             keys = owner.claimable(self.channel, dead, starting)
             if self.click_channel:
                 keys += owner.claimable(self.click_channel, dead, starting)
-            return dead, keys, outbox.due(db, self.channel, dead)
+            since = None if starting else utcnow() - owner.lease
+            return dead, keys, outbox.due(db, self.channel, dead, created_before=since)
 
         dead, keys, owed = await asyncio.to_thread(look)
         for key in keys:

@@ -99,9 +99,16 @@ def release(engine: Engine, key: str) -> None:
 
 
 def due(
-    engine: Engine, channel: str, dead: Sequence[str] = (), now: datetime | None = None
+    engine: Engine,
+    channel: str,
+    dead: Sequence[str] = (),
+    now: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> list[OutboxItem]:
-    """Return a channel's pending items nobody alive is posting, oldest first."""
+    """Return a channel's pending items nobody alive is posting, oldest first.
+
+    ``created_before`` leaves out younger items (on their way to a post by the process that owes them).
+    """
     now = now or utcnow()
     takeable = [
         col(OutboxItem.claimed_by) == "",
@@ -113,6 +120,8 @@ def due(
         q = select(OutboxItem).where(
             OutboxItem.channel == channel, OutboxItem.status == "pending", or_(*takeable)
         )
+        if created_before is not None:
+            q = q.where(col(OutboxItem.created_at) < created_before)
         return list(s.exec(q.order_by(col(OutboxItem.created_at), col(OutboxItem.key))).all())
 
 
