@@ -263,8 +263,12 @@ class TelegramChannel:
             else None
         )
         conversation = conversation_of(chat_id, topic)
+        # A click whose update a dead process had claimed may have been decided already: its outcome
+        # is reported from the run (Done with Undo), not refused.
+        item = await asyncio.to_thread(inbox.get, self.app.db, self._key(update.update_id))
         private = await self.dispatcher.click(
-            Click(str(update.update_id), conversation, actor, action, value)
+            Click(str(update.update_id), conversation, actor, action, value),
+            again=item is not None and item.attempts > 1,
         )
         if private:  # Telegram has no private notes in a chat: the clicker reads it as a reply
             await self.dispatcher.deliver(conversation, private)
