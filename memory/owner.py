@@ -114,8 +114,9 @@ class Owner:
                 log.warning("renewing the claims of %s failed", self.id, exc_info=True)
 
     def stop(self) -> None:
-        """Stop renewing (the claims then expire unless finished)."""
+        """Stop renewing: the owner is dead from now on (its claims are taken over at once on this host)."""
         self._stop.set()
+        _MINE.discard(self.id)
         if self._thread is not None:
             self._thread.join(timeout=5)
 

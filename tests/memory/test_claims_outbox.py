@@ -121,3 +121,13 @@ def test_status_and_doctor_say_what_waits_to_be_taken_over_and_what_is_owed(db: 
     )
     later = utcnow() + timedelta(seconds=4)
     assert inbox.backlog(db, now=later) == {"unfinished": 2, "waiting_takeover": 1}
+
+
+def test_a_stopped_owner_is_dead_to_the_next_one_in_the_same_process(db: Engine):
+    first = Owner(db)
+    record(db, "slack:e1")
+    assert first.claim("slack:e1")
+    first.stop()  # an App closed (a restart in one process): its claims are not renewed any more
+    second = Owner(db)
+    assert second.dead_holders() == [first.id]
+    assert second.claim("slack:e1", second.dead_holders())
