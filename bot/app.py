@@ -38,6 +38,7 @@ from memory.db import make_engine
 from memory.engines import ensure_data_dir
 from memory.knowledge.embedders import Embedder
 from memory.knowledge.store import KnowledgeStore
+from memory.owner import Owner
 from memory.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,9 @@ class App:
         self.notifier, self.jobs = build_jobs(self)
         self._stack.callback(self.jobs.close)
         self.workers: Workers | None = None
+        # This process's identity on claims; dispatchers start its lease renewal (memory/owner.py).
+        self.owner = Owner(self.db, settings.coo_claim_lease_s)
+        self._stack.callback(self.owner.stop)
 
     def __enter__(self) -> App:
         return self

@@ -82,10 +82,11 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace, default_host: str =
     """Run the HTTP server with every configured channel, on COO_HOST (else ``default_host``)."""
     from bot.app import App
     from bot.server import serve
+    from graph.faults import Faults
 
     refuse_half_configured(settings)
     say_where(settings)
-    with App(settings) as app:
+    with App(settings, faults=Faults.from_env()) as app:  # faults: crash tests only (tests/crash)
         if app.embedded_jobs:
             app.start_workers()
         serve(app, default_host)

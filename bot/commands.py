@@ -10,12 +10,15 @@ import logging
 import re
 from collections.abc import Callable
 
+from sqlalchemy.engine import Engine
+
 from bot.app import App
 from bot.chart import bar_chart_png, sparkline
 from bot.messages import Reply
 from bot.runs_view import runs_text
 from graph.budget import Period
 from graph.spend_report import Line, daily_series, month_start, recent_run_costs, spend_by, total
+from memory import inbox, outbox
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,15 @@ def budget_report(app: App) -> Reply:
     return Reply(text="\n".join(lines), image=png, image_name=f"budget-{today.isoformat()}.png")
 
 
+def deliveries_line(db: Engine) -> str:
+    """Say what the inbox and the outbox hold: deliveries unfinished or waiting to be taken over, replies owed."""
+    got, owed = inbox.backlog(db), outbox.backlog(db)
+    return (
+        f"Deliveries: {got['unfinished']} unfinished, {got['waiting_takeover']} waiting to be taken over; "
+        f"replies owed: {owed['pending']} ({owed['retried']} tried before)"
+    )
+
+
 def status(app: App, actor: str, args: str = "") -> list[Reply]:
     """Show runs in flight, pending approvals, recent failures, the cost of recent runs and top spenders."""
     st = app.engine.status()
@@ -125,6 +137,7 @@ def status(app: App, actor: str, args: str = "") -> list[Reply]:
         lines += [
             f"  {r.id} {why} since {r.created_at:%Y-%m-%d %H:%M} {r.input[:50]!r}" for r, why in st["stuck"]
         ]
+    lines.append(deliveries_line(app.db))
     runs = recent_run_costs(app.db, 5)
     if runs:
         lines.append("Recent runs (cost, served by):")

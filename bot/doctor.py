@@ -71,6 +71,9 @@ def check_database(s: Settings) -> Check:
         engine = make_engine(url)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+        from bot.commands import deliveries_line
+
+        backlog = deliveries_line(engine)
         engine.dispose()
     except SetupError as exc:
         return Check("database", False, exc.what, exc.fix)
@@ -78,7 +81,8 @@ def check_database(s: Settings) -> Check:
         return Check(
             "database", False, f"{kind}: {type(exc).__name__}", "check DATABASE_URL and that the server is up"
         )
-    return Check("database", True, f"{kind} reachable" + (f" at {where(url)}" if is_postgres(url) else ""))
+    at = f" at {where(url)}" if is_postgres(url) else ""
+    return Check("database", True, f"{kind} reachable{at}. {backlog}")
 
 
 def check_broker(s: Settings) -> Check:

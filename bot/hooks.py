@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,7 @@ class Hooks:
         self.clock = clock
         self.tolerance_s = tolerance_s
         self.started_at: datetime = utcnow()
+        self._sweeper: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- the endpoint ---------------------------------------------------------------------------
@@ -147,10 +148,10 @@ class Hooks:
 
     # ---- processing -----------------------------------------------------------------------------
 
-    def process(self, key: str) -> None:
+    def process(self, key: str, dead: Sequence[str] = ()) -> None:
         """Turn one recorded delivery into a card (or a notice) in its destination, once."""
         db = self.app.db
-        if not inbox.claim(db, key, stale_before=self.started_at):
+        if not self.app.owner.claim(key, dead):
             return
         item = inbox.get(db, key)
         if item is None:
@@ -191,8 +192,8 @@ class Hooks:
         with Session(self.app.db) as s:
             return s.get(Run, run_id_for(key)) is not None
 
-    def _spawn(self, key: str) -> None:
-        task = asyncio.ensure_future(asyncio.to_thread(self.process, key))
+    def _spawn(self, key: str, dead: Sequence[str] = ()) -> None:
+        task = asyncio.ensure_future(asyncio.to_thread(self.process, key, dead))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -200,9 +201,35 @@ class Hooks:
 
     async def recover(self) -> None:
         """Process deliveries accepted before a crash or restart and never finished."""
-        for item in await asyncio.to_thread(inbox.unfinished, self.app.db, CHANNEL):
-            self._spawn(item.delivery_id)
+        await self.sweep(starting=True)
         await self.drain()
+
+    async def sweep(self, starting: bool = False) -> None:
+        """Take over deliveries nobody alive works on (a dead process's, or never claimed)."""
+        owner = self.app.owner
+        dead = await asyncio.to_thread(owner.dead_holders)
+        for key in await asyncio.to_thread(owner.claimable, CHANNEL, dead, starting):
+            self._spawn(key, dead)
+
+    async def run_sweeper(self) -> None:
+        """Sweep every ``owner.sweep_s`` seconds until cancelled."""
+        self.app.owner.start()
+        while True:
+            await asyncio.sleep(self.app.owner.sweep_s)
+            try:
+                await self.sweep()
+            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep tries again
+                log.warning("hooks: sweep failed", exc_info=True)
+
+    async def start(self) -> None:
+        """Recover what a crash left, then keep sweeping."""
+        await self.recover()
+        self._sweeper = asyncio.ensure_future(self.run_sweeper())
+
+    async def stop(self) -> None:
+        """Stop sweeping."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until every delivery started so far has been processed (tests, shutdown)."""
@@ -214,8 +241,8 @@ class Hooks:
         return Mount(
             name="hooks",
             routes=[Route("/hooks/{name}", self.endpoint, methods=["POST"])],
-            startup=[self.recover],
-            shutdown=[self.drain],
+            startup=[self.start],
+            shutdown=[self.stop, self.drain],
         )
 
 

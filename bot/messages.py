@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import base64
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 ButtonAction = Literal["approve", "reject", "edit", "undo", "retry"]
 
@@ -49,3 +50,35 @@ class Reply:
     key: str | None = None
     image: bytes | None = None
     image_name: str = ""
+
+
+def to_payload(reply: Reply) -> dict[str, Any]:
+    """Return a reply as JSON-able data (the outbox stores replies this way)."""
+    doc = asdict(reply)
+    doc["image"] = base64.b64encode(reply.image).decode() if reply.image else None
+    return doc
+
+
+def from_payload(doc: dict[str, Any]) -> Reply:
+    """Return the reply `to_payload` made."""
+
+    def buttons(items: list[dict[str, Any]]) -> list[Button]:
+        return [Button(**b) for b in items]
+
+    card = doc.get("card")
+    return Reply(
+        text=doc.get("text", ""),
+        card=Card(
+            title=card["title"],
+            fields=[(k, v) for k, v in card.get("fields", [])],
+            buttons=buttons(card.get("buttons", [])),
+            footer=card.get("footer", ""),
+        )
+        if card
+        else None,
+        buttons=buttons(doc.get("buttons", [])),
+        replaces=doc.get("replaces"),
+        key=doc.get("key"),
+        image=base64.b64decode(doc["image"]) if doc.get("image") else None,
+        image_name=doc.get("image_name", ""),
+    )

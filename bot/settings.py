@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     coo_context_tokens: int = 3000
     coo_job_threads: int = Field(default=4, ge=1)  # worker threads per process
     coo_job_lease_s: float = Field(default=30.0, gt=0)  # a dead worker's job is taken over after this
+    # A claim (an inbox delivery, a reply being posted) of a dead process is taken over within this
+    coo_claim_lease_s: float = Field(default=30.0, gt=0)
     coo_job_tick_s: float = Field(default=1.0, gt=0)  # relay, heartbeat and scheduler interval
     coo_redis_namespace: str = "coo"  # prefix of the broker's Redis keys
     # Webhooks: {"crm": {"url": "https://…", "secret": "…"}}; {"stripe": {"secret": "…", "kind": "payment"}}

@@ -570,6 +570,10 @@ class Engine:
         Args:
             channel: Only runs that came from this channel (each channel delivers its own outcomes).
         """
+        return [(conversation, outs) for _run, conversation, outs in self.recover_runs(channel)]
+
+    def recover_runs(self, channel: str | None = None) -> list[tuple[str, str, list[o.Outcome]]]:
+        """Do what `recover` does; return (run id, conversation, outcomes) per run that has something to say."""
         for ap in self.approvals.expire_overdue():
             log.info("approval %s expired", ap.id)
         with Session(self.db) as s:
@@ -577,7 +581,7 @@ class Engine:
             if channel is not None:
                 q = q.where(Run.channel == channel)
             runs = s.exec(q).all()
-        done: list[tuple[str, list[o.Outcome]]] = []
+        done: list[tuple[str, str, list[o.Outcome]]] = []
         for run in runs:
             snap = self.graph.get_state({"configurable": {"thread_id": run.id}})
             if snap.interrupts:
@@ -588,8 +592,13 @@ class Engine:
                 self._finish(run.id, *_final_status(RunState.model_validate(snap.values)))
                 continue
             if outs:
-                done.append((run.conversation, outs))
+                done.append((run.id, run.conversation, outs))
         return done
+
+    def checkpoint_of(self, run_id: str) -> str:
+        """Return the id of a run's latest checkpoint ("" before its first): what a report of it is a report of."""
+        snap = self.graph.get_state({"configurable": {"thread_id": run_id}})
+        return str((snap.config or {}).get("configurable", {}).get("checkpoint_id") or "")
 
     def spend(self) -> dict[str, float]:
         """Return today's and this month's model spend in USD."""

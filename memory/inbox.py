@@ -1,12 +1,14 @@
 """The durable inbox: a delivery is recorded under the platform's delivery id before it is acknowledged.
 
 A duplicate delivery (a retry, a concurrent copy) stops at `record`. Processing is claimed with a
-conditional UPDATE, so two processes never work on one delivery at once; an item whose claim is older
-than the lease (its process died) can be claimed again.
+conditional UPDATE, so two processes never work on one delivery at once. A claim names its owner and
+holds until its lease, which the owner renews while it lives (memory/owner.py); a claim whose lease
+ran out, or whose owner is known dead, can be claimed again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,41 +57,92 @@ def claim(
     lease: timedelta = timedelta(minutes=5),
     now: datetime | None = None,
     stale_before: datetime | None = None,
+    *,
+    owner: str = "",
+    dead: Sequence[str] = (),
 ) -> bool:
     """Claim a delivery for processing; False if done, or claimed by a live process.
 
     Args:
         engine: The database.
         delivery_id: The delivery.
-        lease: A claim older than this is taken to be a dead process's.
+        lease: How long the claim holds; an owner (memory/owner.py) renews it while it lives.
         now: The time (tests).
-        stale_before: Claims made before this (e.g. before this process started) are taken over at once.
+        stale_before: Owner-less claims made before this are taken over at once (a single process).
+        owner: Who claims (an `Owner` id); its claim expires at ``now + lease`` unless renewed.
+        dead: Owners known to be dead: their claims are taken over whatever their lease says.
     """
     now = now or utcnow()
     expired = now - lease if stale_before is None else max(now - lease, stale_before)
+    taken_over = or_(
+        (col(InboxItem.lease_until).is_(None)) & (col(InboxItem.claimed_at) < expired),
+        col(InboxItem.lease_until) < now,
+        *([col(InboxItem.claimed_by).in_(list(dead))] if dead else []),
+    )
     with transaction(engine) as s:
         changed = s.execute(
             update(InboxItem)
             .where(col(InboxItem.delivery_id) == delivery_id)
             .where(
-                or_(
-                    col(InboxItem.status) == "received",
-                    (col(InboxItem.status) == "processing") & (col(InboxItem.claimed_at) < expired),
-                )
+                or_(col(InboxItem.status) == "received", (col(InboxItem.status) == "processing") & taken_over)
             )
-            .values(status="processing", claimed_at=now, attempts=InboxItem.attempts + 1)  # type: ignore[operator]
+            .values(
+                status="processing",
+                claimed_at=now,
+                claimed_by=owner,
+                lease_until=now + lease if owner else None,
+                attempts=InboxItem.attempts + 1,  # type: ignore[operator]
+            )
         ).rowcount  # type: ignore[attr-defined]
     return bool(changed)
+
+
+def claimable(
+    engine: Engine,
+    channel: str,
+    dead: Sequence[str] = (),
+    now: datetime | None = None,
+    received_before: datetime | None = None,
+) -> list[str]:
+    """Return the deliveries of a channel nobody alive works on (never claimed, expired, or a dead owner's).
+
+    ``received_before`` limits the never-claimed ones to those recorded before then.
+    """
+    now = now or utcnow()
+    received = col(InboxItem.status) == "received"
+    if received_before is not None:
+        received = received & (col(InboxItem.received_at) < received_before)
+    conds = [
+        received,
+        (col(InboxItem.status) == "processing") & (col(InboxItem.lease_until) < now),
+    ]
+    if dead:
+        conds.append((col(InboxItem.status) == "processing") & col(InboxItem.claimed_by).in_(list(dead)))
+    with Session(engine) as s:
+        q = select(InboxItem.delivery_id).where(InboxItem.channel == channel, or_(*conds))
+        return list(s.exec(q.order_by(col(InboxItem.received_at))).all())
+
+
+def holders(engine: Engine) -> list[str]:
+    """Return the owners holding claims on deliveries in processing."""
+    with Session(engine) as s:
+        q = select(InboxItem.claimed_by).where(InboxItem.status == "processing", InboxItem.claimed_by != "")
+        return list(s.exec(q.distinct()).all())
+
+
+def finish_in(s: Session, delivery_id: str, status: str = "done") -> None:
+    """Mark a delivery done (or failed) inside the caller's transaction."""
+    s.execute(
+        update(InboxItem)
+        .where(col(InboxItem.delivery_id) == delivery_id)
+        .values(status=status, processed_at=utcnow(), lease_until=None)
+    )
 
 
 def finish(engine: Engine, delivery_id: str, status: str = "done") -> None:
     """Mark a delivery done (or failed)."""
     with transaction(engine) as s:
-        s.execute(
-            update(InboxItem)
-            .where(col(InboxItem.delivery_id) == delivery_id)
-            .values(status=status, processed_at=utcnow())
-        )
+        finish_in(s, delivery_id, status)
 
 
 def get(engine: Engine, delivery_id: str) -> InboxItem | None:
@@ -120,3 +173,16 @@ def prune(engine: Engine, before: datetime) -> int:
                 .where(col(InboxItem.received_at) < before)
             ).rowcount  # type: ignore[attr-defined]
         )
+
+
+def backlog(engine: Engine, now: datetime | None = None) -> dict[str, int]:
+    """Return deliveries not yet done, and how many of them wait to be taken over (their claim ran out)."""
+    now = now or utcnow()
+    with Session(engine) as s:
+        rows = s.exec(
+            select(InboxItem.status, InboxItem.lease_until).where(
+                col(InboxItem.status).in_(["received", "processing"])
+            )
+        ).all()
+    expired = sum(1 for status, until in rows if status == "processing" and until is not None and until < now)
+    return {"unfinished": len(rows), "waiting_takeover": expired}

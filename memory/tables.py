@@ -37,7 +37,30 @@ class InboxItem(SQLModel, table=True):
     attempts: int = 0
     received_at: datetime = Field(default_factory=utcnow)
     claimed_at: datetime | None = None
+    claimed_by: str = Field(default="", max_length=80)  # the owner (memory/owner.py) holding the claim
+    lease_until: datetime | None = None  # the claim holds until then; its owner renews it while alive
     processed_at: datetime | None = None
+
+
+class OutboxItem(SQLModel, table=True):
+    """A reply owed to a chat, written with the state change that produced it and relayed from here.
+
+    The key is the reply's idempotency key (``<what produced it>:<index>``): writing it again is a
+    no-op, so a re-run of the same work never owes the reply twice.
+    """
+
+    key: str = Field(primary_key=True, max_length=200)
+    channel: str = Field(index=True, max_length=32)
+    conversation: str = Field(max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", index=True, max_length=16)  # pending|sent|failed
+    attempts: int = 0
+    claimed_by: str = Field(default="", max_length=80)
+    lease_until: datetime | None = None
+    ref: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    sent_at: datetime | None = None
 
 
 class Run(SQLModel, table=True):

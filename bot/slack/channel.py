@@ -28,15 +28,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import App
-from bot.dispatch import Click, Dispatcher
+from bot.dispatch import Dispatcher
 from bot.messages import Reply
-from bot.render import render_all
 from bot.server import Mount
 from bot.slack import blocks, commands, inbound
 from bot.slack.commands import COMMANDS
 from bot.slack.edit import EditFlow
 from bot.slack.outbound import SlackOutbound, web_client
-from memory import inbox
+from memory import inbox, outbox
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,9 @@ class SlackChannel:
         self.app = app
         self.client = web_client(bot_token, api_url)
         self.outbound = SlackOutbound(self.client)
-        self.dispatcher = Dispatcher(app, inbound.CHANNEL, self.outbound)
+        self.dispatcher = Dispatcher(
+            app, inbound.CHANNEL, self.outbound, click_channel=CLICK_CHANNEL, private=self.tell
+        )
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self.app_token = app_token
         self.bolt = AsyncApp(
@@ -186,8 +187,8 @@ class SlackChannel:
             click.delivery_id, click.conversation, click.actor, f"{click.action} {click.value}"
         )
         await args.ack()
-        if new:
-            self.spawn(self._handle_click(click))
+        if new:  # claimed, carried out, its replies owed and posted; a sweep takes over if this process dies
+            self.spawn(self.dispatcher.process(f"{CLICK_CHANNEL}:{click.delivery_id}"))
 
     async def record_interaction(self, delivery_id: str, conversation: str, actor: str, text: str) -> bool:
         """Record a click or a modal submission before acknowledging it; False for a duplicate."""
@@ -204,20 +205,6 @@ class SlackChannel:
     async def finish_interaction(self, delivery_id: str, status: str = "done") -> None:
         """Mark a recorded click or submission handled."""
         await asyncio.to_thread(inbox.finish, self.app.db, f"{CLICK_CHANNEL}:{delivery_id}", status)
-
-    async def _handle_click(self, click: Click) -> None:
-        status = "failed"
-        try:
-            for reply in await self.dispatcher.click(click):
-                await self.tell(click.conversation, click.actor, reply)
-            status = "done"
-        except Exception:
-            log.exception("slack: click %s failed", click.delivery_id)
-            await self.tell(
-                click.conversation, click.actor, Reply(text="That did not work; the error was logged.")
-            )
-        finally:
-            await self.finish_interaction(click.delivery_id, status)
 
     async def tell(self, conversation: str, actor: str, reply: Reply) -> None:
         """Show a reply to one person only (an ephemeral message)."""
@@ -287,6 +274,7 @@ class SlackChannel:
         # Jobs, the digest and the undo window post into Slack from worker threads through the notifier.
         self.app.notifier.register(inbound.CHANNEL, self.outbound, self.loop)
         self.spawn(self._recover())
+        self.dispatcher.start_sweeper()
         if self.app_token:
             self.socket = AsyncSocketModeHandler(self.bolt, app_token=self.app_token)
             await self.socket.connect_async()
@@ -294,9 +282,7 @@ class SlackChannel:
 
     async def _recover(self) -> None:
         """Resume Slack runs a crash interrupted (e.g. decided, not carried out), then unprocessed inbox items."""
-        recovered = await asyncio.to_thread(self.app.engine.recover, inbound.CHANNEL)
-        for conversation, outs in recovered:
-            await self.dispatcher.deliver(conversation, render_all(outs))
+        await self.dispatcher.recover_runs()
         await self.dispatcher.recover()
 
     async def stop(self) -> None:
@@ -310,9 +296,11 @@ class SlackChannel:
             self.dispatcher.close()
 
     async def health(self) -> dict[str, Any]:
-        """Report the mode and the inbox backlog."""
+        """Report the mode, the inbox backlog and the replies waiting to be posted."""
         backlog = len(await asyncio.to_thread(inbox.unfinished, self.app.db, inbound.CHANNEL))
-        return {"ok": True, "mode": "socket" if self.app_token else "http", "inbox_backlog": backlog}
+        owed = await asyncio.to_thread(outbox.backlog, self.app.db)
+        mode = "socket" if self.app_token else "http"
+        return {"ok": True, "mode": mode, "inbox_backlog": backlog, "outbox_backlog": owed["pending"]}
 
     def mount(self) -> Mount:
         """Return what the HTTP server adds for Slack."""

@@ -131,6 +131,8 @@ class TelegramChannel:
         self.outbound = TelegramOutbound(app, self.ptb.bot)
         self.dispatcher = Dispatcher(app, "telegram", self.outbound)
         self.started_at: datetime = utcnow()
+        self._dead: tuple[str, ...] = ()  # owners known dead: their claims are taken at once
+        self._sweeper: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.ptb.add_handler(TypeHandler(Update, self._gate), group=-1)
@@ -178,9 +180,7 @@ class TelegramChannel:
     async def _gate(self, update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
         """Record (polling mode) and claim an update; a duplicate or one being handled stops here."""
         await self._record(update.to_dict())
-        claimed = await asyncio.to_thread(
-            inbox.claim, self.app.db, self._key(update.update_id), stale_before=self.started_at
-        )
+        claimed = await asyncio.to_thread(self.app.owner.claim, self._key(update.update_id), self._dead)
         if not claimed:
             raise ApplicationHandlerStop
 
@@ -309,8 +309,12 @@ class TelegramChannel:
                 await q.answer(ELSEWHERE, show_alert=True)
                 return
         await q.answer()
+        # A click whose update a dead process had claimed may have been decided already: its outcome
+        # is reported from the run (Done with Undo), not refused.
+        item = await asyncio.to_thread(inbox.get, self.app.db, self._key(update.update_id))
         private = await self.dispatcher.click(
-            Click(str(update.update_id), conversation, actor, action, value)
+            Click(str(update.update_id), conversation, actor, action, value),
+            again=item is not None and item.attempts > 1,
         )
         if private:  # Telegram has no private notes in a chat: the clicker reads it as a reply
             await self.dispatcher.deliver(conversation, private)
@@ -381,16 +385,34 @@ class TelegramChannel:
 
     async def recover(self) -> None:
         """Handle updates accepted before a crash, then messages never processed, then undelivered runs."""
-        for item in await asyncio.to_thread(inbox.unfinished, self.app.db, RAW):
+        await self.sweep(starting=True)
+        await self.dispatcher.recover()
+        await self.dispatcher.recover_runs()
+        self.dispatcher.start_sweeper()
+        if self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self._sweep_forever())
+
+    async def sweep(self, starting: bool = False) -> None:
+        """Replay stored updates nobody alive handles (a dead process's, or never claimed)."""
+        owner = self.app.owner
+        dead = await asyncio.to_thread(owner.dead_holders)
+        self._dead = tuple(dead)
+        for key in await asyncio.to_thread(owner.claimable, RAW, dead, starting):
+            item = await asyncio.to_thread(inbox.get, self.app.db, key)
+            if item is None:
+                continue
             try:
                 await self.ptb.update_queue.put(Update.de_json(item.meta["update"], self.ptb.bot))
             except Exception:  # noqa: BLE001 - one bad stored update must not stop recovery
                 log.exception("telegram: could not replay stored update %s", item.delivery_id)
-        await self.dispatcher.recover()
-        for conversation, outs in await asyncio.to_thread(self.app.engine.recover, "telegram"):
-            from bot.render import render_all
 
-            await self.dispatcher.deliver(conversation, render_all(outs))
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.app.owner.sweep_s)
+            try:
+                await self.sweep()
+            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep tries again
+                log.warning("telegram: sweep failed", exc_info=True)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until queued updates and the work they started are done (tests, shutdown)."""
@@ -404,7 +426,10 @@ class TelegramChannel:
                     return
 
     async def stop(self) -> None:
-        """Stop polling and PTB."""
+        """Stop sweeping, polling and PTB."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         self.app.notifier.unregister("telegram")
         if self.ptb.updater is not None and self.ptb.updater.running:
             await self.ptb.updater.stop()

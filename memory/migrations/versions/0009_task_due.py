@@ -1,7 +1,7 @@
 """tasks: a due time (or day), the conversation a task came from, and its reminder job.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-04 10:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

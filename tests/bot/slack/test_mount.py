@@ -31,7 +31,7 @@ def test_http_mode_from_settings_serves_events_and_reports_health(app_factory):
         assert mount.name == "slack" and paths(mount) == ["/slack/events"]
         with serve(build_server(app, [mount]), lifespan="on") as base:
             health = httpx.get(f"{base}/healthz").json()
-            assert health["slack"] == {"ok": True, "mode": "http", "inbox_backlog": 0}
+            assert health["slack"] == {"ok": True, "mode": "http", "inbox_backlog": 0, "outbox_backlog": 0}
             assert httpx.post(f"{base}/slack/events", content=b"{}").status_code == 401
 
 
