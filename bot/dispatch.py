@@ -349,6 +349,8 @@ class Dispatcher:
             return await self._asked_in(value)
         if action == "undo":
             return await asyncio.to_thread(eventlog.conversation_of, self.app.db, value)
+        if action == "retry":
+            return await asyncio.to_thread(_retry_home, self.app.db, value)
         return None
 
     async def revise(
@@ -511,3 +513,15 @@ class Dispatcher:
             if left <= 0:
                 raise TimeoutError("dispatcher work did not finish in time")
             await asyncio.wait(set(self._tasks), timeout=left)
+
+
+def _retry_home(db: Any, value: str) -> str | None:
+    """Return the conversation a Retry belongs to: its failed job's, or its failed run's (None: unknown)."""
+    from sqlmodel import Session
+
+    from memory.job_tables import Job
+    from memory.tables import Run
+
+    with Session(db) as s:
+        row = s.get(Job, value) if value.startswith("job_") else s.get(Run, value)
+        return (row.conversation or None) if row is not None else None

@@ -56,3 +56,25 @@ def test_a_failed_payment_is_failed_and_retried_once_through_slack(app_factory):
                 len(s.exec(select(ledger.JournalLine).where(ledger.JournalLine.account == ledger.CASH)).all())
                 == 3
             )
+
+
+def test_retry_from_another_conversation_is_refused(app_factory):
+    app = app_factory(settings=OPS)
+    number = f"INV-{datetime.now(UTC).year}-0001"
+    with fake_slack() as (fake, url), running(app, fake, url) as slack:
+        _click(slack, "approve", _say(slack, "invoice Acme 800 website"))
+        first, second = _say(slack, f"paid {number}"), _say(slack, f"paid {number}")
+        paid = _click(slack, "approve", first)
+        failed = _click(slack, "approve", second)
+        run_id = buttons(failed)["retry"]
+        _click(slack, "undo", paid)  # the retry could now succeed, if it were allowed
+        fake.reset()
+        # When: its Retry is clicked from another channel
+        slack.click("retry", run_id, message={**failed, "channel": "D9"})
+        slack.drain()
+        # Then: refused privately there, and nothing ran
+        told = [m for m in fake.to("chat.postEphemeral") if m.get("channel") == "D9"]
+        assert told and "another conversation" in told[-1]["text"]
+        assert not fake.to("chat.postMessage")
+        with Session(app.db) as s:
+            assert s.get(Run, run_id).status == "failed"
