@@ -84,7 +84,12 @@ def test_a_local_model_gets_its_tools_a_token_cap_and_costs_nothing(app_factory,
         ("bookkeeping__record_expense", {"amount": "40", "memo": "printer ink"})
     )
     app = app_factory(
-        settings={"openai_base_url": fake_openai.base_url, "coo_model": "smollm2", "coo_model_local": True}
+        settings={
+            "openai_base_url": fake_openai.base_url,
+            "coo_model": "smollm2",
+            "coo_model_local": True,
+            "coo_rules_first": False,  # what the model is sent: every line goes to it
+        }
     )
     replies = ConsoleSession(app).send("I bought printer ink for 40")
     sent = fake_openai.requests[0]
@@ -132,7 +137,12 @@ def test_an_unusable_answer_falls_back_to_the_rules_with_the_cause(app_factory, 
     server = broken_server(kind)
     with serve(server) as url:
         app = app_factory(
-            settings={"openai_base_url": url + "/v1", "coo_model": "local", "coo_model_local": True}
+            settings={
+                "openai_base_url": url + "/v1",
+                "coo_model": "local",
+                "coo_model_local": True,
+                "coo_rules_first": False,  # the command goes to the broken model first
+            }
         )
         session = ConsoleSession(app)
         replies = session.send("expense 40 printer ink")
@@ -151,11 +161,33 @@ def test_an_unusable_answer_falls_back_to_the_rules_with_the_cause(app_factory, 
 @SQLITE
 def test_a_base_url_without_v1_says_so(app_factory):
     with serve(broken_server("400-context")) as url:
-        app = app_factory(settings={"openai_base_url": url, "coo_model": "local", "coo_model_local": True})
+        app = app_factory(
+            settings={
+                "openai_base_url": url,
+                "coo_model": "local",
+                "coo_model_local": True,
+                "coo_rules_first": False,
+            }
+        )
         replies = ConsoleSession(app).send("balance")
     notes = [r.text for r in replies if "rule-based" in r.text]
     assert notes and "404" in notes[0] and "/v1" in notes[0]
     assert any("Balance" in r.text or "balance" in r.text.lower() for r in replies)
+
+
+@SQLITE
+def test_exact_commands_never_reach_a_broken_model(app_factory):
+    server = broken_server("html")
+    with serve(server) as url:
+        app = app_factory(
+            settings={"openai_base_url": url + "/v1", "coo_model": "local", "coo_model_local": True}
+        )
+        session = ConsoleSession(app)
+        cards = [r for r in session.send("expense 40 printer ink") if r.card]
+        balance = session.send("balance")
+    assert len(cards) == 1 and "$40.00" in cards[0].text
+    assert any("Balance" in r.text for r in balance)
+    assert server.state.requests == []  # the grammar answered: no model call, and no note about one
 
 
 @pytest.mark.parametrize(
