@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from bot.messages import Reply
@@ -99,6 +100,11 @@ def ensure_served(app: App) -> str | None:
         )
         thread = threading.Thread(target=server.run, name="coo-ui", daemon=True)
         thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:  # the link is shown only once the console answers
+            if not thread.is_alive() or time.monotonic() > deadline:
+                return f"The web console could not start on port {port}; set PORT to a free port."
+            time.sleep(0.01)
 
         def stop() -> None:
             server.should_exit = True

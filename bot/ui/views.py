@@ -256,7 +256,9 @@ def run(app: App, run_id: str) -> RunView | None:
     seen = set()
     for snap in app.engine.graph.get_state_history({"configurable": {"thread_id": run_id}}):
         for step in snap.next:
-            if step not in seen:  # "replay from here" starts before the latest time that step was next
+            if step not in seen and not step.startswith(
+                "__"
+            ):  # "replay from here" starts before the latest time that step was next
                 seen.add(step)
                 cid = str((snap.config.get("configurable") or {}).get("checkpoint_id", ""))
                 checkpoints.append(Checkpoint(step, str(snap.created_at or ""), cid))
