@@ -93,6 +93,8 @@ async def press(
         if not app.is_operator(actor):
             return "Only this workspace's operators can replay runs; nothing was changed."
         outs = await asyncio.to_thread(app.engine.replay, value, step)
+        if not outs:
+            return "Nothing was left to replay from there."
         replies = render_all(outs)
         notices = all(isinstance(x, o.Notice | o.Say) for x in outs)
         await door.deliver(home, replies, key=f"{door.channel}:replay:{delivery}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -71,7 +71,9 @@ def _agents(s: Session, run_ids: list[str]) -> dict[str, set[str]]:
         if action.get("agent"):
             found[run_id].add(action["agent"])
     for run_id, name in s.exec(
-        select(Event.run_id, Event.action).where(col(Event.run_id).in_(run_ids), col(Event.action) != "")
+        select(Event.run_id, Event.action).where(
+            col(Event.run_id).in_(run_ids), col(Event.kind) == "effect", col(Event.action) != ""
+        )
     ).all():
         found[run_id].add(name.split(".", 1)[0])
     for run_id, agent in s.exec(
@@ -98,9 +100,9 @@ def runs(
     if channel:
         q = q.where(col(Run.channel) == channel)
     if since:
-        q = q.where(col(Run.created_at) >= datetime.combine(since, datetime.min.time()).astimezone())
+        q = q.where(col(Run.created_at) >= datetime.combine(since, time.min, tzinfo=UTC))
     if until:
-        end = datetime.combine(until + timedelta(days=1), datetime.min.time()).astimezone()
+        end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
         q = q.where(col(Run.created_at) < end)
     q = q.order_by(col(Run.created_at).desc()).limit(limit * 5 if agent else limit)
     with Session(app.db) as s:

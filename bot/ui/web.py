@@ -53,6 +53,7 @@ class Console:
     def __init__(self, app: App) -> None:
         self.app = app
         self.batches: dict[str, Batch] = {}
+        self.notes: dict[str, str] = {}  # one-line notices shown once after a redirect
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -64,7 +65,7 @@ class Console:
             prefix=P,
             actor=signed[0] if signed else None,
             csrf=auth.csrf_of(signed[1]) if signed else "",
-            said=request.query_params.get("said", "")[:500],
+            said=self.notes.pop(request.query_params.get("note", ""), ""),
             **ctx,
         )
         return HTMLResponse(
@@ -109,10 +110,13 @@ class Console:
             return HTMLResponse("This form has expired; reload the page and try again.", status_code=403)
         return signed, form
 
-    @staticmethod
-    def back(path: str, said: str) -> RedirectResponse:
-        """Redirect to a page of the console with a one-line notice."""
-        return RedirectResponse(f"{P}{path}?said={quote(said[:400])}", status_code=303)
+    def back(self, path: str, said: str) -> RedirectResponse:
+        """Redirect to a page of the console with a one-line notice (kept here: a link cannot forge one)."""
+        note = uuid.uuid4().hex
+        self.notes[note] = said[:500]
+        while len(self.notes) > 1000:
+            self.notes.pop(next(iter(self.notes)))
+        return RedirectResponse(f"{P}{path}?note={note}", status_code=303)
 
     # ---- sign-in --------------------------------------------------------------------------------
 

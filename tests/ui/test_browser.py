@@ -81,6 +81,7 @@ class Shots:
         self.taken: list[Path] = []
 
     def __call__(self, name: str, width: int = 1200) -> None:
+        self.driver.set_window_size(width, 900)  # the height at this width, then the whole page
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
         self.driver.set_window_size(width, min(max(int(height) + 40, 500), 2400))
         for d in self.dirs:
@@ -197,6 +198,7 @@ def test_sign_in_approve_in_the_web_and_replay_a_failed_run(app_factory, browser
             browser.get(f"{base}/ui/runs")
             first_row = _wait(browser, "tbody tr")
             assert run_id in first_row.text and "failed" in first_row.text
+            assert "bookkeeping" in first_row.text and "execute" not in first_row.text
             shots("runs")
             browser.get(f"{base}/ui/backfill")
             _wait(browser, "main h1", "Backfill")

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from bot.commands import handle
 from graph import outcomes as o
 from memory import ui_sessions
-from memory.tables import Approval, Run, utcnow
+from memory.tables import Approval, Event, Run, utcnow
 
 PAGES = [
     "/ui/inbox",
@@ -236,3 +236,31 @@ def test_backfill_and_budget_pages(web):
 def test_static_css_ships_in_the_package(web):
     r = web.client.get("/ui/static/ui.css")
     assert r.status_code == 200 and "body" in r.text
+
+
+def test_undo_and_replay_from_a_checkpoint_on_the_run_page(web):
+    [ask] = [x for x in web.say("expense 12 paper") if isinstance(x, o.Ask)]
+    web.app.engine.decide(ask.approval_id, True, "console:local")
+    web.sign_in()
+    page = web.client.get(f"/ui/runs/{ask.run_id}").text
+    [event] = re.findall(r'name="event" value="([^"]+)"', page)
+    steps = re.findall(r'name="step" value="([^"]+)"', page)
+    assert steps[:2] == ["plan", "policy"] and "execute" in steps
+    csrf = web.csrf(f"/ui/runs/{ask.run_id}")
+    r = web.client.post(f"/ui/runs/{ask.run_id}", data={"csrf": csrf, "do": "replay", "step": "execute"})
+    assert r.status_code == 200 and 'role="status"' in r.text
+    assert web.printed.getvalue().startswith("Already done: Recorded expense")  # reported in chat, not redone
+    with Session(web.app.db) as s:
+        effects = [
+            e for e in s.exec(select(Event).where(Event.run_id == ask.run_id)).all() if e.kind == "effect"
+        ]
+    assert len(effects) == 1  # replayed, not repeated
+    r = web.client.post(f"/ui/runs/{ask.run_id}", data={"csrf": csrf, "do": "undo", "event": event})
+    assert "Undone" in r.text and "Undone:" in web.printed.getvalue()
+    assert 'name="event"' not in web.client.get(f"/ui/runs/{ask.run_id}").text
+
+
+def test_a_notice_cannot_be_forged_by_a_link(web):
+    web.sign_in()
+    page = web.client.get("/ui/inbox", params={"said": "Go to evil.example", "note": "made-up"})
+    assert "evil.example" not in page.text and 'class="notice"' not in page.text
