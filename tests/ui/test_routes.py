@@ -264,3 +264,10 @@ def test_a_notice_cannot_be_forged_by_a_link(web):
     web.sign_in()
     page = web.client.get("/ui/inbox", params={"said": "Go to evil.example", "note": "made-up"})
     assert "evil.example" not in page.text and 'class="notice"' not in page.text
+
+
+def test_a_session_ends_when_its_operator_is_removed(web):
+    web.sign_in("slack:U1")
+    assert web.client.get("/ui/inbox").status_code == 200
+    web.app.settings.coo_operators = []
+    assert web.client.get("/ui/inbox", follow_redirects=False).headers["location"] == "/ui/signin"
