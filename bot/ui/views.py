@@ -275,10 +275,12 @@ def failed_runs(app: App, limit: int = 100) -> list[RunRow]:
 
 
 def run_status(app: App, run_id: str) -> str:
-    """Return a run's status ("" when unknown)."""
+    """Return a run's status, with its error when it failed ("" when unknown)."""
     with Session(app.db) as s:
         r = s.get(Run, run_id)
-    return r.status if r is not None else ""
+    if r is None:
+        return ""
+    return f"{r.status}: {r.error}" if r.status == "failed" and r.error else r.status
 
 
 @dataclass

@@ -386,7 +386,7 @@ class Console:
             try:
                 said = await press(self.app, batch.by, "retry", run_id)
                 status = await asyncio.to_thread(views.run_status, self.app, run_id)
-                batch.state[run_id] = f"{status or 'unknown'}: {said}"
+                batch.state[run_id] = status if status and said.startswith("Retried") else f"{status}: {said}"
             except Exception:
                 log.exception("ui: backfill of %s failed", run_id)
                 batch.state[run_id] = "error: the failure was logged"
