@@ -61,6 +61,19 @@ def for_run(session: Session, run_id: str) -> Sequence[Event]:
     return session.exec(select(Event).where(Event.run_id == run_id).order_by(col(Event.seq))).all()
 
 
+def recorded(engine: Engine, idempotency_key: str) -> bool:
+    """Tell whether an event was written under an idempotency key."""
+    with Session(engine) as s:
+        return by_key(s, idempotency_key) is not None
+
+
+def run_of(engine: Engine, event_id: str) -> str | None:
+    """Return the run an event belongs to (None: no such event)."""
+    with Session(engine) as s:
+        ev = get(s, event_id)
+        return ev.run_id if ev is not None else None
+
+
 def conversation_of(engine: Engine, event_id: str) -> str | None:
     """Return the conversation an event's effect was done for (None: no such event)."""
     with Session(engine) as s:
