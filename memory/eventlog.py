@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from memory.db import transaction
 from memory.tables import Event
 
 
@@ -39,6 +41,24 @@ def append(
     session.add(ev)
     session.flush()
     return ev
+
+
+def append_once(engine: Engine, events: Sequence[dict[str, Any]]) -> None:
+    """Append events (``append``'s keyword arguments) in one transaction, skipping keys already recorded.
+
+    When another process records some of them at the same time, the rest are recorded one by one.
+    """
+    if not events:
+        return
+    try:
+        with transaction(engine) as s:
+            for ev in events:
+                if by_key(s, ev["idempotency_key"]) is None:
+                    append(s, **ev)
+    except IntegrityError:
+        if len(events) > 1:
+            for ev in events:
+                append_once(engine, [ev])
 
 
 def by_key(session: Session, idempotency_key: str) -> Event | None:

@@ -16,7 +16,7 @@ from agents.errors import ConnectorFailed
 from bot.console import ConsoleSession
 from bot.runs_view import trace_text
 from graph.planner import Plan, PlanRequest, RawProposal
-from memory.tables import Turn
+from memory.tables import Run, Turn
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 INTERNAL = "internal-column-name-7731"  # what a bug's exception says; nobody but the operator may see it
@@ -70,7 +70,15 @@ class Crashes:
         return Plan(reply={}[INTERNAL])
 
 
-def _probe_app(app_factory, execute) -> tuple[Any, Proposes]:
+def _poked(_ctx: ExecContext, _args: Args) -> Outcome:
+    return Outcome(text="Poked the probe.", compensation={"n": 1})
+
+
+def _raise_key_error_on_undo(_ctx: ExecContext, _compensation: dict[str, Any]) -> Outcome:
+    return Outcome(text={}[INTERNAL])
+
+
+def _probe_app(app_factory, execute, compensate=None) -> tuple[Any, Proposes]:
     planner = Proposes("probe.poke")
     app = app_factory(planner=planner)
     app.registry.add(
@@ -79,10 +87,11 @@ def _probe_app(app_factory, execute) -> tuple[Any, Proposes]:
             name="poke",
             description="poke the probe",
             args=Args,
-            side_effect=SideEffect.IRREVERSIBLE,
+            side_effect=SideEffect.IRREVERSIBLE if compensate is None else SideEffect.REVERSIBLE,
             summarize=lambda a: "Poke the probe",
             changes=lambda a: "the probe is poked",
             execute=execute,
+            compensate=compensate,
         )
     )
     return app, planner
@@ -154,3 +163,24 @@ def test_a_bug_that_fails_the_run_is_reported_with_an_id(app_factory, caplog):
     assert any(error_id[1] in r.getMessage() and r.exc_info for r in caplog.records)
     trace = trace_text(app, run_id)
     assert trace is not None and error_id[1] in trace
+
+
+@SQLITE
+def test_a_bug_inside_an_undo_is_reported_with_an_id_in_the_trace_of_the_run_it_undoes(app_factory, caplog):
+    app, _ = _probe_app(app_factory, _poked, _raise_key_error_on_undo)
+    chat = ConsoleSession(app)
+    chat.send("poke it")
+    assert chat.send("approve")[-1].text.startswith("Done: Poked the probe.")
+    with caplog.at_level(logging.ERROR, logger="graph.telemetry"):
+        [failed] = chat.send("undo")
+    with Session(app.db) as s:
+        run_id = s.exec(select(Run.id).where(Run.input == "poke it")).one()
+    error_id = ERROR_ID.search(failed.text)
+    assert error_id is not None and INTERNAL not in failed.text, failed.text
+    assert failed.text == (
+        f"Undo failed. Something went wrong on our side (error {error_id[1]}); "
+        f"it is in the log and in `coo trace {run_id}`."
+    )
+    trace = trace_text(app, run_id)
+    assert trace is not None and error_id[1] in trace
+    assert any(error_id[1] in r.getMessage() and r.exc_info for r in caplog.records)
