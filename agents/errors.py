@@ -14,6 +14,11 @@ from agents.contract import as_clause
 class AgentError(Exception):
     """Base class for agent errors; the message is safe to show the operator."""
 
+    @property
+    def user_message(self) -> str:
+        """What to tell the user: this error's message, written for them (graph/errors.py)."""
+        return str(self)
+
 
 class UnknownOperation(AgentError):
     """The named operation does not exist (``hint``: why, when its agent is known but not set up)."""

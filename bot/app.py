@@ -143,6 +143,7 @@ class App:
             on_finished=notes,
             on_undone=notes.forget_run,
             faults=faults,
+            budget=self.ledger,
         )
         # Long work (bot/jobs.py): the job queue on the broker, and the notifier jobs report through.
         self.notifier, self.jobs = build_jobs(self)

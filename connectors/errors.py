@@ -21,9 +21,14 @@ ConnectorError (base; the message is safe to show the operator; ``connector`` na
 
 
 class ConnectorError(Exception):
-    """Base class for connector errors."""
+    """Base class for connector errors (the message is safe to show the operator)."""
 
     connector = "connector"
+
+    @property
+    def user_message(self) -> str:
+        """What to tell the user: this error's message, written for them (graph/errors.py)."""
+        return str(self)
 
 
 class EmailError(ConnectorError):

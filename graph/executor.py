@@ -10,15 +10,30 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from agents.contract import Action, ExecContext, SideEffect, as_clause
-from agents.errors import AgentError, NotReversible
+from agents.errors import NotReversible
 from agents.registry import Registry
-from graph.errors import AlreadyDone, NotFound
+from graph.errors import AlreadyDone, NotFound, unexpected_text, user_message
 from graph.faults import NO_FAULTS, Faults
 from graph.state import StepResult
+from graph.telemetry import Telemetry
 from memory import eventlog
 from memory.db import transaction
 
 log = logging.getLogger(__name__)
+
+# Transitional: agents still raise some of their refusals as a bare ValueError or LookupError whose text
+# is written for the user ("INV-7 is already paid, not open"). Until they raise AgentError subclasses
+# (issue 15, item 4: the agents' side), those exact two types are shown; their subclasses (KeyError,
+# IndexError, pydantic's ValidationError, JSONDecodeError, ...) never are. Empty this tuple then.
+LEGACY_USER_ERRORS: tuple[type[Exception], ...] = (ValueError, LookupError)
+
+
+def shown_message(exc: BaseException) -> str | None:
+    """Return what an operation's error may show the user, or None when it is unexpected."""
+    msg = user_message(exc)
+    if msg is None and type(exc) in LEGACY_USER_ERRORS:
+        return str(exc)
+    return msg
 
 
 @dataclass(frozen=True)
@@ -33,10 +48,13 @@ class Undone:
 class Executor:
     """Runs operations through the registry, each write with its event, once per idempotency key."""
 
-    def __init__(self, engine: Engine, registry: Registry, faults: Faults = NO_FAULTS) -> None:
+    def __init__(
+        self, engine: Engine, registry: Registry, faults: Faults = NO_FAULTS, telemetry: Telemetry | None = None
+    ) -> None:
         self.engine = engine
         self.registry = registry
         self.faults = faults
+        self.telemetry = telemetry or Telemetry(engine)
         self.effect_calls = 0  # counted so tests can prove nothing ran twice
 
     def execute(self, action: Action, *, run_id: str, conversation: str, actor: str) -> StepResult:
@@ -94,8 +112,15 @@ class Executor:
             if prior is None:
                 raise
             return _from_event(action, prior.id, prior.payload.get("text", ""), duplicate=True)
-        except (AgentError, LookupError, ValueError) as exc:
-            return StepResult(key=action.name, ok=False, text=f"Could not {as_clause(action.summary)}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a user's message is shown; a bug gets an id, or fails the run
+            shown = shown_message(exc)
+            if shown is None:
+                if not isinstance(exc, LookupError | ValueError):
+                    raise  # the run fails; the engine reports it with an error id
+                error_id = self.telemetry.unexpected(exc, run_id=run_id, conversation=conversation, where=action.name)
+                text = unexpected_text(error_id, run_id)
+                shown = text[0].lower() + text[1:]
+            return StepResult(key=action.name, ok=False, text=f"Could not {as_clause(action.summary)}: {shown}")
 
     def undo(self, event_id: str, *, run_id: str, actor: str) -> Undone:
         """Compensate an effect once, appending a compensation event.

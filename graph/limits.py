@@ -42,3 +42,15 @@ class RateLimiter:
                 return False
             q.append(now)
             return True
+
+
+def refusal(limits: Limits, rate: RateLimiter, actor: str, text: str) -> str | None:
+    """Return why a request is refused before anything is done (too long, too fast), or None."""
+    if len(text) > limits.max_input_chars:
+        return (
+            f"That message is too long ({len(text):,} characters; the limit is "
+            f"{limits.max_input_chars:,}). Nothing was done."
+        )
+    if not rate.allow(actor):
+        return "You are sending requests faster than I take them; wait a minute. Nothing was done."
+    return None

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from agents.contract import Action
+
+if TYPE_CHECKING:
+    from graph.state import RunState
+    from memory.tables import Approval
 
 
 @dataclass(frozen=True)
@@ -77,3 +83,41 @@ class Undone:
 
 
 Outcome = Say | Notice | Ask | Done | Refused | Failed | Decided | Undone
+
+
+def of_state(state: RunState, waiting: bool, pending: Mapping[str, Approval]) -> list[Outcome]:
+    """Return what a run has to say where it stands: its reply, refusals, then cards or results.
+
+    Args:
+        state: The run's state at its latest checkpoint.
+        waiting: Whether it waits for approvals.
+        pending: Its pending approvals by id (read when it waits).
+    """
+    outs: list[Outcome] = []
+    if state.reply:
+        outs.append(Say(state.reply))
+    for p in state.proposals:
+        if p.verdict == "deny":
+            outs.append(Refused(p.reason if p.prechecked else f"Refused: {p.reason}"))
+    if waiting:
+        for p in state.proposals:
+            ap = pending.get(p.approval_id or "")
+            if ap is not None and p.action is not None:
+                outs.append(Ask(ap.id, state.run_id, p.action, p.reason, ap.expires_at))
+        return outs
+    for decision in state.decisions.values():
+        if decision != "approved":
+            outs.append(Say(f"Not done ({decision}); nothing was changed."))
+    for r in state.results:
+        if r.ok:
+            outs.append(Done(state.run_id, r.text, r.event_id if r.reversible else None, r.duplicate, r.event_id is not None))
+        else:
+            outs.append(Failed(state.run_id, r.text))
+    return outs
+
+
+def text_of(outs: list[Outcome]) -> str:
+    """Return outcomes as the text of one assistant turn (a card counts as its summary)."""
+    return "\n".join(
+        getattr(x, "text", "") or getattr(getattr(x, "action", None), "summary", "") for x in outs
+    )

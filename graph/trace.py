@@ -7,10 +7,8 @@ import logging
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from memory import eventlog
-from memory.db import transaction
 from memory.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -46,28 +44,21 @@ class Breadcrumbs:
 
     def add_many(self, crumbs: list[Crumb]) -> None:
         """Record breadcrumbs in one transaction, skipping keys already recorded."""
-        if not crumbs:
-            return
-        try:
-            with transaction(self.db) as s:
-                for run_id, conversation, kind, key, payload, actor in crumbs:
-                    if eventlog.by_key(s, key) is not None:
-                        continue
-                    eventlog.append(
-                        s,
-                        run_id=run_id,
-                        conversation=conversation,
-                        kind=kind,
-                        action=str(payload.get("node", "")),
-                        payload=self.redactor.value(payload),
-                        actor=actor,
-                        idempotency_key=key,
-                    )
-        except IntegrityError:
-            # Some were recorded concurrently by another process; record the rest one by one.
-            if len(crumbs) > 1:
-                for c in crumbs:
-                    self.add_many([c])
+        eventlog.append_once(
+            self.db,
+            [
+                {
+                    "run_id": run_id,
+                    "conversation": conversation,
+                    "kind": kind,
+                    "action": str(payload.get("node", "")),
+                    "payload": self.redactor.value(payload),
+                    "actor": actor,
+                    "idempotency_key": key,
+                }
+                for run_id, conversation, kind, key, payload, actor in crumbs
+            ],
+        )
 
     @staticmethod
     def step(*, run_id: str, conversation: str, task: dict[str, Any], ms: float) -> Crumb:

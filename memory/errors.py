@@ -1,11 +1,13 @@
 """Errors raised by the memory package.
 
+Those whose message is written for the user (``user_message``, see graph/errors.py) are marked (*).
+
 MemoryError_ (base)
  ├── EventLogViolation   an attempt to change or delete an event
  ├── DuplicateDelivery   an inbox delivery id seen before
- ├── UnbalancedEntry     a journal entry whose debits and credits differ (also a ValueError)
- ├── UnknownAccount      a journal line on an account not in the chart (also a ValueError)
- └── SetupError          a database or data directory that cannot be used (one line: what, then the fix)
+ ├── UnbalancedEntry (*) a journal entry whose debits and credits differ (also a ValueError)
+ ├── UnknownAccount (*)  a journal line on an account not in the chart (also a ValueError)
+ └── SetupError (*)      a database or data directory that cannot be used (one line: what, then the fix)
       ├── DatabaseUnreachable  the server is down, unknown or refuses us (names host and DATABASE_URL)
       ├── UnsupportedDatabase  DATABASE_URL's scheme is not SQLite or PostgreSQL
       └── DataDirUnwritable    COO_DATA_DIR cannot be created or written (names the path)
@@ -35,6 +37,11 @@ class UnbalancedEntry(MemoryError_, ValueError):
         super().__init__(f"unbalanced journal entry: {detail}")
         self.detail = detail
 
+    @property
+    def user_message(self) -> str:
+        """What to tell the user: this error's message, written for them (graph/errors.py)."""
+        return str(self)
+
 
 class UnknownAccount(MemoryError_, ValueError):
     """A journal line names an account the chart does not have."""
@@ -42,6 +49,11 @@ class UnknownAccount(MemoryError_, ValueError):
     def __init__(self, account: str) -> None:
         super().__init__(f"unknown account {account!r}")
         self.account = account
+
+    @property
+    def user_message(self) -> str:
+        """What to tell the user: this error's message, written for them (graph/errors.py)."""
+        return str(self)
 
 
 class SetupError(MemoryError_):
@@ -56,6 +68,11 @@ class SetupError(MemoryError_):
         super().__init__(f"{what}; {fix}")
         self.what = what
         self.fix = fix
+
+    @property
+    def user_message(self) -> str:
+        """What to tell the user: this error's message, written for them (graph/errors.py)."""
+        return str(self)
 
 
 class DatabaseUnreachable(SetupError):

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from memory.db import transaction
 from memory.tables import Event
 
 
@@ -41,6 +43,24 @@ def append(
     return ev
 
 
+def append_once(engine: Engine, events: Sequence[dict[str, Any]]) -> None:
+    """Append events (``append``'s keyword arguments) in one transaction, skipping keys already recorded.
+
+    When another process records some of them at the same time, the rest are recorded one by one.
+    """
+    if not events:
+        return
+    try:
+        with transaction(engine) as s:
+            for ev in events:
+                if by_key(s, ev["idempotency_key"]) is None:
+                    append(s, **ev)
+    except IntegrityError:
+        if len(events) > 1:
+            for ev in events:
+                append_once(engine, [ev])
+
+
 def by_key(session: Session, idempotency_key: str) -> Event | None:
     """Return the event written under an idempotency key, if any."""
     return session.exec(select(Event).where(Event.idempotency_key == idempotency_key)).first()
@@ -59,6 +79,19 @@ def compensation_of(session: Session, event_id: str) -> Event | None:
 def for_run(session: Session, run_id: str) -> Sequence[Event]:
     """Return a run's events in the order they were written."""
     return session.exec(select(Event).where(Event.run_id == run_id).order_by(col(Event.seq))).all()
+
+
+def recorded(engine: Engine, idempotency_key: str) -> bool:
+    """Tell whether an event was written under an idempotency key."""
+    with Session(engine) as s:
+        return by_key(s, idempotency_key) is not None
+
+
+def run_of(engine: Engine, event_id: str) -> str | None:
+    """Return the run an event belongs to (None: no such event)."""
+    with Session(engine) as s:
+        ev = get(s, event_id)
+        return ev.run_id if ev is not None else None
 
 
 def conversation_of(engine: Engine, event_id: str) -> str | None:

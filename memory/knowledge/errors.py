@@ -10,6 +10,11 @@ KnowledgeError (base)
 class KnowledgeError(Exception):
     """Base class; the message is safe to show the operator."""
 
+    @property
+    def user_message(self) -> str:
+        """What to tell the user: this error's message, written for them (graph/errors.py)."""
+        return str(self)
+
 
 class ItemNotFound(KnowledgeError, LookupError):
     """No live knowledge item has this id."""
