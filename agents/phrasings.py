@@ -1,7 +1,7 @@
 """What people type for each command: example phrasings beside the grammar line they stand for.
 
-One tuple per agent (and one for the commands the channel answers), so each can move into its agent's
-spec. The rule-based model (``graph.intents``) finds the intent nearest to a line by sentence
+One tuple per agent (and one for the commands the channel answers), each read by its agent's spec
+(``agents/<name>/``; the tasks agent keeps its own); ``agents.catalog.phrasings()`` joins them. The rule-based model (``graph.intents``) finds the intent nearest to a line by sentence
 similarity to these examples, fills the command's slots from the line, and runs the filled command
 through the grammar, so a phrasing never reaches an operation by another road than the grammar's.
 
@@ -53,14 +53,15 @@ class Phrasing:
         return tuple((m[1], not m[2]) for m in _SLOT.finditer(self.command))
 
 
-def _p(
+def phrasing(
     key: str, command: str, kind: Kind, examples: tuple[str, ...], cues: str = "", words: str = ""
 ) -> Phrasing:
+    """Return a phrasing; ``cues`` and ``words`` are space-separated."""
     return Phrasing(key, command, kind, examples, frozenset(cues.split()), frozenset(words.split()))
 
 
 BOOKKEEPING: tuple[Phrasing, ...] = (
-    _p(
+    phrasing(
         "bookkeeping.record_expense",
         "expense {amount} {memo?}",
         "write",
@@ -81,7 +82,7 @@ BOOKKEEPING: tuple[Phrasing, ...] = (
         "was it cost me charge charged dollars bucks new just had",
         words="spent spend expense expenses bought cost log",
     ),
-    _p(
+    phrasing(
         "bookkeeping.record_income",
         "income {amount} {memo?}",
         "write",
@@ -100,7 +101,7 @@ BOOKKEEPING: tuple[Phrasing, ...] = (
         "from in sent me deposit selling sold payment recieved",
         words="income received earned revenue",
     ),
-    _p(
+    phrasing(
         "bookkeeping.balance",
         "balance",
         "read",
@@ -115,7 +116,7 @@ BOOKKEEPING: tuple[Phrasing, ...] = (
         ),
         words="balance cash",
     ),
-    _p(
+    phrasing(
         "bookkeeping.create_invoice",
         "invoice {customer} {amount} {memo?}",
         "write",
@@ -130,7 +131,7 @@ BOOKKEEPING: tuple[Phrasing, ...] = (
         "invoice bill charge send create make new an a to for of please",
         words="invoice bill charge",
     ),
-    _p(
+    phrasing(
         "bookkeeping.mark_paid",
         "paid {number} {amount?}",
         "write",
@@ -146,7 +147,7 @@ BOOKKEEPING: tuple[Phrasing, ...] = (
         "",
         words="settled",
     ),
-    _p(
+    phrasing(
         "bookkeeping.list_invoices",
         "invoices",
         "read",
@@ -160,7 +161,7 @@ BOOKKEEPING: tuple[Phrasing, ...] = (
         ),
         words="invoices unpaid outstanding owes",
     ),
-    _p(
+    phrasing(
         "bookkeeping.summary",
         "summary {month?}",
         "read",
@@ -177,43 +178,8 @@ BOOKKEEPING: tuple[Phrasing, ...] = (
     ),
 )
 
-TASKS: tuple[Phrasing, ...] = (
-    _p(
-        "tasks.add_task",
-        "task {text}",
-        "write",
-        (
-            "add a task to call the accountant",
-            "remind me to renew the domain",
-            "todo: buy stamps",
-            "I need to follow up with Jordan",
-            "don't let me forget to file taxes",
-            "new task update the website",
-            "put pay rent on my list",
-            "add to my to-do list: order ink",
-        ),
-        "add a new task todo to-do to do remind me i need don't dont let forget put on my list please have "
-        "reminder: todo: task: list:",
-        words="task todo to-do remind",
-    ),
-    _p(
-        "tasks.list_tasks",
-        "tasks",
-        "read",
-        (
-            "what are my tasks",
-            "show my to-do list",
-            "what do I have to do",
-            "list open tasks",
-            "anything left on my list",
-            "what's on my plate",
-        ),
-        words="tasks",
-    ),
-)
-
 KNOWLEDGE: tuple[Phrasing, ...] = (
-    _p(
+    phrasing(
         "knowledge.remember",
         "remember {text}",
         "write",
@@ -230,7 +196,7 @@ KNOWLEDGE: tuple[Phrasing, ...] = (
         "note that make a keep in mind save this remember write down jot please note: this:",
         words="remember note save",
     ),
-    _p(
+    phrasing(
         "knowledge.recall",
         "recall {query}",
         "read",
@@ -249,7 +215,7 @@ KNOWLEDGE: tuple[Phrasing, ...] = (
         "said tell me the anything in",
         words="recall notes memory",
     ),
-    _p(
+    phrasing(
         "knowledge.forget",
         "forget {id}",
         "write",
@@ -259,7 +225,7 @@ KNOWLEDGE: tuple[Phrasing, ...] = (
 )
 
 OUTREACH: tuple[Phrasing, ...] = (
-    _p(
+    phrasing(
         "outreach.send_email",
         "email {email} {subject}: {body}",
         "write",
@@ -274,7 +240,7 @@ OUTREACH: tuple[Phrasing, ...] = (
 )
 
 RESEARCH: tuple[Phrasing, ...] = (
-    _p(
+    phrasing(
         "research.research",
         "research {topic}",
         "write",
@@ -292,7 +258,7 @@ RESEARCH: tuple[Phrasing, ...] = (
 )
 
 CALENDAR: tuple[Phrasing, ...] = (
-    _p(
+    phrasing(
         "calendar.upcoming",
         "agenda {days?}",
         "read",
@@ -306,7 +272,7 @@ CALENDAR: tuple[Phrasing, ...] = (
         ),
         words="agenda calendar upcoming",
     ),
-    _p(
+    phrasing(
         "calendar.create_event",
         "event {date} {clock} {title}",
         "write",
@@ -323,14 +289,14 @@ CALENDAR: tuple[Phrasing, ...] = (
 )
 
 CRM: tuple[Phrasing, ...] = (
-    _p(
+    phrasing(
         "crm.list_customers",
         "customers",
         "read",
         ("show my customers", "list all clients", "who are my clients", "customer list"),
         words="customers clients",
     ),
-    _p(
+    phrasing(
         "crm.add_customer",
         "customer add {name} <{email}>",
         "write",
@@ -342,7 +308,7 @@ CRM: tuple[Phrasing, ...] = (
         "add a new customer client as",
         words="customer client",
     ),
-    _p(
+    phrasing(
         "crm.pipeline",
         "pipeline",
         "read",
@@ -352,7 +318,7 @@ CRM: tuple[Phrasing, ...] = (
 )
 
 DRAFTS: tuple[Phrasing, ...] = (
-    _p(
+    phrasing(
         "drafts.list_drafts",
         "drafts",
         "read",
@@ -362,54 +328,42 @@ DRAFTS: tuple[Phrasing, ...] = (
 )
 
 CHANNEL: tuple[Phrasing, ...] = (
-    _p("chat.help", "help", "read", ("what can you do", "how does this work", "what commands are there")),
-    _p(
+    phrasing("chat.help", "help", "read", ("what can you do", "how does this work", "what commands are there")),
+    phrasing(
         "chat.undo",
         "undo",
         "chat",
         ("undo that", "take that back", "oops, revert the last one"),
         words="undo revert",
     ),
-    _p("chat.approve", "approve", "chat", ("yes do it", "go ahead", "ok approved"), words="approve"),
-    _p("chat.reject", "reject", "chat", ("no don't", "cancel that card", "nope, reject it"), words="reject"),
-    _p(
+    phrasing("chat.approve", "approve", "chat", ("yes do it", "go ahead", "ok approved"), words="approve"),
+    phrasing("chat.reject", "reject", "chat", ("no don't", "cancel that card", "nope, reject it"), words="reject"),
+    phrasing(
         "chat.pending",
         "pending",
         "chat",
         ("what is waiting for me", "which cards are open"),
         words="pending waiting",
     ),
-    _p(
+    phrasing(
         "chat.status",
         "/status",
         "chat",
         ("what's running", "is anything stuck", "what failed"),
         words="status running stuck",
     ),
-    _p(
+    phrasing(
         "chat.budget",
         "/budget",
         "chat",
         ("how much have I spent on AI", "what's my model budget"),
         words="budget",
     ),
-    _p(
+    phrasing(
         "chat.digest",
         "digest",
         "chat",
         ("send me the digest now", "morning briefing please"),
         words="digest briefing",
     ),
-)
-
-ALL: tuple[Phrasing, ...] = (
-    *BOOKKEEPING,
-    *TASKS,
-    *KNOWLEDGE,
-    *OUTREACH,
-    *RESEARCH,
-    *CALENDAR,
-    *CRM,
-    *DRAFTS,
-    *CHANNEL,
 )

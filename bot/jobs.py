@@ -21,6 +21,8 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Retries, TimeLimit
 
 from agents.outreach import OutreachConfig
+from agents.outreach.send import send_email_kind
+from agents.tasks.remind import remind_kind
 from bot.calendars import digest_calendar
 from bot.digest import DIGEST_KIND, DigestSources, digest_kind
 from bot.messages import Reply
@@ -30,12 +32,10 @@ from bot.settings import Settings
 from bot.webhooks import webhook_kind
 from connectors.email import Mailer, parse_smtp_url
 from graph import outcomes as o
-from graph.actors import send_email_kind
 from graph.jobs.kinds import JobContext, JobKind, JobResult
 from graph.jobs.queue import JobQueue
 from graph.jobs.runner import Lease
 from graph.jobs.workers import Workers
-from graph.reminders import remind_kind
 from graph.summary import ModelSummariser, Summariser
 from memory.tables import new_id
 

@@ -6,13 +6,13 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from agents.research import ResearchConfig, url_check
-from agents.research_prompt import render_research_prompt
+from agents.research.job import research_kind
+from agents.research.prompt import render_research_prompt
 from bot.settings import Settings
 from connectors.netcheck import EVERYWHERE, AddressPolicy
 from connectors.web import Fetcher, FetchLimits, new_client
 from graph.jobs.kinds import JobKind
 from graph.policy import Check
-from graph.research_job import research_kind
 
 if TYPE_CHECKING:
     from bot.app import App

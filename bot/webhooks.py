@@ -9,10 +9,10 @@ from __future__ import annotations
 import httpx
 
 from agents.webhooks import WebhooksConfig
+from agents.webhooks.job import post_webhook_kind
 from bot.settings import Settings
 from connectors.webhooks import WebhookSender, WebhookTarget
 from graph.jobs.kinds import JobKind
-from graph.webhook_job import post_webhook_kind
 
 TIMEOUT_S = 10.0
 

@@ -11,13 +11,15 @@ that key as its ``Idempotency-Key`` and retries with backoff until it lands or b
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory import jobs
 
 AGENT = "webhooks"
@@ -97,3 +99,41 @@ def operations(config: WebhooksConfig) -> list[Operation[Any]]:
             precheck=check,
         )
     ]
+
+
+NOT_SET_UP = (
+    'No webhook targets are set up: name them in COO_WEBHOOKS, e.g. {"crm": {"url": "https://…", "secret": "…"}}.'
+)
+
+
+def _webhook(m: re.Match[str]) -> RawProposal:
+    try:
+        payload: Any = json.loads(m["json"])
+    except ValueError:
+        payload = m["json"]  # not JSON: the schema refuses it with a clear reason
+    return RawProposal("webhooks.post", {"target": m["target"], "payload": payload})
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(re.compile(r"^webhook\s+(?P<target>\S+)\s+(?P<json>\{.*\})\s*$", re.I | re.S), _webhook),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "webhook <target> <json>",
+        "POST a JSON object to a configured target (asks first)",
+        ('webhook crm {"a": 1}',),
+    ),
+)
+
+
+def spec(deps: Deps, config: WebhooksConfig | None = None) -> AgentSpec:
+    """Return the webhooks agent (not set up without targets in COO_WEBHOOKS)."""
+    return AgentSpec(
+        name=AGENT,
+        operations=tuple(operations(config)) if config is not None else (),
+        enqueues=(POST_KIND,),
+        rules=RULES,
+        help=HELP,
+        not_set_up=None if config is not None else NOT_SET_UP,
+    )

@@ -7,12 +7,15 @@ content is stored untrusted and labelled so wherever it is shown.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import AgentError
+from agents.phrasings import KNOWLEDGE as PHRASINGS
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory.knowledge.errors import EmbeddingFailed, ItemNotFound, KnowledgeError
 from memory.knowledge.store import Hit, KnowledgeStore
 
@@ -165,3 +168,28 @@ def operations(store: KnowledgeStore) -> list[Operation[Any]]:
             compensate=restore,
         ),
     ]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        re.compile(r"^remember\s+(?:that\s+)?(?P<text>.+)$", re.I | re.S),  # "remember that X": X
+        lambda m: RawProposal("knowledge.remember", {"text": m["text"].strip()}),
+    ),
+    Rule(
+        re.compile(r"^recall\s+(?P<q>.+)$", re.I | re.S),
+        lambda m: RawProposal("knowledge.recall", {"query": m["q"].strip()}),
+    ),
+    Rule(re.compile(r"^forget\s+(?P<id>\S+)$", re.I), lambda m: RawProposal("knowledge.forget", {"id": m["id"]})),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry("remember <text>", "keep a note in memory (asks first)", ("remember Priya prefers mornings",)),
+    HelpEntry("recall <query>", "find what was remembered", ("recall Priya",)),
+    HelpEntry("forget <id>", "forget a remembered item (asks first)", ("forget 12",)),
+)
+
+
+def spec(deps: Deps, config: None = None) -> AgentSpec:
+    """Return the knowledge agent over ``deps.knowledge`` (no operations without a store)."""
+    ops = tuple(operations(deps.knowledge)) if deps.knowledge is not None else ()
+    return AgentSpec(name=AGENT, operations=ops, rules=RULES, help=HELP, phrasings=PHRASINGS)

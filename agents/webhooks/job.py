@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from agents.joberrors import JobFailed
+from agents.jobkind import JobContext, JobKind, JobResult
 from agents.webhooks import POST_KIND, PostArgs
 from connectors.errors import WebhookError
 from connectors.webhooks import WebhookSender
-from graph.jobs.errors import JobFailed
-from graph.jobs.kinds import JobContext, JobKind, JobResult
 
 SenderFactory = Callable[[], WebhookSender]
 

@@ -15,8 +15,9 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, SideEffect
-from agents.crm_lookup import resolve_customer, source_of
-from agents.crm_schemas import (
+from agents.crm.lookup import resolve_customer, source_of
+from agents.crm.rules import CRM_RULES
+from agents.crm.schemas import (
     ActivityArgs,
     CustomerArgs,
     CustomerOut,
@@ -27,6 +28,8 @@ from agents.crm_schemas import (
     UpdateArgs,
 )
 from agents.money import cents, fmt
+from agents.phrasings import CRM as PHRASINGS
+from agents.spec import AgentSpec, Deps, HelpEntry
 from memory import crm, workspace
 from memory.crm import Activity, Deal
 from memory.tables import utcnow
@@ -323,3 +326,39 @@ OPERATIONS: list[Operation[Any]] = [
         execute=_pipeline,
     ),
 ]
+
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "customer add <name> <email> [company]",
+        "add a customer (asks first)",
+        ("customer add Bob <bob@bob.io> Bob Inc",),
+    ),
+    HelpEntry("customers", "list the customers", ("customers",)),
+    HelpEntry("customer <number or name>", "show a customer", ("customer Bob",)),
+    HelpEntry(
+        "customer <n> <name|company|email|status|notes> <value>",
+        "change one field (asks first)",
+        ("customer 1 status active",),
+    ),
+    HelpEntry("deal <customer> <amount> <title>", "add a deal (asks first)", ("deal Bob 5000 website",)),
+    HelpEntry("deal <n> <lead|qualified|proposal|won|lost>", "move a deal (asks first)", ("deal 1 won",)),
+    HelpEntry("pipeline", "the deals by stage", ("pipeline", "deals")),
+    HelpEntry(
+        "log <call|email|note> <customer>: <text>",
+        "record contact activity (asks first)",
+        ("log call Bob: wants a quote",),
+    ),
+)
+
+
+def spec(deps: Deps, config: None = None) -> AgentSpec:
+    """Return the CRM agent: customers, deals and their activity."""
+    return AgentSpec(
+        name=AGENT,
+        operations=tuple(OPERATIONS),
+        rules=CRM_RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+        prompt=AGENT_PROMPT,
+    )

@@ -4,7 +4,7 @@ Sending an email cannot be taken back, so it always needs approval. Once approve
 it is scheduled as a delayed job (``run_at`` = now + the undo window), in the same transaction as the
 event that records it. Until the window closes, Undo cancels the job (a conditional UPDATE that only
 succeeds while the job has not started); after that, Undo says it is too late and changes nothing.
-The job itself is run by the ``outreach.send_email`` actor (see ``graph/actors.py``).
+The job itself is run by the ``outreach.send_email`` actor (see ``agents/outreach/send.py``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
-from agents.crm_schemas import EMAIL
+from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
+from agents.crm.schemas import EMAIL
 from agents.errors import NotReversible
+from agents.phrasings import OUTREACH as PHRASINGS
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory import jobs
 from memory.job_tables import Job
 from memory.tables import utcnow
@@ -147,3 +149,29 @@ def _too_late(job: Job | None, to: str, until: datetime, tz: tzinfo) -> str:
     if job is not None and job.status == "cancelled":
         return f"The email to {to} was already cancelled."
     return f"Too late: the undo window closed at {_clock_text(until, tz)}; the email to {to} is being sent."
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        re.compile(r"^email\s+(?P<to>\S+@\S+)\s+(?P<subject>[^:]+):\s*(?P<body>.*)$", re.I | re.S),
+        lambda m: RawProposal(
+            "outreach.send_email", {"to": m["to"], "subject": m["subject"].strip(), "body": m["body"].strip()}
+        ),
+    ),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "email <address> <subject>: <body>",
+        "send an email (asks first; Undo until it goes out)",
+        ("email dana@example.org Invoice: attached",),
+    ),
+)
+
+
+def spec(deps: Deps, config: OutreachConfig | None = None) -> AgentSpec:
+    """Return the outreach agent (no operations without its config: email sending is set up in bot/)."""
+    ops = tuple(operations(config)) if config is not None else ()
+    return AgentSpec(
+        name=AGENT, operations=ops, enqueues=(SEND_KIND,), rules=RULES, help=HELP, phrasings=PHRASINGS
+    )

@@ -1,20 +1,24 @@
 """The bookkeeping agent: expenses, income, the balance, and reversals, as double-entry journal entries.
 
 Expense: debit Expenses:<category>, credit Cash. Income: debit Cash, credit Revenue. Undo posts the
-reversal (every line swapped). Invoices are in `agents.invoicing`, the monthly summary in
-`agents.ledger_summary`.
+reversal (every line swapped). Invoices are in `agents.bookkeeping.invoicing`, the monthly summary in
+`agents.bookkeeping.ledger_summary`.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect, joined
-from agents.money import Money, cents, fmt
+from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, RawProposal, SideEffect, joined
+from agents.money import AMOUNT_START, AmountError, Money, cents, fmt, split_amount
+from agents.phrasings import BOOKKEEPING as PHRASINGS
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory import ledger
 from memory.invoices import Invoice
 
@@ -152,3 +156,97 @@ OPERATIONS: list[Operation[Any]] = [
         execute=_balance,
     ),
 ]
+
+
+_AMOUNT = rf"(?P<tail>{AMOUNT_START}.*)"  # the amount and what follows; split_amount takes it apart
+
+
+def _entry(op: str) -> Callable[[re.Match[str]], RawProposal]:
+    def build(m: re.Match[str]) -> RawProposal:
+        amount, memo = split_amount(m["tail"])
+        return RawProposal(f"bookkeeping.{op}", {"amount": f"{amount}", "memo": _memo(memo)})
+
+    return build
+
+
+def _memo(rest: str) -> str:
+    """Return a memo without the word that joined it to the amount ("spent 40 on ink": ``ink``)."""
+    return re.sub(r"^\s*(?:on|for|from)\s+(?:(?:a|an|the)\s+)?", "", rest).strip()
+
+
+def _paid(m: re.Match[str]) -> RawProposal:
+    args: dict[str, Any] = {"number": m["number"].upper()}
+    if m["tail"]:
+        amount, rest = split_amount(m["tail"])
+        if rest:
+            raise AmountError(
+                f"Type the amount alone after the invoice number, e.g. `paid {args['number']} 800`."
+            )
+        args["amount"] = f"{amount}"
+    return RawProposal("bookkeeping.mark_paid", args)
+
+
+def _invoice(m: re.Match[str]) -> RawProposal:
+    amount, memo = split_amount(m["tail"])
+    return RawProposal(
+        "bookkeeping.create_invoice",
+        {"customer": m["customer"].strip(), "amount": f"{amount}", "memo": _memo(memo)},
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I | re.S), _paid),
+    Rule(re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}$", re.I | re.S), _invoice),
+    Rule(re.compile(r"^invoices$", re.I), lambda m: RawProposal("bookkeeping.list_invoices", {})),
+    Rule(
+        re.compile(r"^summary(?:\s+(?P<month>\d{4}-\d{2}))?$", re.I),
+        lambda m: RawProposal("bookkeeping.summary", {"month": m["month"]} if m["month"] else {}),
+    ),
+    Rule(re.compile(rf"^(?:expense|spent|paid)\s+{_AMOUNT}$", re.I | re.S), _entry("record_expense")),
+    Rule(re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}$", re.I | re.S), _entry("record_income")),
+    Rule(re.compile(r"^balance\??$", re.I), lambda m: RawProposal("bookkeeping.balance", {})),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "expense <amount> <memo>",
+        "record money spent (asks first); 40, $40, 1,200.50, 5k; no rounding",
+        ("expense 12.50 coffee", "spent 40 train", "expense 5k laptop"),
+    ),
+    HelpEntry(
+        "income <amount> <memo>",
+        "record money received (asks first)",
+        ("income 300 consulting", "received 90 tip"),
+    ),
+    HelpEntry("balance", "the ledger balance (and receivables)", ("balance",)),
+    HelpEntry(
+        "invoice <customer> <amount> <memo>",
+        "issue INV-<year>-<n> (asks first; undo voids it)",
+        ("invoice Acme Corp 1200 website",),
+    ),
+    HelpEntry(
+        "paid INV-2026-0001 [amount]",
+        "mark an invoice paid (asks first)",
+        ("paid INV-2026-0001", "paid INV-2026-0001 800"),
+    ),
+    HelpEntry("invoices", "list the open invoices", ("invoices",)),
+    HelpEntry(
+        "summary [YYYY-MM]",
+        "a month's income, expenses by category, net, cash, invoices",
+        ("summary", "summary 2026-11"),
+    ),
+)
+
+
+def spec(deps: Deps, config: None = None) -> AgentSpec:
+    """Return the bookkeeping agent: the ledger, invoices and the monthly summary."""
+    from agents.bookkeeping import invoicing, ledger_summary  # they build on this module
+
+    return AgentSpec(
+        name=AGENT,
+        operations=(*OPERATIONS, *invoicing.OPERATIONS, *ledger_summary.OPERATIONS),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+        prompt=AgentPrompt(AGENT, PROMPT_VERSION, PROMPT),
+    )

@@ -12,6 +12,7 @@ With a topic and no URL there is nothing to fetch: the answer comes from memory,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,11 +22,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import update
 from sqlmodel import col
 
-from agents.contract import Action, ExecContext, Operation, Outcome, SideEffect
+from agents.contract import Action, ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import NotReversible
 from agents.knowledge import label, relevant
-from agents.research_prompt import RESEARCH_PROMPT_VERSION
-from agents.research_schema import MAX_URLS, ResearchArgs, find_urls
+from agents.phrasings import RESEARCH as PHRASINGS
+from agents.research.prompt import RESEARCH_PROMPT_VERSION
+from agents.research.schema import MAX_URLS, ResearchArgs, find_urls
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from connectors.errors import UrlRefused
 from connectors.netcheck import AddressPolicy, check_url
 from memory import jobs
@@ -212,3 +215,27 @@ def url_check(addresses: AddressPolicy) -> Callable[[Action], Vote]:
         return ("ask", f"reading a page sends its URL to {_hosts(urls)}")
 
     return check
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        re.compile(r"^research\s+(?P<topic>.+)$", re.I | re.S),
+        lambda m: RawProposal(*proposal_for(m["topic"].strip())),
+    ),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "research <url or topic>",
+        "read pages in the background (asks first); a topic alone: from memory",
+        ("research https://example.org/pricing", "research competitor pricing"),
+    ),
+)
+
+
+def spec(deps: Deps, config: ResearchConfig | None = None) -> AgentSpec:
+    """Return the research agent over ``deps.knowledge`` (no operations without a store)."""
+    ops = tuple(operations(deps.knowledge, config)) if deps.knowledge is not None else ()
+    return AgentSpec(
+        name=AGENT, operations=ops, enqueues=(FETCH_KIND,), rules=RULES, help=HELP, phrasings=PHRASINGS
+    )
