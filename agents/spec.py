@@ -76,11 +76,17 @@ class HelpEntry:
 
 
 @dataclass(frozen=True)
-class DoctorCheck:
-    """One line of ``coo doctor``: a name and a probe returning (ok, detail)."""
+class Finding:
+    """One finding of ``coo doctor``: what was checked, whether it is fine, and what to do if not."""
 
     name: str
-    probe: Callable[[], tuple[bool, str]]
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+DoctorCheck = Callable[[], "Finding | None"]
+"""One of an agent's ``coo doctor`` checks: a probe returning its finding (None: nothing to say)."""
 
 
 @dataclass(frozen=True)

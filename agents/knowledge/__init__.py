@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import AgentError
+from agents.knowledge.reindex import reindex_kind
 from agents.phrasings import KNOWLEDGE as PHRASINGS
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory.knowledge.errors import EmbeddingFailed, ItemNotFound, KnowledgeError
@@ -190,6 +191,13 @@ HELP: tuple[HelpEntry, ...] = (
 
 
 def spec(deps: Deps, config: None = None) -> AgentSpec:
-    """Return the knowledge agent over ``deps.knowledge`` (no operations without a store)."""
-    ops = tuple(operations(deps.knowledge)) if deps.knowledge is not None else ()
-    return AgentSpec(name=AGENT, operations=ops, rules=RULES, help=HELP, phrasings=PHRASINGS)
+    """Return the knowledge agent over ``deps.knowledge`` (no operations and no job without a store)."""
+    store = deps.knowledge
+    return AgentSpec(
+        name=AGENT,
+        operations=tuple(operations(store)) if store is not None else (),
+        jobs=(reindex_kind(store),) if store is not None else (),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+    )

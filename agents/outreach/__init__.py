@@ -21,8 +21,10 @@ from sqlmodel import Session
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.crm.schemas import EMAIL
 from agents.errors import NotReversible
+from agents.jobkind import Retry
 from agents.phrasings import OUTREACH as PHRASINGS
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
+from connectors.email import Mailer
 from memory import jobs
 from memory.job_tables import Job
 from memory.tables import utcnow
@@ -31,6 +33,8 @@ AGENT = "outreach"
 SEND_KIND = "outreach.send_email"
 NOT_SET_UP = "email is not set up (set SMTP_URL and COO_EMAIL_FROM, then restart)"
 SEND_RETRIES = 3  # a mail server that is down for a while gets four tries in all
+SEND_RETRY = Retry(max_retries=SEND_RETRIES, backoff_s=30.0)
+"""The send job's retries: its kind is built with them and ``send_email`` enqueues with them."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,16 @@ class OutreachConfig:
         email_ready: Whether a mail server and a sender are configured.
         tz: The operator's time zone, for the times shown.
         clock: The time (tests may control it).
+        mailer: The SMTP mailer the send job uses (None: the job fails with a plain reason).
+        retry: The send job's retries.
     """
 
     undo_window_s: float = 60.0
     email_ready: bool = False
     tz: tzinfo = UTC
     clock: Callable[[], datetime] = utcnow
+    mailer: Mailer | None = None
+    retry: Retry = SEND_RETRY
 
 
 class EmailArgs(BaseModel):
@@ -97,7 +105,7 @@ def operations(config: OutreachConfig) -> list[Operation[Any]]:
             args=args.model_dump(),
             conversation=ctx.conversation,
             run_at=send_at,
-            max_attempts=SEND_RETRIES + 1,
+            max_attempts=config.retry.max_attempts,
         )
         when = _clock_text(send_at, config.tz)
         return Outcome(
@@ -171,7 +179,16 @@ HELP: tuple[HelpEntry, ...] = (
 
 def spec(deps: Deps, config: OutreachConfig | None = None) -> AgentSpec:
     """Return the outreach agent (no operations without its config: email sending is set up in bot/)."""
+    from agents.outreach.send import send_email_kind  # the job builds on this module
+
     ops = tuple(operations(config)) if config is not None else ()
+    config = config or OutreachConfig(tz=deps.tz)
     return AgentSpec(
-        name=AGENT, operations=ops, enqueues=(SEND_KIND,), rules=RULES, help=HELP, phrasings=PHRASINGS
+        name=AGENT,
+        operations=ops,
+        jobs=(send_email_kind(config.mailer, config.tz, retry=config.retry),),
+        enqueues=(SEND_KIND,),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
     )

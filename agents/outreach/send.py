@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from agents import drafts
 from agents.joberrors import JobFailed
-from agents.jobkind import JobContext, JobKind, JobResult
-from agents.outreach import SEND_KIND, SEND_RETRIES, EmailArgs
+from agents.jobkind import JobContext, JobKind, JobResult, Retry
+from agents.outreach import SEND_KIND, SEND_RETRY, EmailArgs
 from connectors.email import Email, Mailer
 from connectors.errors import EmailError
 from memory import crm, eventlog
@@ -45,7 +45,7 @@ def record_sent(ctx: JobContext, args: EmailArgs) -> None:
         log.exception("job %s: sent, but could not record it in the CRM or mark its draft", ctx.job.id)
 
 
-def send_email_kind(mailer: Mailer | None, tz: tzinfo, *, backoff_s: float = 30.0) -> JobKind:
+def send_email_kind(mailer: Mailer | None, tz: tzinfo, *, retry: Retry = SEND_RETRY) -> JobKind:
     """Return the job kind that sends an approved email once its undo window has closed."""
 
     def run(ctx: JobContext) -> JobResult:
@@ -69,7 +69,6 @@ def send_email_kind(mailer: Mailer | None, tz: tzinfo, *, backoff_s: float = 30.
         run=run,
         title="sending the email",
         time_limit_s=120.0,
-        max_retries=SEND_RETRIES,
-        backoff_s=backoff_s,
+        **retry.options(),
         message_key=_effect_message,
     )

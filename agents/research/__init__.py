@@ -24,13 +24,15 @@ from sqlmodel import col
 
 from agents.contract import Action, ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import NotReversible
+from agents.jobkind import JobKind, Retry
 from agents.knowledge import label, relevant
 from agents.phrasings import RESEARCH as PHRASINGS
 from agents.research.prompt import RESEARCH_PROMPT_VERSION
 from agents.research.schema import MAX_URLS, ResearchArgs, find_urls
-from agents.spec import AgentSpec, Deps, HelpEntry, Rule
+from agents.spec import AgentSpec, Deps, HelpEntry, PolicyCheck, Rule
 from connectors.errors import UrlRefused
 from connectors.netcheck import AddressPolicy, check_url
+from connectors.web import FetchLimits
 from memory import jobs
 from memory.job_tables import Job
 from memory.knowledge.errors import ItemNotFound
@@ -70,12 +72,23 @@ class ResearchConfig:
     """How research jobs are queued.
 
     Attributes:
-        max_attempts: Attempts a research job gets (a server that is down, a timeout) before it fails.
+        retry: The fetch job's retries (a server that is down, a timeout) before it fails; its kind
+            is built with them and ``research`` enqueues with them.
         clock: The time (tests may control it).
+        addresses: Which addresses pages may be read from (None: the job and the policy check are
+            not built, e.g. for the grammar alone).
+        limits: The fetch limits (bytes, timeouts).
     """
 
-    max_attempts: int = 3
+    retry: Retry = Retry(max_retries=2, backoff_s=10.0)
     clock: Callable[[], datetime] = utcnow
+    addresses: AddressPolicy | None = None
+    limits: FetchLimits = FetchLimits()
+
+    @property
+    def max_attempts(self) -> int:
+        """Return how many attempts a research job gets."""
+        return self.retry.max_attempts
 
 
 def operations(store: KnowledgeStore, config: ResearchConfig | None = None) -> list[Operation[Any]]:
@@ -234,8 +247,37 @@ HELP: tuple[HelpEntry, ...] = (
 
 
 def spec(deps: Deps, config: ResearchConfig | None = None) -> AgentSpec:
-    """Return the research agent over ``deps.knowledge`` (no operations without a store)."""
-    ops = tuple(operations(deps.knowledge, config)) if deps.knowledge is not None else ()
+    """Return the research agent over ``deps.knowledge`` (no operations without a store).
+
+    Its fetch job and its URL check are built when the config says which addresses may be read and
+    there is a store and an HTTP client to read with.
+    """
+    config = config or ResearchConfig()
+    store = deps.knowledge
+    ops = tuple(operations(store, config)) if store is not None else ()
+    jobs_: tuple[JobKind, ...] = ()
+    checks: tuple[PolicyCheck, ...] = ()
+    if config.addresses is not None:
+        checks = (url_check(config.addresses),)
+        if store is not None and deps.http is not None:
+            from agents.research.job import research_kind
+            from agents.research.prompt import render_research_prompt
+            from connectors.web import Fetcher
+
+            fetcher = Fetcher(deps.http(), limits=config.limits, addresses=config.addresses)
+            summariser = (
+                deps.model(agent=AGENT, prompt=render_research_prompt, max_output_tokens=400)
+                if deps.model is not None
+                else None
+            )
+            jobs_ = (research_kind(fetcher, store, summariser, **config.retry.options()),)
     return AgentSpec(
-        name=AGENT, operations=ops, enqueues=(FETCH_KIND,), rules=RULES, help=HELP, phrasings=PHRASINGS
+        name=AGENT,
+        operations=ops,
+        jobs=jobs_,
+        enqueues=(FETCH_KIND,),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+        checks=checks,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session
 
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
+from agents.jobkind import Retry
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory import jobs
 
@@ -34,10 +36,20 @@ class WebhooksConfig:
     Attributes:
         targets: The configured target names (their URLs and secrets stay in bot/).
         retries: Tries after the first before a delivery becomes a dead letter.
+        backoff_s: The wait before the first retry (it doubles per attempt).
+        sender: Makes the sender for one attempt of the post job (its secrets stay in it); None: the
+            job fails with a plain reason.
     """
 
     targets: frozenset[str] = frozenset()
     retries: int = 5
+    backoff_s: float = 30.0
+    sender: Callable[[], Any] | None = None
+
+    @property
+    def retry(self) -> Retry:
+        """Return the post job's retries (its kind is built with them and ``post`` enqueues with them)."""
+        return Retry(self.retries, self.backoff_s)
 
 
 class PostArgs(BaseModel):
@@ -76,7 +88,7 @@ def operations(config: WebhooksConfig) -> list[Operation[Any]]:
             key=ctx.idempotency_key,
             args=args.model_dump(mode="json"),
             conversation=ctx.conversation,
-            max_attempts=config.retries + 1,
+            max_attempts=config.retry.max_attempts,
         )
         return Outcome(
             text=f"Webhook to {args.target} queued (job {job.id}); it is sent once and cannot be undone.",
@@ -129,9 +141,17 @@ HELP: tuple[HelpEntry, ...] = (
 
 def spec(deps: Deps, config: WebhooksConfig | None = None) -> AgentSpec:
     """Return the webhooks agent (not set up without targets in COO_WEBHOOKS)."""
+    from agents.webhooks.job import post_webhook_kind  # the job builds on this module
+
+    retry = (config or WebhooksConfig()).retry
     return AgentSpec(
         name=AGENT,
         operations=tuple(operations(config)) if config is not None else (),
+        jobs=(
+            post_webhook_kind(
+                config.sender if config else None, retries=retry.max_retries, backoff_s=retry.backoff_s
+            ),
+        ),
         enqueues=(POST_KIND,),
         rules=RULES,
         help=HELP,
