@@ -2,10 +2,11 @@
 
 The rule: build the graph of imports with the stdlib ``ast`` (no module is imported to read it) and
 fail on any cycle. An import counts wherever it is written — at module level or inside a function —
-because a function-level import only postpones a cycle to run time. Two kinds of import do not
-count: those under ``if TYPE_CHECKING:`` (never executed) and a package's import of its own
-submodules from its ``__init__`` (``agents/tasks/__init__.py`` importing ``agents.tasks.remind`` is
-how a package is assembled; the submodule importing the package back is still counted).
+because a function-level import only postpones a cycle to run time. Only imports under
+``if TYPE_CHECKING:`` do not count (they never run). A package's ``__init__`` importing its own
+submodules counts too, so a submodule must not import its package back: an agent package keeps what
+its job needs (the kind's name, its args model) in the job's module and the package imports it from
+there (``agents/tasks/remind.py``, ``agents/outreach/send.py``).
 
 ``from pkg import name`` counts as an import of ``pkg.name`` when that is a module, else of ``pkg``.
 """
@@ -70,8 +71,6 @@ def import_graph() -> dict[str, set[str]]:
                     target = target.rpartition(".")[0]
                 if not target or target == name:
                     continue
-                if is_pkg and target.startswith(name + "."):
-                    continue  # a package assembling itself from its submodules
                 graph[name].add(target)
     return graph
 

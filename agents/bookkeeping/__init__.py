@@ -1,8 +1,7 @@
-"""The bookkeeping agent: expenses, income, the balance, and reversals, as double-entry journal entries.
+"""The bookkeeping agent: the journal (expenses, income, balance), invoices, and the monthly summary.
 
-Expense: debit Expenses:<category>, credit Cash. Income: debit Cash, credit Revenue. Undo posts the
-reversal (every line swapped). Invoices are in `agents.bookkeeping.invoicing`, the monthly summary in
-`agents.bookkeeping.ledger_summary`.
+Its spec: the operations of ``journal``, ``invoicing`` and ``ledger_summary``, its grammar lines, help,
+phrasings and prompt.
 """
 
 from __future__ import annotations
@@ -11,152 +10,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
-from sqlalchemy import func
-from sqlmodel import Session, select
-
-from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, RawProposal, SideEffect, joined
-from agents.money import AMOUNT_START, AmountError, Money, cents, fmt, split_amount
+from agents.bookkeeping import invoicing, ledger_summary
+from agents.bookkeeping.journal import AGENT, OPERATIONS, PROMPT, PROMPT_VERSION
+from agents.contract import AgentPrompt, RawProposal
+from agents.money import AMOUNT_START, AmountError, split_amount
 from agents.phrasings import BOOKKEEPING as PHRASINGS
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
-from memory import ledger
-from memory.invoices import Invoice
 
-AGENT = "bookkeeping"
-PROMPT_VERSION = "bookkeeping-2026-12-01.1"
-PROMPT = """You keep the books of a one-person company in double entry. Record an expense as money
-spent (categories: meals, travel, software, other; a #tag picks one), income as money received,
-invoice a customer for work, mark an invoice paid when its money arrives. Amounts are in dollars."""
-
-
-class EntryResult(BaseModel):
-    """What a posting records in the event log (the output schema of expense, income and undo)."""
-
-    entry_id: int
-    amount_cents: int
-    memo: str = ""
-    reverses: int | None = None
-    prompt_version: str = PROMPT_VERSION
-
-
-class EntryArgs(BaseModel):
-    """Arguments of an expense or an income."""
-
-    amount: Money = Field(description="Amount in dollars, positive, e.g. 12.50")
-    memo: str = Field(default="", max_length=300, description="What it was for")
-
-
-class NoArgs(BaseModel):
-    """No arguments."""
-
-
-def balance_cents(ctx: ExecContext) -> int:
-    """Return the balance: what is in Cash."""
-    return ledger.account_balance(ctx.session, ledger.CASH)
-
-
-def receivables(session: Session) -> tuple[int, int]:
-    """Return (cents, count) of open invoices."""
-    total, count = session.exec(
-        select(func.coalesce(func.sum(Invoice.amount_cents), 0), func.count()).where(Invoice.status == "open")
-    ).one()
-    return int(total), int(count)
-
-
-def _lines(kind: str, amount: int, memo: str) -> list[ledger.Line]:
-    if kind == "expense":
-        return [ledger.dr(ledger.expense_account(memo), amount), ledger.cr(ledger.CASH, amount)]
-    return [ledger.dr(ledger.CASH, amount), ledger.cr(ledger.REVENUE, amount)]
-
-
-def _record(kind: str) -> Any:
-    def run(ctx: ExecContext, args: EntryArgs) -> Outcome:
-        amount = cents(args.amount)
-        entry = ledger.post_entry(
-            ctx.session,
-            kind=kind,
-            memo=args.memo,
-            lines=_lines(kind, amount, args.memo),
-            idempotency_key=ctx.idempotency_key,
-        )
-        assert entry.id is not None
-        result = EntryResult(entry_id=entry.id, amount_cents=entry.amount_cents, memo=args.memo)
-        return Outcome(
-            text=f"Recorded {kind} #{entry.id}: {fmt(amount)} {args.memo}".rstrip()
-            + f". Balance {fmt(balance_cents(ctx))}.",
-            payload=result.model_dump(),
-            compensation={"entry_id": entry.id},
-        )
-
-    return run
-
-
-def reverse(ctx: ExecContext, entry_id: int) -> EntryResult:
-    """Post the reversal of one entry under the context's idempotency key."""
-    rev = ledger.reverse_entry(ctx.session, entry_id, ctx.idempotency_key)
-    assert rev.id is not None
-    return EntryResult(entry_id=rev.id, amount_cents=rev.amount_cents, memo=rev.memo, reverses=entry_id)
-
-
-def _reverse(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
-    result = reverse(ctx, int(payload["entry_id"]))
-    return Outcome(
-        text=f"Reversed entry #{result.reverses} with #{result.entry_id}. Balance {fmt(balance_cents(ctx))}.",
-        payload=result.model_dump(),
-    )
-
-
-def _balance(ctx: ExecContext, _args: NoArgs) -> Outcome:
-    total = balance_cents(ctx)
-    ar, count = receivables(ctx.session)
-    text = f"Balance: {fmt(total)}."
-    if count:
-        text += f" Receivables: {fmt(ar)} ({count} open invoice{'s' if count != 1 else ''})."
-    return Outcome(text=text, payload={"balance_cents": total, "receivables_cents": ar})
-
-
-OPERATIONS: list[Operation[Any]] = [
-    Operation(
-        agent=AGENT,
-        name="record_expense",
-        description="Record money spent (an expense) in the ledger.",
-        args=EntryArgs,
-        side_effect=SideEffect.REVERSIBLE,
-        summarize=lambda a: f"Record an expense of {fmt(cents(a.amount))}" + joined("for", a.memo),
-        changes=lambda a: (
-            f"Ledger: debit {ledger.ACCOUNTS[ledger.expense_account(a.memo)][0]}, credit Cash"
-            f" {fmt(cents(a.amount))}; balance goes down by {fmt(cents(a.amount))}"
-        ),
-        execute=_record("expense"),
-        compensate=_reverse,
-        amount_cents=lambda a: cents(a.amount),
-    ),
-    Operation(
-        agent=AGENT,
-        name="record_income",
-        description="Record money received (income) in the ledger.",
-        args=EntryArgs,
-        side_effect=SideEffect.REVERSIBLE,
-        summarize=lambda a: f"Record income of {fmt(cents(a.amount))}" + joined("from", a.memo),
-        changes=lambda a: (
-            f"Ledger: debit Cash, credit Revenue {fmt(cents(a.amount))}; balance goes up by {fmt(cents(a.amount))}"
-        ),
-        execute=_record("income"),
-        compensate=_reverse,
-        amount_cents=lambda a: cents(a.amount),
-    ),
-    Operation(
-        agent=AGENT,
-        name="balance",
-        description="Show the current ledger balance.",
-        args=NoArgs,
-        side_effect=SideEffect.READ,
-        summarize=lambda a: "Show the balance",
-        changes=lambda a: "nothing",
-        execute=_balance,
-    ),
-]
-
+__all__ = ["AGENT", "HELP", "OPERATIONS", "PROMPT", "PROMPT_VERSION", "RULES", "spec"]
 
 _AMOUNT = rf"(?P<tail>{AMOUNT_START}.*)"  # the amount and what follows; split_amount takes it apart
 
@@ -240,8 +101,6 @@ HELP: tuple[HelpEntry, ...] = (
 
 def spec(deps: Deps, config: None = None) -> AgentSpec:
     """Return the bookkeeping agent: the ledger, invoices and the monthly summary."""
-    from agents.bookkeeping import invoicing, ledger_summary  # they build on this module
-
     return AgentSpec(
         name=AGENT,
         operations=(*OPERATIONS, *invoicing.OPERATIONS, *ledger_summary.OPERATIONS),

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session
 
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
-from agents.crm.schemas import EMAIL
 from agents.errors import NotReversible
 from agents.jobkind import Retry
+from agents.outreach.send import SEND_KIND, SEND_RETRY, EmailArgs, send_email_kind
 from agents.phrasings import OUTREACH as PHRASINGS
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from connectors.email import Mailer
@@ -30,11 +29,7 @@ from memory.job_tables import Job
 from memory.tables import utcnow
 
 AGENT = "outreach"
-SEND_KIND = "outreach.send_email"
 NOT_SET_UP = "email is not set up (set SMTP_URL and COO_EMAIL_FROM, then restart)"
-SEND_RETRIES = 3  # a mail server that is down for a while gets four tries in all
-SEND_RETRY = Retry(max_retries=SEND_RETRIES, backoff_s=30.0)
-"""The send job's retries: its kind is built with them and ``send_email`` enqueues with them."""
 
 
 @dataclass(frozen=True)
@@ -56,31 +51,6 @@ class OutreachConfig:
     clock: Callable[[], datetime] = utcnow
     mailer: Mailer | None = None
     retry: Retry = SEND_RETRY
-
-
-class EmailArgs(BaseModel):
-    """Arguments of an outbound email."""
-
-    to: str = Field(max_length=254, description="Recipient address, e.g. dana@example.org")
-    subject: str = Field(min_length=1, max_length=200, description="Subject line")
-    body: str = Field(min_length=1, max_length=20_000, description="Plain-text body")
-    draft_id: int | None = Field(
-        default=None, ge=1, description="The draft this sends, marked sent once it goes out (else omit)"
-    )
-
-    @field_validator("to")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        if not re.fullmatch(EMAIL, value):
-            raise ValueError(f"{value[:80]!r} is not an email address (like dana@example.org)")
-        return value
-
-    @field_validator("subject")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        if "\r" in value or "\n" in value:
-            raise ValueError("the subject must be one line")
-        return value
 
 
 def _clock_text(at: datetime, tz: tzinfo) -> str:
@@ -179,8 +149,6 @@ HELP: tuple[HelpEntry, ...] = (
 
 def spec(deps: Deps, config: OutreachConfig | None = None) -> AgentSpec:
     """Return the outreach agent (no operations without its config: email sending is set up in bot/)."""
-    from agents.outreach.send import send_email_kind  # the job builds on this module
-
     ops = tuple(operations(config)) if config is not None else ()
     config = config or OutreachConfig(tz=deps.tz)
     return AgentSpec(

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import tzinfo
 
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from agents import drafts
+from agents.crm.schemas import EMAIL
 from agents.joberrors import JobFailed
 from agents.jobkind import JobContext, JobKind, JobResult, Retry
-from agents.outreach import SEND_KIND, SEND_RETRY, EmailArgs
 from connectors.email import Email, Mailer
 from connectors.errors import EmailError
 from memory import crm, eventlog
@@ -19,6 +21,36 @@ from memory.db import transaction
 from memory.job_tables import Job
 
 log = logging.getLogger(__name__)
+
+SEND_KIND = "outreach.send_email"
+SEND_RETRIES = 3  # a mail server that is down for a while gets four tries in all
+SEND_RETRY = Retry(max_retries=SEND_RETRIES, backoff_s=30.0)
+"""The send job's retries: its kind is built with them and ``send_email`` enqueues with them."""
+
+
+class EmailArgs(BaseModel):
+    """Arguments of an outbound email."""
+
+    to: str = Field(max_length=254, description="Recipient address, e.g. dana@example.org")
+    subject: str = Field(min_length=1, max_length=200, description="Subject line")
+    body: str = Field(min_length=1, max_length=20_000, description="Plain-text body")
+    draft_id: int | None = Field(
+        default=None, ge=1, description="The draft this sends, marked sent once it goes out (else omit)"
+    )
+
+    @field_validator("to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not re.fullmatch(EMAIL, value):
+            raise ValueError(f"{value[:80]!r} is not an email address (like dana@example.org)")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("the subject must be one line")
+        return value
 
 
 def _effect_message(session: Session, job: Job) -> str | None:

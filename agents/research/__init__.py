@@ -28,7 +28,7 @@ from agents.jobkind import JobKind, Retry
 from agents.knowledge import label, relevant
 from agents.phrasings import RESEARCH as PHRASINGS
 from agents.research.prompt import RESEARCH_PROMPT_VERSION
-from agents.research.schema import MAX_URLS, ResearchArgs, find_urls
+from agents.research.schema import FETCH_KIND, MAX_URLS, ResearchArgs, find_urls
 from agents.spec import AgentSpec, Deps, HelpEntry, PolicyCheck, Rule
 from connectors.errors import UrlRefused
 from connectors.netcheck import AddressPolicy, check_url
@@ -40,7 +40,6 @@ from memory.knowledge.store import KnowledgeStore
 from memory.tables import utcnow
 
 AGENT = "research"
-FETCH_KIND = "research.fetch"
 RESEARCH = f"{AGENT}.research"
 NEED_URL = "To read more, give me a page: research <url> (http or https)."
 NO_SEARCH = (

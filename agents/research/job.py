@@ -17,7 +17,6 @@ from sqlmodel import Session, col, select
 
 from agents.joberrors import JobFailed
 from agents.jobkind import JobContext, JobKind, JobResult
-from agents.research import FETCH_KIND
 from agents.research.prompt import (
     EXTRACTIVE_VERSION,
     RESEARCH_PROMPT_VERSION,
@@ -25,7 +24,7 @@ from agents.research.prompt import (
     build_facts,
     extractive_summary,
 )
-from agents.research.schema import ResearchArgs, ResearchFailure, ResearchResult, ResearchSource
+from agents.research.schema import FETCH_KIND, ResearchArgs, ResearchFailure, ResearchResult, ResearchSource
 from connectors.errors import WebError
 from connectors.web import Fetcher
 from connectors.web_text import extract

@@ -16,17 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session
 
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.jobkind import Retry
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
+from agents.webhooks.job import POST_KIND, PostArgs, post_webhook_kind
 from memory import jobs
 
 AGENT = "webhooks"
-POST_KIND = "webhooks.post"
-MAX_PAYLOAD_BYTES = 64_000
 
 
 @dataclass(frozen=True)
@@ -50,23 +48,6 @@ class WebhooksConfig:
     def retry(self) -> Retry:
         """Return the post job's retries (its kind is built with them and ``post`` enqueues with them)."""
         return Retry(self.retries, self.backoff_s)
-
-
-class PostArgs(BaseModel):
-    """Arguments of an outbound webhook."""
-
-    target: str = Field(
-        min_length=1, max_length=200, description="The name of a configured webhook target, e.g. crm"
-    )
-    payload: dict[str, Any] = Field(description="The JSON object to POST")
-
-    @field_validator("payload")
-    @classmethod
-    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
-        size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
-        if size > MAX_PAYLOAD_BYTES:
-            raise ValueError(f"the payload is {size:,} bytes; at most {MAX_PAYLOAD_BYTES:,}")
-        return value
 
 
 def operations(config: WebhooksConfig) -> list[Operation[Any]]:
@@ -141,8 +122,6 @@ HELP: tuple[HelpEntry, ...] = (
 
 def spec(deps: Deps, config: WebhooksConfig | None = None) -> AgentSpec:
     """Return the webhooks agent (not set up without targets in COO_WEBHOOKS)."""
-    from agents.webhooks.job import post_webhook_kind  # the job builds on this module
-
     retry = (config or WebhooksConfig()).retry
     return AgentSpec(
         name=AGENT,
