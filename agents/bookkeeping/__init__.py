@@ -14,7 +14,7 @@ from agents.bookkeeping import invoicing, ledger_summary
 from agents.bookkeeping.journal import AGENT, OPERATIONS, PROMPT, PROMPT_VERSION
 from agents.contract import AgentPrompt, RawProposal
 from agents.money import AMOUNT_START, AmountError, split_amount
-from agents.phrasings import BOOKKEEPING as PHRASINGS
+from agents.phrasings import Phrasing, phrasing
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 
 __all__ = ["AGENT", "HELP", "OPERATIONS", "PROMPT", "PROMPT_VERSION", "RULES", "spec"]
@@ -95,6 +95,124 @@ HELP: tuple[HelpEntry, ...] = (
         "summary [YYYY-MM]",
         "a month's income, expenses by category, net, cash, invoices",
         ("summary", "summary 2026-11"),
+    ),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "bookkeeping.record_expense",
+        "expense {amount} {memo?}",
+        "write",
+        (
+            "I spent 25 dollars on lunch",
+            "spent $12 on coffee",
+            "log an expense of 80 for train tickets",
+            "paid 30 for the domain",
+            "expense hosting 15",
+            "record 200 spent on a new monitor",
+            "bought paper for 9.99",
+            "add expense 45 software subscription",
+            "I paid $60 for office supplies",
+            "charge 19 to expenses for stamps",
+            "cost me 35 for parking",
+        ),
+        "i we spent spend paid pay bought buy log logged add record expense expenses an a of for on to "
+        "was it cost me charge charged dollars bucks new just had",
+        words="spent spend expense expenses bought cost log",
+    ),
+    phrasing(
+        "bookkeeping.record_income",
+        "income {amount} {memo?}",
+        "write",
+        (
+            "I received 500 from a client",
+            "got paid 1200 for consulting",
+            "income 300 workshop",
+            "earned $90 in tips",
+            "record income of 2000 for the retainer",
+            "a customer sent me 750",
+            "add revenue 400 from the course",
+            "made 150 selling prints",
+            "deposit of 800 from consulting",
+        ),
+        "i we received receive got get paid earned earn made make income revenue record add an a of for "
+        "from in sent me deposit selling sold payment recieved",
+        words="income received earned revenue",
+    ),
+    phrasing(
+        "bookkeeping.balance",
+        "balance",
+        "read",
+        (
+            "what's my balance",
+            "how much money do I have",
+            "show me the balance",
+            "how much cash is in the bank",
+            "current balance please",
+            "what is left in the account",
+            "how are my finances",
+        ),
+        words="balance cash",
+    ),
+    phrasing(
+        "bookkeeping.create_invoice",
+        "invoice {customer} {amount} {memo?}",
+        "write",
+        (
+            "invoice Northwind 1200 for the website",
+            "bill Contoso 800 for design work",
+            "send an invoice to Fabrikam for 500",
+            "charge Jordan 300 for the workshop",
+            "create an invoice for Northwind of 2000",
+            "make an invoice for Tailspin 450 consulting",
+        ),
+        "invoice bill charge send create make new an a to for of please",
+        words="invoice bill charge",
+    ),
+    phrasing(
+        "bookkeeping.mark_paid",
+        "paid {number} {amount?}",
+        "write",
+        (
+            "INV-2026-0003 was paid",
+            "Northwind paid their invoice",
+            "mark invoice INV-2026-0001 as paid",
+            "the invoice INV-2026-0002 has been settled",
+            "Contoso settled the bill",
+            "received payment for INV-2026-0004",
+            "Contoso paid the invoice",
+        ),
+        "",
+        words="settled",
+    ),
+    phrasing(
+        "bookkeeping.list_invoices",
+        "invoices",
+        "read",
+        (
+            "show my invoices",
+            "which invoices are open",
+            "list unpaid invoices",
+            "who still owes me money",
+            "outstanding invoices",
+            "what invoices haven't been paid",
+        ),
+        words="invoices unpaid outstanding owes",
+    ),
+    phrasing(
+        "bookkeeping.summary",
+        "summary {month?}",
+        "read",
+        (
+            "monthly summary",
+            "how did I do this month",
+            "profit and loss for november",
+            "give me the numbers for last month",
+            "what did I earn and spend this month",
+            "month report",
+            "summary for october",
+        ),
+        words="summary report profit",
     ),
 )
 

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from agents.contract import Action, ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import ConnectorFailed
-from agents.phrasings import CALENDAR as PHRASINGS
+from agents.phrasings import Phrasing, phrasing
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from connectors.calendar import CalDavCalendar, CalendarEvent, CalendarReader, NewEvent
 from connectors.errors import CalendarError
@@ -344,6 +344,37 @@ HELP: tuple[HelpEntry, ...] = (
         "event <YYYY-MM-DD|today|tomorrow> <HH:MM> [45m|1h30] <title> [@ place]",
         "add an event (asks first)",
         ("event tomorrow 9:00 30m Dentist @ Main St",),
+    ),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "calendar.upcoming",
+        "agenda {days?}",
+        "read",
+        (
+            "what's on my calendar",
+            "what meetings do I have this week",
+            "show my schedule",
+            "am I free tomorrow",
+            "upcoming events",
+            "what's coming up in the next 3 days",
+        ),
+        words="agenda calendar upcoming",
+    ),
+    phrasing(
+        "calendar.create_event",
+        "event {date} {clock} {title}",
+        "write",
+        (
+            "schedule a call with Jordan tomorrow at 3pm",
+            "book a meeting on 2026-12-10 at 10:00",
+            "put lunch with Alex on my calendar friday at noon",
+            "add an event today at 16:30 review",
+            "set up a meeting monday 9am planning",
+        ),
+        "schedule book put set up add an a on my calendar event at for",
+        words="schedule meeting event",
     ),
 )
 

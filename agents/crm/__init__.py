@@ -28,7 +28,7 @@ from agents.crm.schemas import (
     UpdateArgs,
 )
 from agents.money import cents, fmt
-from agents.phrasings import CRM as PHRASINGS
+from agents.phrasings import Phrasing, phrasing
 from agents.spec import AgentSpec, Deps, HelpEntry
 from memory import crm, workspace
 from memory.crm import Activity, Deal
@@ -348,6 +348,35 @@ HELP: tuple[HelpEntry, ...] = (
         "log <call|email|note> <customer>: <text>",
         "record contact activity (asks first)",
         ("log call Bob: wants a quote",),
+    ),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "crm.list_customers",
+        "customers",
+        "read",
+        ("show my customers", "list all clients", "who are my clients", "customer list"),
+        words="customers clients",
+    ),
+    phrasing(
+        "crm.add_customer",
+        "customer add {name} <{email}>",
+        "write",
+        (
+            "add a customer Bob Smith bob@smith.io",
+            "new client Jordan jordan@example.org",
+            "add Chris chris@example.net as a customer",
+        ),
+        "add a new customer client as",
+        words="customer client",
+    ),
+    phrasing(
+        "crm.pipeline",
+        "pipeline",
+        "read",
+        ("show the pipeline", "how are my deals going", "which deals are open", "sales pipeline"),
+        words="pipeline deals",
     ),
 )
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.crm.schemas import EMAIL
-from agents.phrasings import DRAFTS as PHRASINGS
+from agents.phrasings import Phrasing, phrasing
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory import crm
 from memory.workspace import Draft
@@ -331,6 +331,16 @@ HELP: tuple[HelpEntry, ...] = (
     ),
     HelpEntry("drafts", "list the drafts", ("drafts",)),
     HelpEntry("send draft <n>", "send a draft as an email (asks first)", ("send draft 1",)),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "drafts.list_drafts",
+        "drafts",
+        "read",
+        ("show my drafts", "what drafts do I have", "list drafts"),
+        words="drafts",
+    ),
 )
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import AgentError
 from agents.knowledge.reindex import reindex_kind
-from agents.phrasings import KNOWLEDGE as PHRASINGS
+from agents.phrasings import Phrasing, phrasing
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory.knowledge.errors import EmbeddingFailed, ItemNotFound, KnowledgeError
 from memory.knowledge.store import Hit, KnowledgeStore
@@ -187,6 +187,52 @@ HELP: tuple[HelpEntry, ...] = (
     HelpEntry("remember <text>", "keep a note in memory (asks first)", ("remember Priya prefers mornings",)),
     HelpEntry("recall <query>", "find what was remembered", ("recall Priya",)),
     HelpEntry("forget <id>", "forget a remembered item (asks first)", ("forget 12",)),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "knowledge.remember",
+        "remember {text}",
+        "write",
+        (
+            "note that Jordan prefers email",
+            "keep in mind the office closes at 6",
+            "make a note: Northwind pays late",
+            "save this: the wifi password is on the fridge",
+            "don't forget Alex's birthday is in May",
+            "write down that Chris likes mornings",
+            "make a note that the meeting moved to Tuesday",
+            "remember the supplier's phone number is 555 0100",
+        ),
+        "note that make a keep in mind save this remember write down jot please note: this:",
+        words="remember note save",
+    ),
+    phrasing(
+        "knowledge.recall",
+        "recall {query}",
+        "read",
+        (
+            "what do I know about Jordan",
+            "what does Alex like",
+            "what does Jordan prefer for meetings",
+            "what did I save about the supplier",
+            "look up my notes on Northwind",
+            "do you remember what Chris said",
+            "search memory for pricing",
+            "what did I note about the lease",
+            "find my notes about taxes",
+        ),
+        "what do does did i you know about remember look up search find my notes note on for memory saved "
+        "said tell me the anything in",
+        words="recall notes memory",
+    ),
+    phrasing(
+        "knowledge.forget",
+        "forget {id}",
+        "write",
+        ("forget note 12", "delete memory #4", "remove remembered item 7", "drop note number 3"),
+        words="forget delete",
+    ),
 )
 
 

@@ -21,7 +21,7 @@ from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEf
 from agents.errors import NotReversible
 from agents.jobkind import Retry
 from agents.outreach.send import SEND_KIND, SEND_RETRY, EmailArgs, send_email_kind
-from agents.phrasings import OUTREACH as PHRASINGS
+from agents.phrasings import Phrasing, phrasing
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from connectors.email import Mailer
 from memory import jobs
@@ -143,6 +143,21 @@ HELP: tuple[HelpEntry, ...] = (
         "email <address> <subject>: <body>",
         "send an email (asks first; Undo until it goes out)",
         ("email dana@example.org Invoice: attached",),
+    ),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "outreach.send_email",
+        "email {email} {subject}: {body}",
+        "write",
+        (
+            "send an email to jordan@example.org saying hello",
+            "write to alex@acme.com about the invoice",
+            "mail bob@example.com: see you tomorrow",
+            "email chris@example.net that the report is ready",
+        ),
+        words="email mail",
     ),
 )
 

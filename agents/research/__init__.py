@@ -26,7 +26,7 @@ from agents.contract import Action, ExecContext, Operation, Outcome, RawProposal
 from agents.errors import NotReversible
 from agents.jobkind import JobKind, Retry
 from agents.knowledge import label, relevant
-from agents.phrasings import RESEARCH as PHRASINGS
+from agents.phrasings import Phrasing, phrasing
 from agents.research.prompt import RESEARCH_PROMPT_VERSION
 from agents.research.schema import FETCH_KIND, MAX_URLS, ResearchArgs, find_urls
 from agents.spec import AgentSpec, Deps, HelpEntry, PolicyCheck, Rule
@@ -241,6 +241,24 @@ HELP: tuple[HelpEntry, ...] = (
         "research <url or topic>",
         "read pages in the background (asks first); a topic alone: from memory",
         ("research https://example.org/pricing", "research competitor pricing"),
+    ),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "research.research",
+        "research {topic}",
+        "write",
+        (
+            "look into https://example.org/pricing",
+            "read this page https://example.com/blog",
+            "find out about competitor pricing",
+            "research the market for design tools",
+            "dig into what others charge for logos",
+            "can you research the best accounting software",
+        ),
+        "look into read this page find out about research dig what the on",
+        words="research",
     ),
 )
 
