@@ -18,7 +18,6 @@ from agents.registry import Registry
 from agents.spec import AgentSpec, Deps
 from bot.agents import agent_configs
 from bot.calendars import build_calendar
-from bot.checks import policy_checks
 from bot.costs import build_cache, build_ladder, build_ledger, build_summariser
 from bot.intents import build_rules
 from bot.jobs import build_jobs
@@ -126,9 +125,10 @@ class App:
         if not isinstance(planner, RulePlanner) and (self.ladder is None or settings.model_configured):
             budget = Budget(total_tokens=settings.coo_context_tokens)
             context = ContextBuilder(knowledge=self.knowledge, db=self.db, budget=budget)
-        # The agents' own rules (recipient and URL allowlists, calendar writes) join whatever policy was given.
+        # The agents' own rules (recipients, URL allowlists, calendar writes) join whatever policy was given.
         base_policy = policy or build_policy(settings)
-        self.policy = replace(base_policy, checks=(*base_policy.checks, *policy_checks(self)))
+        agent_checks = tuple(check for spec in self.specs for check in spec.checks)
+        self.policy = replace(base_policy, checks=(*base_policy.checks, *agent_checks))
         notes = OutcomeNotes(self.knowledge, self.db)
         self.engine = Engine(
             db=self.db,

@@ -3,7 +3,7 @@
 A draft is a reversible write (undo discards it); an edit records the previous values of the fields
 it changes and undo restores exactly those. ``send draft N`` is not an operation that sends: at
 planning it becomes ``outreach.send_email`` with the draft's exact recipient, subject and body (and
-its number), so the card shows what will go out and the recipient check of ``bot/checks.py`` applies.
+its number), so the card shows what will go out and the recipient check of ``agents/outreach/recipients.py`` applies.
 
 The draft is marked sent by the send job, when the email actually goes out (``agents/outreach/send.py``),
 not when the send is approved: an approved email still waits out its undo window and may be

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import NotReversible
 from agents.jobkind import Retry
+from agents.outreach.recipients import recipient_check
 from agents.outreach.send import SEND_KIND, SEND_RETRY, EmailArgs, send_email_kind
 from agents.phrasings import Phrasing, phrasing
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
@@ -170,6 +171,8 @@ def spec(deps: Deps, config: OutreachConfig | None = None) -> AgentSpec:
         name=AGENT,
         operations=ops,
         jobs=(send_email_kind(config.mailer, config.tz, retry=config.retry),),
+        # an unknown recipient is asked about, or denied if the run read untrusted content
+        checks=(recipient_check(deps.db),) if deps.db is not None else (),
         enqueues=(SEND_KIND,),
         rules=RULES,
         help=HELP,
