@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import text
 
 from agents.spec import Finding
+from bot.calendars import check_calendar
 from bot.settings import Settings
 from memory.db import is_postgres, make_engine
 from memory.engines import ensure_data_dir, where
@@ -281,8 +282,6 @@ def _with_skew(check: Check, response: httpx.Response) -> Check:
 
 def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
     """Run every check that applies."""
-    from bot.calendars import check_calendar  # it imports this module's Check
-
     owned = client is None
     client = client or httpx.Client(timeout=10)
     try:
