@@ -1,4 +1,5 @@
-"""Job kinds now live with the agents that own them: ``agents.jobkind`` (re-exported here)."""
+"""Job kinds now live with the agents that own them: ``agents.jobkind`` (re-exported here for callers
+not yet moved: bot/notify.py, tests and bench)."""
 
 from agents.jobkind import (
     MAX_BACKOFF_S,
