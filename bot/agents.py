@@ -53,4 +53,3 @@ def agent_configs(settings: Settings, calendar: CalendarConfig | None) -> dict[s
         "calendar": calendar,
         "webhooks": webhooks_config(settings),
     }
-

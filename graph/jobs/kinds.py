@@ -1,5 +1,7 @@
-"""Job kinds now live with the agents that own them: ``agents.jobkind`` (re-exported here for callers
-not yet moved: bot/notify.py, tests and bench)."""
+"""Job kinds now live with the agents that own them: ``agents.jobkind``.
+
+Re-exported here for the callers not yet moved: bot/notify.py, tests and bench.
+"""
 
 from agents.jobkind import (
     MAX_BACKOFF_S,

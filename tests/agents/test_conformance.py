@@ -75,7 +75,12 @@ def test_every_rule_key_is_an_offered_operation(specs: list[AgentSpec]) -> None:
     assert keys, "no rule was reached"
     assert keys - offered == set(), f"rules propose operations nobody offers: {sorted(keys - offered)}"
     # and every rule of every spec is reached by one of the examples above (graph/help's drift test)
-    reached = {r.pattern.pattern for s in specs for r in s.rules if any(r.pattern.match(x) for e in s.help for x in e.examples)}
+    reached = {
+        r.pattern.pattern
+        for s in specs
+        for r in s.rules
+        if any(r.pattern.match(x) for e in s.help for x in e.examples)
+    }
     assert {r.pattern.pattern for s in specs for r in s.rules} == reached
 
 
@@ -119,14 +124,18 @@ def test_every_enqueued_job_kind_is_declared_and_registered(specs: list[AgentSpe
             assert isinstance(kind, ast.Name), f"{spec.name}: enqueue with a kind that is not a constant"
             written.add(getattr(module, kind.id))
         assert written == set(spec.enqueues), f"{spec.name} enqueues {written}, declares {spec.enqueues}"
-        assert set(spec.enqueues) <= registered, f"{spec.name}: {set(spec.enqueues) - registered} not registered"
+        assert set(spec.enqueues) <= registered, (
+            f"{spec.name}: {set(spec.enqueues) - registered} not registered"
+        )
 
 
 def test_every_enqueue_takes_its_attempts_from_the_kinds_retry_policy(specs: list[AgentSpec]) -> None:
     for spec in specs:
         for call in _enqueues(_module(spec)):
             attempts = next((k.value for k in call.keywords if k.arg == "max_attempts"), None)
-            assert attempts is not None, f"{spec.name}: enqueue without max_attempts (the job table's default)"
+            assert attempts is not None, (
+                f"{spec.name}: enqueue without max_attempts (the job table's default)"
+            )
             assert "max_attempts" in ast.unparse(attempts), ast.unparse(attempts)
 
 
@@ -157,7 +166,12 @@ def test_every_prompt_has_a_version_and_renders(specs: list[AgentSpec]) -> None:
 CONTRACTS: dict[str, str] = {
     # every reversible operation -> the test that holds its compensation to its connector's contract
     **dict.fromkeys(
-        ["bookkeeping.record_expense", "bookkeeping.record_income", "bookkeeping.create_invoice", "bookkeeping.mark_paid"],
+        [
+            "bookkeeping.record_expense",
+            "bookkeeping.record_income",
+            "bookkeeping.create_invoice",
+            "bookkeeping.mark_paid",
+        ],
         "tests/connectors/test_contract_ledger.py::test_compensation_restores_the_prior_state",
     ),
     **dict.fromkeys(
@@ -175,7 +189,8 @@ CONTRACTS: dict[str, str] = {
     "calendar.create_event": "tests/connectors/test_contract_calendar.py::test_compensation_restores_the_prior_state",
     "research.research": "tests/connectors/test_contract_web.py::test_undo_after_the_job_forgets_only_what_it_stored",
     **dict.fromkeys(
-        ["knowledge.remember", "knowledge.forget"], "tests/test_memory_chat.py::test_remember_recall_forget_and_undo"
+        ["knowledge.remember", "knowledge.forget"],
+        "tests/test_memory_chat.py::test_remember_recall_forget_and_undo",
     ),
     **dict.fromkeys(
         ["tasks.add_task", "tasks.complete_task", "tasks.reopen_task", "tasks.delete_task"],
@@ -191,7 +206,11 @@ def test_every_reversible_operation_has_a_compensation_and_a_contract_case(specs
     assert set(CONTRACTS) - reversible == set(), "contract cases of operations that are not reversible"
     for case in set(CONTRACTS.values()):
         path, test = case.split("::")
-        names = {n.name for n in ast.walk(ast.parse((ROOT / path).read_text())) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+        names = {
+            n.name
+            for n in ast.walk(ast.parse((ROOT / path).read_text()))
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
         assert test in names, f"{case} does not exist"
 
 
@@ -217,7 +236,9 @@ def _rows(engine: Any) -> dict[str, list[dict[str, Any]]]:
 
     with Session(engine) as s:
         return {
-            "tasks": [t.model_dump(exclude={"updated_at", "reminder_job"}) for t in s.exec(select(Task)).all()],
+            "tasks": [
+                t.model_dump(exclude={"updated_at", "reminder_job"}) for t in s.exec(select(Task)).all()
+            ],
             "queued": [j.id for j in s.exec(select(Job).where(Job.status == "queued")).all()],
         }
 
