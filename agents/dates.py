@@ -1,7 +1,7 @@
 """Due dates as people type them at the end (or start) of a task: ``call Priya tomorrow``.
 
-``parse_due`` understands ``today``, ``tonight``, ``tomorrow``, a weekday (``friday``, ``next fri``), an
-ISO date (``2026-12-10``), each optionally after ``on``/``by``/``due`` and optionally with a time
+``parse_due`` understands ``today``, ``tonight``, ``tomorrow``, ``the day after tomorrow``, ``in 3 days``,
+a weekday (``friday``: today when today is Friday; ``next fri``: a week later), an ISO date (``2026-12-10``), each optionally after ``on``/``by``/``due`` and optionally with a time
 (``at 15:00``, ``3pm``, ``9:30am``, ``noon``). Days and times are wall-clock in the operator's zone
 (``COO_TIMEZONE``). A phrase that looks like a date but is not one (``2026-02-30``, ``25:00``) is refused,
 never guessed.
@@ -16,7 +16,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _DAY_NAMES = (
     r"mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?"
 )
-_DAY = rf"(?P<day>today|tonight|tomorrow|tmrw|(?P<next>next\s+)?(?P<weekday>{_DAY_NAMES})|(?P<iso>\d{{4}}-\d{{1,2}}-\d{{1,2}}))"
+_DAY = rf"(?P<day>(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw)|in\s+(?P<in_days>\d{{1,3}}|a|one|two|three)\s+(?P<unit>days?|weeks?)|today|tonight|tomorrow|tmrw|(?P<next>next\s+)?(?P<weekday>{_DAY_NAMES})|(?P<iso>\d{{4}}-\d{{1,2}}-\d{{1,2}}))"
 _TIME = r"(?P<time>noon|midnight|\d{1,2}(?::\d{2})?\s*(?:am|pm)|\d{1,2}:\d{2})"
 _DAY_PHRASE = rf"(?:(?:on|by|due|due\s+on|due\s+by)\s+)?{_DAY}"
 _PHRASE = rf"{_DAY_PHRASE}(?:\s+(?:at\s+)?{_TIME})?"
@@ -52,8 +52,16 @@ def _clock(text: str) -> time:
     return time(hour, minute)
 
 
+_COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3}
+
+
 def _day(m: re.Match[str], today: date) -> date:
-    word = m["day"].lower()
+    word = " ".join(m["day"].lower().split())
+    if word.endswith("day after tomorrow") or word.endswith("day after tmrw"):
+        return today + timedelta(days=2)
+    if m["in_days"]:
+        n = _COUNTS.get(m["in_days"].lower()) or int(m["in_days"])
+        return today + timedelta(days=n * (7 if m["unit"].lower().startswith("week") else 1))
     if word in ("today", "tonight"):
         return today
     if word in ("tomorrow", "tmrw"):
@@ -65,6 +73,24 @@ def _day(m: re.Match[str], today: date) -> date:
             raise DateError(f"{m['iso']!r} is not a date; type it like 2026-12-10.") from None
     ahead = (_weekday(m["weekday"]) - today.weekday()) % 7  # today's weekday name: today
     return today + timedelta(days=ahead + (7 if m["next"] else 0))
+
+
+_DAY_ANYWHERE = re.compile(rf"\b(?:on\s+|this\s+)?{_DAY}\b", re.I)
+
+
+def find_day(text: str, today: date) -> tuple[date | None, re.Match[str] | None]:
+    """Find the first day phrase anywhere in a line (``lunch friday at noon``), as ``parse_due`` reads days.
+
+    Returns:
+        ``(day, match)``, or ``(None, None)`` when the line names no day.
+
+    Raises:
+        DateError: The phrase looks like a date but is not one (``2026-02-30``).
+    """
+    m = _DAY_ANYWHERE.search(text)
+    if m is None:
+        return None, None
+    return _day(m, today), m
 
 
 def parse_due(text: str, now: datetime, tz: tzinfo) -> tuple[datetime | None, bool, str]:

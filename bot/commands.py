@@ -157,10 +157,26 @@ def runs(app: App, actor: str, args: str = "") -> list[Reply]:
     return [Reply(text=runs_text(app, 10))]
 
 
+def login(app: App, actor: str, args: str = "") -> list[Reply]:
+    """Send a one-time sign-in link to the web console (operators only)."""
+    from bot.ui import login_reply
+
+    return login_reply(app, actor, args)
+
+
+def logout(app: App, actor: str, args: str = "") -> list[Reply]:
+    """End every web console session of this operator (``/logout all``)."""
+    from bot.ui import logout_reply
+
+    return logout_reply(app, actor, args)
+
+
 COMMANDS: dict[str, Callable[[App, str, str], list[Reply]]] = {
     "/budget": budget,
     "/status": status,
     "/runs": runs,
+    "/login": login,
+    "/logout": logout,
 }
 
 

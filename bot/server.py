@@ -138,6 +138,8 @@ def serve(app: App, default_host: str = "0.0.0.0") -> None:
     """Run the HTTP server until interrupted, on COO_HOST (else ``default_host``) and PORT."""
     import uvicorn
 
-    server = build_server(app, configured_mounts(app))
+    from bot.ui import mount as web_console
+
+    server = build_server(app, [*configured_mounts(app), web_console(app)])  # the web console under /ui
     host = app.settings.coo_host or default_host
     uvicorn.Server(uvicorn_config(app, server, host, app.settings.port)).run()

@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     coo_refusal_period_s: float = Field(default=3600.0, ge=0)  # one refusal per non-operator per period
     coo_inbox_retention_s: float = Field(default=30 * 24 * 3600, gt=0)  # finished inbox rows kept this long
     otel_exporter_otlp_endpoint: str | None = None
+    # The web console (/ui): where sign-in links point; unset: http://127.0.0.1:<PORT>.
+    coo_public_url: str | None = None
     otel_service_name: str = "coo"
 
     @field_validator("coo_operators", "coo_fetch_allow_networks", mode="before")
@@ -171,6 +173,11 @@ class Settings(BaseSettings):
     def embeddings_configured(self) -> bool:
         """Tell whether an OpenAI-compatible embeddings model is configured (else the embedded one)."""
         return bool(self.coo_embeddings_model)
+
+    @property
+    def public_url(self) -> str:
+        """Return the base URL the web console's sign-in links point at (COO_PUBLIC_URL, no trailing /)."""
+        return (self.coo_public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
     def hooks_destination(self) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from agents.dates import DateError, find_day
 from agents.money import CODES, AmountError, split_amount
 
 Found = tuple[str | None, str]
@@ -27,7 +28,6 @@ _MONTH_NAME = re.compile(
     r"\b(?P<name>jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?:\s+(?P<year>\d{4}))?\b",
     re.I,
 )
-_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 
 
 @dataclass(frozen=True)
@@ -174,15 +174,20 @@ def days(text: str) -> Found:
 
 
 def day(text: str, today: date) -> Found:
-    """Take a day (``2026-12-10``, ``today``, ``tomorrow``, ``friday``) out of the line, as the grammar writes it."""
-    m = re.search(r"\b(\d{4}-\d{2}-\d{2}|today|tomorrow)\b", text, re.I)
-    if m:
-        return m[1].lower(), _cut(text, m)
-    m = re.search(r"\b(?:on\s+|next\s+|this\s+)?(" + "|".join(_WEEKDAYS) + r")\b", text, re.I)
-    if m:
-        ahead = (_WEEKDAYS.index(m[1].lower()) - today.weekday()) % 7 or 7
-        return (today + timedelta(days=ahead)).isoformat(), _cut(text, m)
-    return None, text
+    """Take a day (``2026-12-10``, ``today``, ``tomorrow``, ``the day after tomorrow``, ``friday``) out of the line.
+
+    Days are read by ``agents.dates`` (one reading for tasks and events): a weekday names its next
+    occurrence, today included; ``next friday`` is a week after that.
+    """
+    try:
+        found, m = find_day(text, today)
+    except DateError:
+        return None, text
+    if found is None or m is None:
+        return None, text
+    word = m["day"].lower()
+    value = word if word in ("today", "tomorrow") else found.isoformat()
+    return value, _cut(text, m)
 
 
 def clock(text: str) -> Found:

@@ -46,7 +46,7 @@ def manifest(url: str | None, *, name: str = "coo", socket_mode: bool = False) -
     for command in COMMANDS:
         entry: dict[str, Any] = {
             "command": command,
-            "description": _DESCRIPTIONS[command],
+            "description": _DESCRIPTIONS.get(command) or (COMMANDS[command].__doc__ or command).splitlines()[0],
             "should_escape": False,
         }
         if endpoint:

@@ -58,6 +58,8 @@ BOT_COMMANDS = [
     ("status", "Runs in flight, pending approvals, failures"),
     ("budget", "Model spend against the budget"),
     ("runs", "Recent runs"),
+    ("login", "A sign-in link to the web console"),
+    ("logout", "/logout all: end your web console sessions"),
     ("digest", "Build today's digest now"),
     ("help", "What I understand"),
     ("start", "Say hello"),

@@ -56,7 +56,11 @@ def test_months_days_and_times_are_read_relative_to_now():
     assert slots.month("profit for october", NOW)[0] == "2026-10"
     assert slots.month("what may I spend", NOW)[0] is None  # the verb, not the month
     assert slots.day("lunch monday", NOW.date())[0] == "2026-12-07"
-    assert slots.day("call friday", NOW.date())[0] == "2026-12-11"  # today is Friday: the next one
+    assert slots.day("call friday", NOW.date())[0] == "2026-12-04"  # today is Friday: today, as for tasks
+    assert slots.day("call next friday", NOW.date())[0] == "2026-12-11"
+    day, rest = slots.day("lunch the day after tomorrow", NOW.date())
+    assert (day, rest.strip()) == ("2026-12-06", "lunch")
+    assert slots.day("review in 3 days", NOW.date())[0] == "2026-12-07"
     assert slots.clock("at 3pm")[0] == "15:00"
     assert slots.clock("at noon")[0] == "12:00"
     assert slots.clock("9:30 am")[0] == "09:30"
