@@ -98,6 +98,14 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class RawProposal:
+    """An unvalidated proposal: a tool name and its arguments as the planner produced them."""
+
+    key: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class AgentPrompt:
     """What an agent tells the model planner about its tools, with the version recorded on every run."""
 

@@ -1,7 +1,8 @@
 """What people type for each command: example phrasings beside the grammar line they stand for.
 
-One tuple per agent (and one for the commands the channel answers), so each can move into its agent's
-spec. The rule-based model (``graph.intents``) finds the intent nearest to a line by sentence
+Each agent keeps its own tuple in its package (``agents/<name>/``, its spec's ``phrasings``); this
+module holds the type and the commands the channel answers itself; ``agents.catalog.phrasings()``
+joins them in the catalog's order. The rule-based model (``graph.intents``) finds the intent nearest to a line by sentence
 similarity to these examples, fills the command's slots from the line, and runs the filled command
 through the grammar, so a phrasing never reaches an operation by another road than the grammar's.
 
@@ -53,363 +54,50 @@ class Phrasing:
         return tuple((m[1], not m[2]) for m in _SLOT.finditer(self.command))
 
 
-def _p(
+def phrasing(
     key: str, command: str, kind: Kind, examples: tuple[str, ...], cues: str = "", words: str = ""
 ) -> Phrasing:
+    """Return a phrasing; ``cues`` and ``words`` are space-separated."""
     return Phrasing(key, command, kind, examples, frozenset(cues.split()), frozenset(words.split()))
 
 
-BOOKKEEPING: tuple[Phrasing, ...] = (
-    _p(
-        "bookkeeping.record_expense",
-        "expense {amount} {memo?}",
-        "write",
-        (
-            "I spent 25 dollars on lunch",
-            "spent $12 on coffee",
-            "log an expense of 80 for train tickets",
-            "paid 30 for the domain",
-            "expense hosting 15",
-            "record 200 spent on a new monitor",
-            "bought paper for 9.99",
-            "add expense 45 software subscription",
-            "I paid $60 for office supplies",
-            "charge 19 to expenses for stamps",
-            "cost me 35 for parking",
-        ),
-        "i we spent spend paid pay bought buy log logged add record expense expenses an a of for on to "
-        "was it cost me charge charged dollars bucks new just had",
-        words="spent spend expense expenses bought cost log",
-    ),
-    _p(
-        "bookkeeping.record_income",
-        "income {amount} {memo?}",
-        "write",
-        (
-            "I received 500 from a client",
-            "got paid 1200 for consulting",
-            "income 300 workshop",
-            "earned $90 in tips",
-            "record income of 2000 for the retainer",
-            "a customer sent me 750",
-            "add revenue 400 from the course",
-            "made 150 selling prints",
-            "deposit of 800 from consulting",
-        ),
-        "i we received receive got get paid earned earn made make income revenue record add an a of for "
-        "from in sent me deposit selling sold payment recieved",
-        words="income received earned revenue",
-    ),
-    _p(
-        "bookkeeping.balance",
-        "balance",
-        "read",
-        (
-            "what's my balance",
-            "how much money do I have",
-            "show me the balance",
-            "how much cash is in the bank",
-            "current balance please",
-            "what is left in the account",
-            "how are my finances",
-        ),
-        words="balance cash",
-    ),
-    _p(
-        "bookkeeping.create_invoice",
-        "invoice {customer} {amount} {memo?}",
-        "write",
-        (
-            "invoice Northwind 1200 for the website",
-            "bill Contoso 800 for design work",
-            "send an invoice to Fabrikam for 500",
-            "charge Jordan 300 for the workshop",
-            "create an invoice for Northwind of 2000",
-            "make an invoice for Tailspin 450 consulting",
-        ),
-        "invoice bill charge send create make new an a to for of please",
-        words="invoice bill charge",
-    ),
-    _p(
-        "bookkeeping.mark_paid",
-        "paid {number} {amount?}",
-        "write",
-        (
-            "INV-2026-0003 was paid",
-            "Northwind paid their invoice",
-            "mark invoice INV-2026-0001 as paid",
-            "the invoice INV-2026-0002 has been settled",
-            "Contoso settled the bill",
-            "received payment for INV-2026-0004",
-            "Contoso paid the invoice",
-        ),
-        "",
-        words="settled",
-    ),
-    _p(
-        "bookkeeping.list_invoices",
-        "invoices",
-        "read",
-        (
-            "show my invoices",
-            "which invoices are open",
-            "list unpaid invoices",
-            "who still owes me money",
-            "outstanding invoices",
-            "what invoices haven't been paid",
-        ),
-        words="invoices unpaid outstanding owes",
-    ),
-    _p(
-        "bookkeeping.summary",
-        "summary {month?}",
-        "read",
-        (
-            "monthly summary",
-            "how did I do this month",
-            "profit and loss for november",
-            "give me the numbers for last month",
-            "what did I earn and spend this month",
-            "month report",
-            "summary for october",
-        ),
-        words="summary report profit",
-    ),
-)
-
-TASKS: tuple[Phrasing, ...] = (
-    _p(
-        "tasks.add_task",
-        "task {text}",
-        "write",
-        (
-            "add a task to call the accountant",
-            "remind me to renew the domain",
-            "todo: buy stamps",
-            "I need to follow up with Jordan",
-            "don't let me forget to file taxes",
-            "new task update the website",
-            "put pay rent on my list",
-            "add to my to-do list: order ink",
-        ),
-        "add a new task todo to-do to do remind me i need don't dont let forget put on my list please have "
-        "reminder: todo: task: list:",
-        words="task todo to-do remind",
-    ),
-    _p(
-        "tasks.list_tasks",
-        "tasks",
-        "read",
-        (
-            "what are my tasks",
-            "show my to-do list",
-            "what do I have to do",
-            "list open tasks",
-            "anything left on my list",
-            "what's on my plate",
-        ),
-        words="tasks",
-    ),
-)
-
-KNOWLEDGE: tuple[Phrasing, ...] = (
-    _p(
-        "knowledge.remember",
-        "remember {text}",
-        "write",
-        (
-            "note that Jordan prefers email",
-            "keep in mind the office closes at 6",
-            "make a note: Northwind pays late",
-            "save this: the wifi password is on the fridge",
-            "don't forget Alex's birthday is in May",
-            "write down that Chris likes mornings",
-            "make a note that the meeting moved to Tuesday",
-            "remember the supplier's phone number is 555 0100",
-        ),
-        "note that make a keep in mind save this remember write down jot please note: this:",
-        words="remember note save",
-    ),
-    _p(
-        "knowledge.recall",
-        "recall {query}",
-        "read",
-        (
-            "what do I know about Jordan",
-            "what does Alex like",
-            "what does Jordan prefer for meetings",
-            "what did I save about the supplier",
-            "look up my notes on Northwind",
-            "do you remember what Chris said",
-            "search memory for pricing",
-            "what did I note about the lease",
-            "find my notes about taxes",
-        ),
-        "what do does did i you know about remember look up search find my notes note on for memory saved "
-        "said tell me the anything in",
-        words="recall notes memory",
-    ),
-    _p(
-        "knowledge.forget",
-        "forget {id}",
-        "write",
-        ("forget note 12", "delete memory #4", "remove remembered item 7", "drop note number 3"),
-        words="forget delete",
-    ),
-)
-
-OUTREACH: tuple[Phrasing, ...] = (
-    _p(
-        "outreach.send_email",
-        "email {email} {subject}: {body}",
-        "write",
-        (
-            "send an email to jordan@example.org saying hello",
-            "write to alex@acme.com about the invoice",
-            "mail bob@example.com: see you tomorrow",
-            "email chris@example.net that the report is ready",
-        ),
-        words="email mail",
-    ),
-)
-
-RESEARCH: tuple[Phrasing, ...] = (
-    _p(
-        "research.research",
-        "research {topic}",
-        "write",
-        (
-            "look into https://example.org/pricing",
-            "read this page https://example.com/blog",
-            "find out about competitor pricing",
-            "research the market for design tools",
-            "dig into what others charge for logos",
-            "can you research the best accounting software",
-        ),
-        "look into read this page find out about research dig what the on",
-        words="research",
-    ),
-)
-
-CALENDAR: tuple[Phrasing, ...] = (
-    _p(
-        "calendar.upcoming",
-        "agenda {days?}",
-        "read",
-        (
-            "what's on my calendar",
-            "what meetings do I have this week",
-            "show my schedule",
-            "am I free tomorrow",
-            "upcoming events",
-            "what's coming up in the next 3 days",
-        ),
-        words="agenda calendar upcoming",
-    ),
-    _p(
-        "calendar.create_event",
-        "event {date} {clock} {title}",
-        "write",
-        (
-            "schedule a call with Jordan tomorrow at 3pm",
-            "book a meeting on 2026-12-10 at 10:00",
-            "put lunch with Alex on my calendar friday at noon",
-            "add an event today at 16:30 review",
-            "set up a meeting monday 9am planning",
-        ),
-        "schedule book put set up add an a on my calendar event at for",
-        words="schedule meeting event",
-    ),
-)
-
-CRM: tuple[Phrasing, ...] = (
-    _p(
-        "crm.list_customers",
-        "customers",
-        "read",
-        ("show my customers", "list all clients", "who are my clients", "customer list"),
-        words="customers clients",
-    ),
-    _p(
-        "crm.add_customer",
-        "customer add {name} <{email}>",
-        "write",
-        (
-            "add a customer Bob Smith bob@smith.io",
-            "new client Jordan jordan@example.org",
-            "add Chris chris@example.net as a customer",
-        ),
-        "add a new customer client as",
-        words="customer client",
-    ),
-    _p(
-        "crm.pipeline",
-        "pipeline",
-        "read",
-        ("show the pipeline", "how are my deals going", "which deals are open", "sales pipeline"),
-        words="pipeline deals",
-    ),
-)
-
-DRAFTS: tuple[Phrasing, ...] = (
-    _p(
-        "drafts.list_drafts",
-        "drafts",
-        "read",
-        ("show my drafts", "what drafts do I have", "list drafts"),
-        words="drafts",
-    ),
-)
-
 CHANNEL: tuple[Phrasing, ...] = (
-    _p("chat.help", "help", "read", ("what can you do", "how does this work", "what commands are there")),
-    _p(
+    phrasing("chat.help", "help", "read", ("what can you do", "how does this work", "what commands are there")),
+    phrasing(
         "chat.undo",
         "undo",
         "chat",
         ("undo that", "take that back", "oops, revert the last one"),
         words="undo revert",
     ),
-    _p("chat.approve", "approve", "chat", ("yes do it", "go ahead", "ok approved"), words="approve"),
-    _p("chat.reject", "reject", "chat", ("no don't", "cancel that card", "nope, reject it"), words="reject"),
-    _p(
+    phrasing("chat.approve", "approve", "chat", ("yes do it", "go ahead", "ok approved"), words="approve"),
+    phrasing("chat.reject", "reject", "chat", ("no don't", "cancel that card", "nope, reject it"), words="reject"),
+    phrasing(
         "chat.pending",
         "pending",
         "chat",
         ("what is waiting for me", "which cards are open"),
         words="pending waiting",
     ),
-    _p(
+    phrasing(
         "chat.status",
         "/status",
         "chat",
         ("what's running", "is anything stuck", "what failed"),
         words="status running stuck",
     ),
-    _p(
+    phrasing(
         "chat.budget",
         "/budget",
         "chat",
         ("how much have I spent on AI", "what's my model budget"),
         words="budget",
     ),
-    _p(
+    phrasing(
         "chat.digest",
         "digest",
         "chat",
         ("send me the digest now", "morning briefing please"),
         words="digest briefing",
     ),
-)
-
-ALL: tuple[Phrasing, ...] = (
-    *BOOKKEEPING,
-    *TASKS,
-    *KNOWLEDGE,
-    *OUTREACH,
-    *RESEARCH,
-    *CALENDAR,
-    *CRM,
-    *DRAFTS,
-    *CHANNEL,
 )

@@ -10,18 +10,20 @@ from datetime import timedelta
 from types import TracebackType
 from zoneinfo import ZoneInfo
 
-from agents.catalog import default_registry
+import httpx
+
+from agents.catalog import build_specs, registry_of
 from agents.money import set_currency
 from agents.registry import Registry
-from agents.tasks import TasksConfig
+from agents.spec import AgentSpec, Deps
+from bot.agents import agent_configs
 from bot.calendars import build_calendar
-from bot.costs import build_cache, build_ladder, build_ledger
+from bot.costs import build_cache, build_ladder, build_ledger, build_summariser
 from bot.intents import build_rules
-from bot.jobs import build_jobs, outreach_config
+from bot.jobs import build_jobs
 from bot.refusals import Refusals
-from bot.research import research_config
 from bot.settings import Settings, secret_values
-from bot.webhooks import webhooks_config
+from connectors.web import new_client
 from graph.approvals import ApprovalStore
 from graph.checkpointer import open_checkpointer
 from graph.compounding import OutcomeNotes
@@ -40,6 +42,7 @@ from memory.knowledge.embedders import Embedder
 from memory.knowledge.store import KnowledgeStore
 from memory.owner import Owner
 from memory.redact import Redactor
+from memory.tables import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +99,22 @@ class App:
         self._stack.callback(self.knowledge.close)
         # Calendars (bot/calendars.py): None when neither an ICS feed nor CalDAV is configured.
         self.calendar = build_calendar(settings, self._stack)
-        self.registry = registry or default_registry(
-            self.knowledge,
-            outreach_config(settings),
-            research_config(settings),
-            calendar_config=self.calendar,
-            webhooks_config=webhooks_config(settings),
-            tasks_config=TasksConfig(tz=ZoneInfo(settings.coo_timezone)),
+        self.ledger = build_ledger(settings, self.db)
+        # Every agent, from its spec (agents/catalog.py lists them): one loop, one deps bundle.
+        deps = Deps(
+            db=self.db,
+            knowledge=self.knowledge,
+            http=self._http_client,
+            model=lambda **options: build_summariser(settings, self.ledger, **options),
+            clock=utcnow,
+            tz=ZoneInfo(settings.coo_timezone),
         )
+        self.specs: list[AgentSpec] = build_specs(deps, agent_configs(settings, self.calendar))
+        self.registry = registry or registry_of(self.specs)
         checkpointer = self._stack.enter_context(
             open_checkpointer(settings.database_url, settings.coo_data_dir, self.redactor)
         )
         self.approvals = ApprovalStore(self.db, timedelta(seconds=settings.coo_approval_ttl_s))
-        self.ledger = build_ledger(settings, self.db)
         self.cache = build_cache(settings, self.db)
         self.ladder: Ladder | None = None
         if planner is None:
@@ -119,11 +125,10 @@ class App:
         if not isinstance(planner, RulePlanner) and (self.ladder is None or settings.model_configured):
             budget = Budget(total_tokens=settings.coo_context_tokens)
             context = ContextBuilder(knowledge=self.knowledge, db=self.db, budget=budget)
-        # Connectors' own rules (recipient and URL allowlists) join whatever policy was given.
-        from bot.checks import policy_checks
-
+        # The agents' own rules (recipients, URL allowlists, calendar writes) join whatever policy was given.
         base_policy = policy or build_policy(settings)
-        self.policy = replace(base_policy, checks=(*base_policy.checks, *policy_checks(self)))
+        agent_checks = tuple(check for spec in self.specs for check in spec.checks)
+        self.policy = replace(base_policy, checks=(*base_policy.checks, *agent_checks))
         notes = OutcomeNotes(self.knowledge, self.db)
         self.engine = Engine(
             db=self.db,
@@ -164,6 +169,12 @@ class App:
     def close(self) -> None:
         """Stop the workers; close the database and the checkpointer."""
         self._stack.close()
+
+    def _http_client(self) -> httpx.Client:
+        """Return a new HTTP client for an agent (web fetches), closed when the App closes."""
+        client = new_client()
+        self.on_close(client.close)
+        return client
 
     def on_close(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` when the App closes (parts built for it, e.g. an HTTP client)."""

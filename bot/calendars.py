@@ -16,7 +16,7 @@ import httpx
 from caldav.davclient import DAVClient
 
 from agents.calendar import CalendarConfig, event_line, read_all
-from bot.doctor import Check
+from agents.spec import Finding
 from bot.settings import Settings
 from connectors.calendar import CalDavCalendar, CalendarReader, IcsFeed
 from connectors.errors import CalendarUnavailable
@@ -67,7 +67,7 @@ def digest_calendar(config: CalendarConfig | None) -> Callable[[datetime, dateti
     return lines
 
 
-def check_calendar(settings: Settings) -> Check | None:
+def check_calendar(settings: Settings) -> Finding | None:
     """Read the next week of every configured calendar (``coo doctor``); None when none is set."""
     with ExitStack() as stack:
         config = build_calendar(settings, stack)
@@ -76,11 +76,11 @@ def check_calendar(settings: Settings) -> Check | None:
         now = datetime.now(config.tz)
         events, failed = read_all(config, now, now + timedelta(days=7))
     if failed:
-        return Check(
+        return Finding(
             "calendar",
             False,
             "; ".join(failed),
             "check COO_CALENDAR_ICS, or COO_CALDAV_URL, COO_CALDAV_USERNAME, COO_CALDAV_PASSWORD and COO_CALDAV_CALENDAR",
         )
     kinds = " and ".join(r.where for r in config.readers)
-    return Check("calendar", True, f"{kinds}: {len(events)} event(s) in the next 7 days")
+    return Finding("calendar", True, f"{kinds}: {len(events)} event(s) in the next 7 days")

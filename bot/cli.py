@@ -82,6 +82,7 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace, default_host: str =
     """Run the HTTP server with every configured channel, on COO_HOST (else ``default_host``)."""
     from bot.app import App
     from bot.server import serve
+    from bot.ui import mount as web_console
     from graph.faults import Faults
 
     refuse_half_configured(settings)
@@ -89,7 +90,7 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace, default_host: str =
     with App(settings, faults=Faults.from_env()) as app:  # faults: crash tests only (tests/crash)
         if app.embedded_jobs:
             app.start_workers()
-        serve(app, default_host)
+        serve(app, default_host, extra=[web_console(app)])  # the web console under /ui
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine as SqlEngine
@@ -15,6 +16,7 @@ from graph.chat_model import ChatPlanner
 from graph.ladder import Ladder
 from graph.pricing import FREE, Price, price_table
 from graph.rules import RulePlanner
+from graph.summary import ModelSummariser, Summariser
 from graph.tokens import make_counter
 
 STALE_RESERVATION = timedelta(minutes=10)  # far beyond a call's timeout and retries
@@ -89,4 +91,20 @@ def build_ladder(
         cheap=cheap,
         cache=cache,
         cheap_at=settings.coo_cheap_at,
+    )
+
+
+def build_summariser(settings: Settings, ledger: BudgetLedger, **options: Any) -> Summariser | None:
+    """Return a model summariser when a model is configured (the digest's, unless ``options`` say else)."""
+    if not settings.model_configured:
+        return None
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return ModelSummariser(
+        model=settings.coo_cheap_model or settings.coo_model,
+        api_key=key,
+        base_url=settings.openai_base_url,
+        ledger=ledger,
+        prices=build_prices(settings),
+        max_retries=settings.coo_model_max_retries,
+        **options,
     )

@@ -16,13 +16,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agents.contract import Action
+from agents.jobkind import JobContext, JobKind, JobResult
 from agents.tasks import line as task_line
 from agents.tasks import open_tasks, urgency
 from connectors.errors import ConnectorError
 from graph import outcomes as o
 from graph.approvals import ApprovalStore
 from graph.budget import BudgetLedger
-from graph.jobs.kinds import JobContext, JobKind, JobResult
 from graph.spend_report import month_start, total
 from graph.summary import Summariser, Summary
 from memory import digests, eventlog, jobs

@@ -5,12 +5,13 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 
+from agents.spec import Finding
+from bot.calendars import check_calendar
 from bot.settings import Settings
 from memory.db import is_postgres, make_engine
 from memory.engines import ensure_data_dir, where
@@ -19,14 +20,8 @@ from memory.errors import SetupError
 MAX_SKEW_S = 60.0
 
 
-@dataclass(frozen=True)
-class Check:
-    """One finding."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
+Check = Finding
+"""One finding (``agents.spec.Finding``: agents' doctor checks return the same)."""
 
 
 def _skew(response: httpx.Response) -> float | None:
@@ -287,8 +282,6 @@ def _with_skew(check: Check, response: httpx.Response) -> Check:
 
 def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
     """Run every check that applies."""
-    from bot.calendars import check_calendar  # it imports this module's Check
-
     owned = client is None
     client = client or httpx.Client(timeout=10)
     try:

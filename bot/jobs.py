@@ -1,4 +1,4 @@
-"""Build the job system from settings: the broker, the job kinds, the queue, and in-process workers.
+"""Build the job system from settings: the broker, the queue of the agents' job kinds, and in-process workers.
 
 Broker: Redis (``REDIS_URL``, shared by every process; ``coo worker`` runs the workers) or, embedded,
 Dramatiq's in-memory StubBroker with workers inside the process, made durable by the job table.
@@ -20,29 +20,23 @@ from dramatiq.broker import Broker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Retries, TimeLimit
 
-from agents.outreach import OutreachConfig
+from agents.knowledge.reindex import REINDEX_KIND
 from bot.calendars import digest_calendar
+from bot.costs import build_summariser
 from bot.digest import DIGEST_KIND, DigestSources, digest_kind
 from bot.messages import Reply
 from bot.notify import Notifier
 from bot.schedule import DigestScheduler, parse_clock
 from bot.settings import Settings
-from bot.webhooks import webhook_kind
-from connectors.email import Mailer, parse_smtp_url
 from graph import outcomes as o
-from graph.actors import send_email_kind
-from graph.jobs.kinds import JobContext, JobKind, JobResult
 from graph.jobs.queue import JobQueue
 from graph.jobs.runner import Lease
 from graph.jobs.workers import Workers
-from graph.reminders import remind_kind
-from graph.summary import ModelSummariser, Summariser
 from memory.tables import new_id
 
 if TYPE_CHECKING:
     from bot.app import App
     from bot.dispatch import Outbound
-    from graph.budget import BudgetLedger
 
 log = logging.getLogger(__name__)
 
@@ -57,40 +51,6 @@ def build_broker(settings: Settings) -> tuple[Broker, bool]:
             url=settings.redis_url, namespace=settings.coo_redis_namespace, middleware=middleware
         ), True
     return StubBroker(middleware=middleware), False
-
-
-def build_mailer(settings: Settings) -> Mailer | None:
-    """Return the SMTP mailer, or None when SMTP_URL or COO_EMAIL_FROM is missing."""
-    if not settings.smtp_url or not settings.coo_email_from:
-        return None
-    return Mailer(parse_smtp_url(settings.smtp_url.get_secret_value()), settings.coo_email_from)
-
-
-def outreach_config(settings: Settings) -> OutreachConfig:
-    """Return how outbound email behaves (the undo window, whether email is set up)."""
-    return OutreachConfig(
-        undo_window_s=settings.coo_undo_window_s,
-        email_ready=bool(settings.smtp_url and settings.coo_email_from),
-        tz=ZoneInfo(settings.coo_timezone),
-    )
-
-
-def build_summariser(settings: Settings, ledger: BudgetLedger, **options: Any) -> Summariser | None:
-    """Return a model summariser when a model is configured (the digest's, unless ``options`` say else)."""
-    if not settings.model_configured:
-        return None
-    from bot.costs import build_prices
-
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    return ModelSummariser(
-        model=settings.coo_cheap_model or settings.coo_model,
-        api_key=key,
-        base_url=settings.openai_base_url,
-        ledger=ledger,
-        prices=build_prices(settings),
-        max_retries=settings.coo_model_max_retries,
-        **options,
-    )
 
 
 def worker_name() -> str:
@@ -124,16 +84,8 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         summariser=build_summariser(settings, app.ledger),
         calendar=digest_calendar(app.calendar),
     )
-    from bot.research import research_kind_for
-
-    kinds = [
-        send_email_kind(build_mailer(settings), tz),
-        digest_kind(sources),
-        reindex_kind(app),
-        webhook_kind(settings),
-        research_kind_for(app),
-        remind_kind(tz),
-    ]
+    # Every agent's job kinds come from its spec (agents/<name>/); the digest is the App's own.
+    kinds = [*(kind for spec in app.specs for kind in spec.jobs), digest_kind(sources)]
     queue = JobQueue(
         app.db,
         broker,
@@ -224,27 +176,6 @@ def chat_job(app: App, conversation: str, text: str, delivery: str | None = None
     if command == "reindex":
         return request_reindex(app, conversation, delivery)
     return None
-
-
-REINDEX_KIND = "knowledge.reindex"
-
-
-def reindex_kind(app: App) -> JobKind:
-    """Return the job kind that rebuilds the knowledge index from SQL (idempotent: a rebuild is a rebuild)."""
-
-    def run(ctx: JobContext) -> JobResult:
-        ctx.progress.update("Re-indexing memory: rebuilding the vector index from SQL", step=1, of=1)
-        n = app.knowledge.rebuild_index()
-        return JobResult(text=f"Memory re-indexed: {n} vector(s) from {app.knowledge.count()} live item(s).")
-
-    return JobKind(
-        name=REINDEX_KIND,
-        run=run,
-        title="re-indexing memory",
-        time_limit_s=600.0,
-        max_retries=2,
-        backoff_s=5.0,
-    )
 
 
 def request_reindex(app: App, conversation: str, delivery: str | None = None) -> str:

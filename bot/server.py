@@ -134,12 +134,14 @@ def uvicorn_config(app: App, asgi: Starlette, host: str, port: int) -> Any:
     )
 
 
-def serve(app: App, default_host: str = "0.0.0.0") -> None:
-    """Run the HTTP server until interrupted, on COO_HOST (else ``default_host``) and PORT."""
+def serve(app: App, default_host: str = "0.0.0.0", extra: list[Mount] | None = None) -> None:
+    """Run the HTTP server until interrupted, on COO_HOST (else ``default_host``) and PORT.
+
+    ``extra``: mounts beyond the channels', e.g. the web console under /ui (``bot.ui.mount``, which
+    ``coo serve`` passes; it imports this module's ``Mount``, so this module does not import it).
+    """
     import uvicorn
 
-    from bot.ui import mount as web_console
-
-    server = build_server(app, [*configured_mounts(app), web_console(app)])  # the web console under /ui
+    server = build_server(app, [*configured_mounts(app), *(extra or [])])
     host = app.settings.coo_host or default_host
     uvicorn.Server(uvicorn_config(app, server, host, app.settings.port)).run()

@@ -1,4 +1,4 @@
-"""Wire outbound webhooks from settings: the targets, the agent's config, the job kind, the policy check.
+"""Wire outbound webhooks from settings: the targets and the agent's config (its job is built by its spec).
 
 Secrets stay here and in the job's sender: the agent, the action and the job row know only the
 target's name, so nothing stored or shown carries a URL's secret.
@@ -11,8 +11,6 @@ import httpx
 from agents.webhooks import WebhooksConfig
 from bot.settings import Settings
 from connectors.webhooks import WebhookSender, WebhookTarget
-from graph.jobs.kinds import JobKind
-from graph.webhook_job import post_webhook_kind
 
 TIMEOUT_S = 10.0
 
@@ -25,23 +23,25 @@ def targets(settings: Settings) -> dict[str, WebhookTarget]:
     }
 
 
-def webhooks_config(settings: Settings) -> WebhooksConfig | None:
-    """Return what the webhooks agent may do; None when no target is configured (no tool is offered)."""
+def webhooks_config(
+    settings: Settings, transport: httpx.BaseTransport | None = None
+) -> WebhooksConfig | None:
+    """Return what the webhooks agent may do; None when no target is configured (no tool is offered).
+
+    Its sender makes a fresh client per attempt of the post job (closed after), holding the targets'
+    URLs and secrets; nothing else sees them.
+    """
     if not settings.coo_webhooks:
         return None
-    return WebhooksConfig(targets=frozenset(settings.coo_webhooks), retries=settings.coo_webhook_retries)
-
-
-def webhook_kind(settings: Settings, transport: httpx.BaseTransport | None = None) -> JobKind:
-    """Return the job kind that posts approved webhooks (each attempt on a fresh client, closed after)."""
     configured = targets(settings)
 
     def sender() -> WebhookSender:
         client = httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, transport=transport)
         return WebhookSender(client, configured)
 
-    return post_webhook_kind(
-        sender if configured else None,
+    return WebhooksConfig(
+        targets=frozenset(settings.coo_webhooks),
         retries=settings.coo_webhook_retries,
         backoff_s=settings.coo_webhook_backoff_s,
+        sender=sender,
     )

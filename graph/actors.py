@@ -4,31 +4,18 @@ Every job kind becomes one actor whose message carries only the job id; the job 
 Dramatiq's own retries are off for these actors (``max_retries=0``): attempts, backoff and dead
 letters live in the job table, so they survive the in-memory broker and are visible to the operator.
 Its time limit is on: an attempt that runs too long is interrupted and counted as a failure.
+The job kinds themselves belong to their agents (``agents/<name>/``).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
-from datetime import tzinfo
 from typing import Any
 
 import dramatiq
 from dramatiq.broker import Broker
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session
 
-from agents import drafts
-from agents.outreach import SEND_KIND, SEND_RETRIES, EmailArgs
-from connectors.email import Email, Mailer
-from connectors.errors import EmailError
-from graph.jobs.errors import JobFailed
-from graph.jobs.kinds import JobContext, JobKind, JobResult
-from memory import crm, eventlog
-from memory.db import transaction
-from memory.job_tables import Job
-
-log = logging.getLogger(__name__)
+from agents.jobkind import JobKind
 
 
 def declare_actors(
@@ -55,57 +42,3 @@ def declare_actors(
         )
         actors[kind.name] = declare(perform)
     return actors
-
-
-def _effect_message(session: Session, job: Job) -> str | None:
-    """Return the chat message of the action that scheduled the job (its Done message, with Undo)."""
-    ev = eventlog.by_key(session, job.key)
-    return f"event:{ev.id}" if ev is not None else f"job:{job.id}"
-
-
-def record_sent(ctx: JobContext, args: EmailArgs) -> None:
-    """After an email went out: log it in the recipient's CRM activity and mark its draft sent, once.
-
-    Both are keyed by the job's key, so a job that runs again (a worker that died after the server's
-    OK) writes nothing twice; a race between two attempts loses to the unique key and is ignored.
-    """
-    try:
-        with transaction(ctx.db) as s:
-            crm.log_email_sent(s, to=args.to, subject=args.subject, key=ctx.key)
-            if args.draft_id is not None:
-                drafts.mark_sent(s, args.draft_id, to=args.to, subject=args.subject, body=args.body)
-    except IntegrityError:
-        log.info("job %s: the sent email was already recorded by another attempt", ctx.job.id)
-    except SQLAlchemyError:
-        # The email is out: failing the job now would send it again. The record is lost, loudly.
-        log.exception("job %s: sent, but could not record it in the CRM or mark its draft", ctx.job.id)
-
-
-def send_email_kind(mailer: Mailer | None, tz: tzinfo, *, backoff_s: float = 30.0) -> JobKind:
-    """Return the job kind that sends an approved email once its undo window has closed."""
-
-    def run(ctx: JobContext) -> JobResult:
-        args = EmailArgs.model_validate(ctx.args)
-        if mailer is None:
-            raise JobFailed("email is not set up (set SMTP_URL and COO_EMAIL_FROM)", retry=False)
-        ctx.progress.update(f"Sending the email to {args.to}…")
-        try:
-            message_id = mailer.send(Email(args.to, args.subject, args.body, key=ctx.key))
-        except EmailError as exc:
-            raise JobFailed(str(exc), retry=not exc.permanent) from None
-        record_sent(ctx, args)
-        at = ctx.now().astimezone(tz).strftime("%H:%M:%S %Z").strip()
-        return JobResult(
-            text=f"Sent the email to {args.to} at {at}. It can no longer be undone.",
-            data={"message_id": message_id, "sent_at": ctx.now().isoformat()},
-        )
-
-    return JobKind(
-        name=SEND_KIND,
-        run=run,
-        title="sending the email",
-        time_limit_s=120.0,
-        max_retries=SEND_RETRIES,
-        backoff_s=backoff_s,
-        message_key=_effect_message,
-    )

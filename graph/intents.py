@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.phrasings import ALL, FREE_SLOTS, Phrasing
+from agents.catalog import phrasings as catalog_phrasings
+from agents.phrasings import FREE_SLOTS, Phrasing
 from graph import slots as sx
 from memory.knowledge.embedders import Embedder
 
@@ -47,10 +48,10 @@ class IntentIndex:
     """The intents' example embeddings, and the nearest intents to a line."""
 
     def __init__(
-        self, embedder: Embedder, phrasings: Sequence[Phrasing] = ALL, cache_dir: Path | None = None
+        self, embedder: Embedder, phrasings: Sequence[Phrasing] | None = None, cache_dir: Path | None = None
     ) -> None:
         self.embedder = embedder
-        self.phrasings = tuple(phrasings)
+        self.phrasings = tuple(phrasings) if phrasings is not None else catalog_phrasings()
         self.cache_dir = cache_dir
         self._owner = np.array([i for i, p in enumerate(self.phrasings) for _ in p.examples], dtype=np.int32)
         texts = [x for p in self.phrasings for x in p.examples]

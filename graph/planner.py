@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
+
+from agents.contract import RawProposal
 
 
 @dataclass(frozen=True)
@@ -17,14 +19,6 @@ class PlanRequest:
     agent: str = "planner"  # whose budget it spends
     context: str = ""
     untrusted: bool = False  # the request carries content from outside the operator
-
-@dataclass(frozen=True)
-class RawProposal:
-    """An unvalidated proposal: a tool name and its arguments as the planner produced them."""
-
-    key: str
-    arguments: dict[str, Any]
-
 
 @dataclass(frozen=True)
 class Usage:

@@ -2,162 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
-from typing import Any
-
-from agents.money import AMOUNT_START, AmountError, split_amount
-from agents.research import proposal_for
-from graph.crm_rules import CRM_RULES
+from agents.catalog import rules
+from agents.money import AmountError
+from agents.spec import Rule
 from graph.help import HELP
 from graph.planner import Plan, PlanRequest, RawProposal
 from graph.understand import Understander, Understood
 
 __all__ = ["HELP", "RulePlanner", "grammar"]
 
-_DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|today|tomorrow)"
-_CLOCK = r"(?P<clock>\d{1,2}[:.]\d{2})"
-_LENGTH = r"(?:(?P<hours>\d{1,3})h(?P<hmin>\d{1,2})?m?|(?P<mins>\d{1,4})\s*(?:m|min|mins|minutes))"
-_AMOUNT = rf"(?P<tail>{AMOUNT_START}.*)"  # the amount and what follows; split_amount takes it apart
-
-
-def _entry(op: str) -> Callable[[re.Match[str]], RawProposal]:
-    def build(m: re.Match[str]) -> RawProposal:
-        amount, memo = split_amount(m["tail"])
-        return RawProposal(f"bookkeeping.{op}", {"amount": f"{amount}", "memo": _memo(memo)})
-
-    return build
-
-
-def _memo(rest: str) -> str:
-    """Return a memo without the word that joined it to the amount ("spent 40 on ink": ``ink``)."""
-    return re.sub(r"^\s*(?:on|for|from)\s+(?:(?:a|an|the)\s+)?", "", rest).strip()
-
-
-def _paid(m: re.Match[str]) -> RawProposal:
-    args: dict[str, Any] = {"number": m["number"].upper()}
-    if m["tail"]:
-        amount, rest = split_amount(m["tail"])
-        if rest:
-            raise AmountError(
-                f"Type the amount alone after the invoice number, e.g. `paid {args['number']} 800`."
-            )
-        args["amount"] = f"{amount}"
-    return RawProposal("bookkeeping.mark_paid", args)
-
-
-def _invoice(m: re.Match[str]) -> RawProposal:
-    amount, memo = split_amount(m["tail"])
-    return RawProposal(
-        "bookkeeping.create_invoice",
-        {"customer": m["customer"].strip(), "amount": f"{amount}", "memo": _memo(memo)},
-    )
-
-
-_DONE = "done|complete|completed|finish|finished"
-_TASK_OPS = {"reopen": "reopen_task", "delete": "delete_task", "remove": "delete_task"}
-
-
-def _task_change(m: re.Match[str]) -> RawProposal:
-    op = _TASK_OPS.get(m["verb"].lower(), "complete_task")
-    return RawProposal(f"tasks.{op}", {"task_id": int(m["id"])})
-
-
-def _webhook(m: re.Match[str]) -> RawProposal:
-    try:
-        payload: Any = json.loads(m["json"])
-    except ValueError:
-        payload = m["json"]  # not JSON: the schema refuses it with a clear reason
-    return RawProposal("webhooks.post", {"target": m["target"], "payload": payload})
-
-
-_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
-    (re.compile(rf"^paid\s+(?P<number>INV-\d{{4}}-\d{{4,}})(?:\s+{_AMOUNT})?\s*$", re.I | re.S), _paid),
-    (re.compile(rf"^invoice\s+(?P<customer>.+?)\s+{_AMOUNT}$", re.I | re.S), _invoice),
-    (re.compile(r"^invoices$", re.I), lambda m: RawProposal("bookkeeping.list_invoices", {})),
-    (
-        re.compile(r"^summary(?:\s+(?P<month>\d{4}-\d{2}))?$", re.I),
-        lambda m: RawProposal("bookkeeping.summary", {"month": m["month"]} if m["month"] else {}),
-    ),
-    (re.compile(rf"^(?:expense|spent|paid)\s+{_AMOUNT}$", re.I | re.S), _entry("record_expense")),
-    (re.compile(rf"^(?:income|received|earned)\s+{_AMOUNT}$", re.I | re.S), _entry("record_income")),
-    (re.compile(r"^balance\??$", re.I), lambda m: RawProposal("bookkeeping.balance", {})),
-    (re.compile(r"^tasks$", re.I), lambda m: RawProposal("tasks.list_tasks", {})),
-    (
-        re.compile(rf"^(?P<verb>{_DONE}|reopen|delete|remove)\s+(?:task\s+)?#?(?P<id>\d+)$", re.I),
-        _task_change,
-    ),
-    (  # "task 1 done", "mark #1 as done": a change to task 1, never a new task named "1 done"
-        re.compile(
-            rf"^(?:(?:task|todo|mark)\s+)?(?:task\s+)?#?(?P<id>\d+)\s+(?:as\s+)?(?P<verb>{_DONE}|reopen|delete|remove)$",
-            re.I,
-        ),
-        _task_change,
-    ),
-    (
-        re.compile(r"^(?:task|todo)\s+(?P<text>.+)$", re.I | re.S),
-        lambda m: RawProposal("tasks.add_task", {"text": m["text"].strip()}),
-    ),
-    (
-        re.compile(r"^remember\s+(?:that\s+)?(?P<text>.+)$", re.I | re.S),  # "remember that X": X
-        lambda m: RawProposal("knowledge.remember", {"text": m["text"].strip()}),
-    ),
-    (
-        re.compile(r"^recall\s+(?P<q>.+)$", re.I | re.S),
-        lambda m: RawProposal("knowledge.recall", {"query": m["q"].strip()}),
-    ),
-    (re.compile(r"^forget\s+(?P<id>\S+)$", re.I), lambda m: RawProposal("knowledge.forget", {"id": m["id"]})),
-    (
-        re.compile(r"^email\s+(?P<to>\S+@\S+)\s+(?P<subject>[^:]+):\s*(?P<body>.*)$", re.I | re.S),
-        lambda m: RawProposal(
-            "outreach.send_email", {"to": m["to"], "subject": m["subject"].strip(), "body": m["body"].strip()}
-        ),
-    ),
-    *CRM_RULES,
-    (
-        re.compile(r"^research\s+(?P<topic>.+)$", re.I | re.S),
-        lambda m: RawProposal(*proposal_for(m["topic"].strip())),
-    ),
-    (re.compile(r"^webhook\s+(?P<target>\S+)\s+(?P<json>\{.*\})\s*$", re.I | re.S), _webhook),
-]
-
-
-def _minutes(m: re.Match[str]) -> int:
-    if m["hours"]:
-        return int(m["hours"]) * 60 + int(m["hmin"] or 0)
-    return int(m["mins"]) if m["mins"] else 60  # no length given: an hour
-
-
-def _event(m: re.Match[str]) -> RawProposal:
-    """Build calendar.create_event; ``today``/``tomorrow`` are resolved by the agent in COO_TIMEZONE."""
-    args: dict[str, object] = {
-        "title": m["title"].strip(),
-        "start": f"{m['date'].lower()} {m['clock'].replace('.', ':').zfill(5)}",
-        "duration_minutes": _minutes(m),
-    }
-    if m["place"]:
-        args["location"] = m["place"].strip()
-    return RawProposal("calendar.create_event", args)
-
-
-_CALENDAR_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], RawProposal]]] = [
-    (
-        re.compile(
-            r"^(?:next|agenda|upcoming|what'?s next)(?:\s+(?P<days>\d{1,2})\s*(?:d|days?)?)?\??$", re.I
-        ),
-        lambda m: RawProposal("calendar.upcoming", {"days": int(m["days"])} if m["days"] else {}),
-    ),
-    (
-        re.compile(
-            rf"^(?:event|meeting|meet)\s+{_DATE}\s+(?:at\s+)?{_CLOCK}(?:\s+(?:for\s+)?{_LENGTH})?"
-            r"\s+(?P<title>[^@]+?)(?:\s+@\s*(?P<place>.+))?$",
-            re.I,
-        ),
-        _event,
-    ),
-]
-_RULES += _CALENDAR_RULES
+_RULES: tuple[Rule, ...] = rules()
+"""The grammar: every agent spec's rules, in ``agents.catalog`` order (the first that matches wins)."""
 
 
 NOT_UNDERSTOOD = "I did not understand that."
@@ -170,10 +25,10 @@ RULE_MODE = (
 
 def grammar(text: str) -> RawProposal | None:
     """Return the proposal of a line the grammar matches exactly, else None."""
-    for pattern, build in _RULES:
-        m = pattern.match(text)
+    for rule in _RULES:
+        m = rule.pattern.match(text)
         if m:
-            return build(m)
+            return rule.build(m)
     return None
 
 

@@ -9,33 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, col
+from sqlmodel import Session, col
 
+from memory.db import transaction
 from memory.tables import utcnow
-
-
-class UiLink(SQLModel, table=True):
-    """A one-time sign-in link, sent in chat to an operator."""
-
-    token_hash: str = Field(primary_key=True, max_length=64)
-    actor: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-    used_at: datetime | None = None
-
-
-class UiSession(SQLModel, table=True):
-    """A web session opened by a link; ended by its expiry, by signing out, or by `/logout all`."""
-
-    token_hash: str = Field(primary_key=True, max_length=64)
-    actor: str = Field(index=True, max_length=200)
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-    revoked_at: datetime | None = None
+from memory.ui_tables import UiLink, UiSession
 
 
 def digest(token: str) -> str:
@@ -45,8 +27,6 @@ def digest(token: str) -> str:
 
 def issue_link(db: Engine, actor: str, ttl: timedelta) -> str:
     """Store a new sign-in link for ``actor``; return its token (shown once, never stored)."""
-    from memory.db import transaction  # memory.db imports this module (its tables)
-
     token = secrets.token_urlsafe(32)
     with transaction(db) as s:
         now = utcnow()
@@ -56,8 +36,6 @@ def issue_link(db: Engine, actor: str, ttl: timedelta) -> str:
 
 def redeem(db: Engine, token: str, ttl: timedelta) -> tuple[str, str] | None:
     """Use a link once and open a session: (session token, actor); None if unknown, used or expired."""
-    from memory.db import transaction  # memory.db imports this module (its tables)
-
     now = utcnow()
     h = digest(token)
     with transaction(db) as s:
@@ -88,8 +66,6 @@ def actor_of(db: Engine, session: str) -> str | None:
 
 def revoke(db: Engine, session: str) -> None:
     """End one session (signing out)."""
-    from memory.db import transaction  # memory.db imports this module (its tables)
-
     with transaction(db) as s:
         s.execute(
             update(UiSession)
@@ -100,8 +76,6 @@ def revoke(db: Engine, session: str) -> None:
 
 def revoke_all(db: Engine, actor: str) -> int:
     """End every live session of ``actor`` (and its unused links); return how many sessions ended."""
-    from memory.db import transaction  # memory.db imports this module (its tables)
-
     now = utcnow()
     with transaction(db) as s:
         n = s.execute(

@@ -16,9 +16,9 @@ from dramatiq.broker import Broker
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from agents.joberrors import UnknownKind
+from agents.jobkind import JobKind, JobReporter
 from graph.actors import declare_actors
-from graph.jobs.errors import UnknownKind
-from graph.jobs.kinds import JobKind, JobReporter
 from graph.jobs.relay import Relay
 from graph.jobs.runner import JobRunner, Lease
 from memory import jobs

@@ -19,8 +19,8 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from graph.jobs.errors import JobFailed, UnknownKind
-from graph.jobs.kinds import MAX_BACKOFF_S, JobContext, JobInfo, JobKind, JobProgress, JobReporter, LeaseLost
+from agents.joberrors import JobFailed, UnknownKind
+from agents.jobkind import MAX_BACKOFF_S, JobContext, JobInfo, JobKind, JobProgress, JobReporter, LeaseLost
 from memory import jobs
 from memory.job_tables import Job
 from memory.tables import utcnow

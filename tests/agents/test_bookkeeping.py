@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from agents.bookkeeping.ledger_summary import render, summarize
 from agents.errors import NotReversible
-from agents.ledger_summary import render, summarize
 from bot.console import ConsoleSession
 from graph.policy import Policy
 from memory import invoices, ledger

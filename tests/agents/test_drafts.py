@@ -10,9 +10,9 @@ import json
 import pytest
 from sqlmodel import Session, select
 
+from agents.outreach.send import record_sent
 from bot.console import ConsoleSession
 from graph import outcomes as o
-from graph.actors import record_sent
 from graph.engine import Request
 from graph.jobs.kinds import JobContext, JobInfo
 from graph.policy import Policy

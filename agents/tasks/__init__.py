@@ -8,6 +8,7 @@ cancels the reminder, and undoing that schedules it again if its time is still a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -16,14 +17,18 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.dates import due_text, is_overdue, parse_due, reminder_at
+from agents.phrasings import Phrasing, phrasing
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
+from agents.tasks.remind import REMIND_KIND, REMIND_RETRY, remind_kind
 from memory import jobs
 from memory.job_tables import Job
 from memory.tables import Task, utcnow
 
+__all__ = ["AGENT", "REMIND_KIND", "TasksConfig", "line", "open_tasks", "operations", "spec", "urgency"]
+
 AGENT = "tasks"
-REMIND_KIND = "tasks.remind"
 _RESTORED = {"open": "Reopened", "done": "Marked done again", "cancelled": "Cancelled", "deleted": "Deleted"}
 
 
@@ -103,6 +108,7 @@ def _sync_reminder(ctx: ExecContext, task: Task, config: TasksConfig) -> None:
         args={"task_id": task.id},
         conversation=task.conversation,
         run_at=at,
+        max_attempts=REMIND_RETRY.max_attempts,
     )
     task.reminder_job = job.id
 
@@ -273,3 +279,103 @@ def operations(config: TasksConfig = TasksConfig()) -> list[Operation[Any]]:  # 
 
 OPERATIONS: list[Operation[Any]] = operations()
 """The operations in UTC with the real clock (tests and tools without settings)."""
+
+
+_DONE = "done|complete|completed|finish|finished"
+_TASK_OPS = {"reopen": "reopen_task", "delete": "delete_task", "remove": "delete_task"}
+
+
+def _task_change(m: re.Match[str]) -> RawProposal:
+    op = _TASK_OPS.get(m["verb"].lower(), "complete_task")
+    return RawProposal(f"tasks.{op}", {"task_id": int(m["id"])})
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(re.compile(r"^tasks$", re.I), lambda m: RawProposal("tasks.list_tasks", {})),
+    Rule(
+        re.compile(rf"^(?P<verb>{_DONE}|reopen|delete|remove)\s+(?:task\s+)?#?(?P<id>\d+)$", re.I),
+        _task_change,
+    ),
+    Rule(  # "task 1 done", "mark #1 as done": a change to task 1, never a new task named "1 done"
+        re.compile(
+            rf"^(?:(?:task|todo|mark)\s+)?(?:task\s+)?#?(?P<id>\d+)\s+(?:as\s+)?(?P<verb>{_DONE}|reopen|delete|remove)$",
+            re.I,
+        ),
+        _task_change,
+    ),
+    Rule(
+        re.compile(r"^(?:task|todo)\s+(?P<text>.+)$", re.I | re.S),
+        lambda m: RawProposal("tasks.add_task", {"text": m["text"].strip()}),
+    ),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "task <text> [due]",
+        "add a task; a due day/time at the end gets a reminder here (asks first)",
+        (
+            "task call Priya",
+            "todo order ink",
+            "task call Priya tomorrow",
+            "task send deck friday 3pm",
+            "task renew domain on 2026-12-10",
+        ),
+    ),
+    HelpEntry("tasks", "the open tasks, overdue and due today first", ("tasks",)),
+    HelpEntry(
+        "done <n> (complete, finish)",
+        "mark a task done (asks first; undo reopens it)",
+        ("done 1", "complete 2", "finish #3", "task 1 done", "mark 2 as done"),
+    ),
+    HelpEntry("reopen <n>", "open a finished task again (asks first)", ("reopen 1",)),
+    HelpEntry("delete <n>", "delete a task (asks first; undo brings it back)", ("delete 1", "delete task 2")),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "tasks.add_task",
+        "task {text}",
+        "write",
+        (
+            "add a task to call the accountant",
+            "remind me to renew the domain",
+            "todo: buy stamps",
+            "I need to follow up with Jordan",
+            "don't let me forget to file taxes",
+            "new task update the website",
+            "put pay rent on my list",
+            "add to my to-do list: order ink",
+        ),
+        "add a new task todo to-do to do remind me i need don't dont let forget put on my list please have "
+        "reminder: todo: task: list:",
+        words="task todo to-do remind",
+    ),
+    phrasing(
+        "tasks.list_tasks",
+        "tasks",
+        "read",
+        (
+            "what are my tasks",
+            "show my to-do list",
+            "what do I have to do",
+            "list open tasks",
+            "anything left on my list",
+            "what's on my plate",
+        ),
+        words="tasks",
+    ),
+)
+
+
+def spec(deps: Deps, config: TasksConfig | None = None) -> AgentSpec:
+    """Return the tasks agent: its operations in the operator's zone, and the reminder job."""
+    config = config or TasksConfig(tz=deps.tz, clock=deps.clock)
+    return AgentSpec(
+        name=AGENT,
+        operations=tuple(operations(config)),
+        jobs=(remind_kind(config.tz),),
+        enqueues=(REMIND_KIND,),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+    )

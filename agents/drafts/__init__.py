@@ -3,22 +3,25 @@
 A draft is a reversible write (undo discards it); an edit records the previous values of the fields
 it changes and undo restores exactly those. ``send draft N`` is not an operation that sends: at
 planning it becomes ``outreach.send_email`` with the draft's exact recipient, subject and body (and
-its number), so the card shows what will go out and the recipient check of ``bot/checks.py`` applies.
+its number), so the card shows what will go out and the recipient check of ``agents/outreach/recipients.py`` applies.
 
-The draft is marked sent by the send job, when the email actually goes out (``graph/actors.py``),
+The draft is marked sent by the send job, when the email actually goes out (``agents/outreach/send.py``),
 not when the send is approved: an approved email still waits out its undo window and may be
 cancelled, or fail for good; in both cases the draft must stay a draft, ready to send again.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
-from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, SideEffect
-from agents.crm_schemas import EMAIL
+from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, RawProposal, SideEffect
+from agents.crm.schemas import EMAIL
+from agents.phrasings import Phrasing, phrasing
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory import crm
 from memory.workspace import Draft
 
@@ -268,3 +271,86 @@ OPERATIONS: list[Operation[Any]] = [
         expand=send_arguments,
     ),
 ]
+
+
+_I, _S = re.I, re.I | re.S
+
+
+def _raw(key: str, **args: Any) -> RawProposal:
+    return RawProposal(key, {k: v for k, v in args.items() if v is not None})
+
+
+def _draft(m: re.Match[str]) -> RawProposal:
+    kind = m["kind"].lower()
+    subject = (m["subject"] or "").strip()
+    return _raw("drafts.create_draft", kind=kind, to=m["to"], subject=subject, body=m["body"].strip())
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(re.compile(r"^drafts$", _I), lambda m: _raw("drafts.list_drafts")),
+    Rule(
+        re.compile(r"^send\s+draft\s+#?(?P<id>\d+)$", _I),
+        lambda m: _raw("drafts.send_draft", draft_id=int(m["id"])),
+    ),
+    Rule(
+        re.compile(r"^draft\s+#?(?P<id>\d+)\s+(?P<field>to|subject|body):\s*(?P<value>.+)$", _S),
+        lambda m: _raw(
+            "drafts.edit_draft",
+            draft_id=int(m["id"]),
+            **{m["field"].lower(): m["value"] if m["field"].lower() == "body" else m["value"].strip()},
+        ),
+    ),
+    Rule(
+        re.compile(
+            r"^draft\s+(?P<kind>email|reply)\s+(?P<to>\S+@\S+)\s+(?P<subject>[^:\n]+):\s*(?P<body>.*)$", _S
+        ),
+        _draft,
+    ),
+    Rule(
+        re.compile(r"^draft\s+(?P<kind>post)\s+(?:(?P<subject>[^:\n]+):\s*)?(?P<body>.+)$", _S),
+        lambda m: _raw(
+            "drafts.create_draft",
+            kind="post",
+            subject=(m["subject"] or "").strip(),
+            body=m["body"].strip(),
+        ),
+    ),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "draft <email|reply> <address> <subject>: <body>",
+        "write a draft (asks first)",
+        ("draft email dana@example.org Invoice: attached",),
+    ),
+    HelpEntry("draft post <title>: <body>", "draft a post (asks first)", ("draft post Launch: we are live",)),
+    HelpEntry(
+        "draft <n> <to|subject|body>: <value>",
+        "change a draft (asks first)",
+        ("draft 1 subject: Invoice 42",),
+    ),
+    HelpEntry("drafts", "list the drafts", ("drafts",)),
+    HelpEntry("send draft <n>", "send a draft as an email (asks first)", ("send draft 1",)),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "drafts.list_drafts",
+        "drafts",
+        "read",
+        ("show my drafts", "what drafts do I have", "list drafts"),
+        words="drafts",
+    ),
+)
+
+
+def spec(deps: Deps, config: None = None) -> AgentSpec:
+    """Return the drafts agent: messages written and edited before anything is sent."""
+    return AgentSpec(
+        name=AGENT,
+        operations=tuple(OPERATIONS),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+        prompt=AGENT_PROMPT,
+    )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from agents.bookkeeping import AGENT, PROMPT_VERSION
+from agents.bookkeeping.journal import AGENT, PROMPT_VERSION
 from agents.contract import ExecContext, Operation, Outcome, SideEffect
 from agents.money import fmt
 from memory import ledger

@@ -8,9 +8,12 @@ from datetime import datetime, tzinfo
 from sqlmodel import Session
 
 from agents.dates import due_text
-from agents.tasks import REMIND_KIND
-from graph.jobs.kinds import JobContext, JobKind, JobResult
+from agents.jobkind import JobContext, JobKind, JobResult, Retry
 from memory.tables import Task
+
+REMIND_KIND = "tasks.remind"
+REMIND_RETRY = Retry(max_retries=2)
+"""The reminder's retries: its kind is built with them and ``add_task`` enqueues with them."""
 
 
 def remind_kind(tz: tzinfo, clock: Callable[[], datetime] | None = None) -> JobKind:
@@ -34,4 +37,6 @@ def remind_kind(tz: tzinfo, clock: Callable[[], datetime] | None = None) -> JobK
             data={"reminded": True},
         )
 
-    return JobKind(name=REMIND_KIND, run=run, title="the task reminder", time_limit_s=30.0, max_retries=2)
+    return JobKind(
+        name=REMIND_KIND, run=run, title="the task reminder", time_limit_s=30.0, **REMIND_RETRY.options()
+    )

@@ -7,12 +7,16 @@ content is stored untrusted and labelled so wherever it is shown.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import AgentError
+from agents.knowledge.reindex import reindex_kind
+from agents.phrasings import Phrasing, phrasing
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory.knowledge.errors import EmbeddingFailed, ItemNotFound, KnowledgeError
 from memory.knowledge.store import Hit, KnowledgeStore
 
@@ -165,3 +169,81 @@ def operations(store: KnowledgeStore) -> list[Operation[Any]]:
             compensate=restore,
         ),
     ]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        re.compile(r"^remember\s+(?:that\s+)?(?P<text>.+)$", re.I | re.S),  # "remember that X": X
+        lambda m: RawProposal("knowledge.remember", {"text": m["text"].strip()}),
+    ),
+    Rule(
+        re.compile(r"^recall\s+(?P<q>.+)$", re.I | re.S),
+        lambda m: RawProposal("knowledge.recall", {"query": m["q"].strip()}),
+    ),
+    Rule(re.compile(r"^forget\s+(?P<id>\S+)$", re.I), lambda m: RawProposal("knowledge.forget", {"id": m["id"]})),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry("remember <text>", "keep a note in memory (asks first)", ("remember Priya prefers mornings",)),
+    HelpEntry("recall <query>", "find what was remembered", ("recall Priya",)),
+    HelpEntry("forget <id>", "forget a remembered item (asks first)", ("forget 12",)),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "knowledge.remember",
+        "remember {text}",
+        "write",
+        (
+            "note that Jordan prefers email",
+            "keep in mind the office closes at 6",
+            "make a note: Northwind pays late",
+            "save this: the wifi password is on the fridge",
+            "don't forget Alex's birthday is in May",
+            "write down that Chris likes mornings",
+            "make a note that the meeting moved to Tuesday",
+            "remember the supplier's phone number is 555 0100",
+        ),
+        "note that make a keep in mind save this remember write down jot please note: this:",
+        words="remember note save",
+    ),
+    phrasing(
+        "knowledge.recall",
+        "recall {query}",
+        "read",
+        (
+            "what do I know about Jordan",
+            "what does Alex like",
+            "what does Jordan prefer for meetings",
+            "what did I save about the supplier",
+            "look up my notes on Northwind",
+            "do you remember what Chris said",
+            "search memory for pricing",
+            "what did I note about the lease",
+            "find my notes about taxes",
+        ),
+        "what do does did i you know about remember look up search find my notes note on for memory saved "
+        "said tell me the anything in",
+        words="recall notes memory",
+    ),
+    phrasing(
+        "knowledge.forget",
+        "forget {id}",
+        "write",
+        ("forget note 12", "delete memory #4", "remove remembered item 7", "drop note number 3"),
+        words="forget delete",
+    ),
+)
+
+
+def spec(deps: Deps, config: None = None) -> AgentSpec:
+    """Return the knowledge agent over ``deps.knowledge`` (no operations and no job without a store)."""
+    store = deps.knowledge
+    return AgentSpec(
+        name=AGENT,
+        operations=tuple(operations(store)) if store is not None else (),
+        jobs=(reindex_kind(store),) if store is not None else (),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+    )

@@ -12,13 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from agents.contract import Action
-from agents.outreach import SEND_KIND
-from graph.policy import Check
-from graph.state import Verdict
+from agents.outreach.send import SEND_KIND
+from agents.spec import PolicyCheck, Verdict
 from memory import crm
 
 
-def recipient_check(db: Engine) -> Check:
+def recipient_check(db: Engine) -> PolicyCheck:
     """Return the check that votes on every ``outreach.send_email`` by whether its recipient is known."""
 
     def check(action: Action) -> tuple[Verdict, str] | None:

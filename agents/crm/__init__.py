@@ -15,8 +15,9 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, SideEffect
-from agents.crm_lookup import resolve_customer, source_of
-from agents.crm_schemas import (
+from agents.crm.lookup import resolve_customer, source_of
+from agents.crm.rules import CRM_RULES
+from agents.crm.schemas import (
     ActivityArgs,
     CustomerArgs,
     CustomerOut,
@@ -27,6 +28,8 @@ from agents.crm_schemas import (
     UpdateArgs,
 )
 from agents.money import cents, fmt
+from agents.phrasings import Phrasing, phrasing
+from agents.spec import AgentSpec, Deps, HelpEntry
 from memory import crm, workspace
 from memory.crm import Activity, Deal
 from memory.tables import utcnow
@@ -323,3 +326,68 @@ OPERATIONS: list[Operation[Any]] = [
         execute=_pipeline,
     ),
 ]
+
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "customer add <name> <email> [company]",
+        "add a customer (asks first)",
+        ("customer add Bob <bob@bob.io> Bob Inc",),
+    ),
+    HelpEntry("customers", "list the customers", ("customers",)),
+    HelpEntry("customer <number or name>", "show a customer", ("customer Bob",)),
+    HelpEntry(
+        "customer <n> <name|company|email|status|notes> <value>",
+        "change one field (asks first)",
+        ("customer 1 status active",),
+    ),
+    HelpEntry("deal <customer> <amount> <title>", "add a deal (asks first)", ("deal Bob 5000 website",)),
+    HelpEntry("deal <n> <lead|qualified|proposal|won|lost>", "move a deal (asks first)", ("deal 1 won",)),
+    HelpEntry("pipeline", "the deals by stage", ("pipeline", "deals")),
+    HelpEntry(
+        "log <call|email|note> <customer>: <text>",
+        "record contact activity (asks first)",
+        ("log call Bob: wants a quote",),
+    ),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "crm.list_customers",
+        "customers",
+        "read",
+        ("show my customers", "list all clients", "who are my clients", "customer list"),
+        words="customers clients",
+    ),
+    phrasing(
+        "crm.add_customer",
+        "customer add {name} <{email}>",
+        "write",
+        (
+            "add a customer Bob Smith bob@smith.io",
+            "new client Jordan jordan@example.org",
+            "add Chris chris@example.net as a customer",
+        ),
+        "add a new customer client as",
+        words="customer client",
+    ),
+    phrasing(
+        "crm.pipeline",
+        "pipeline",
+        "read",
+        ("show the pipeline", "how are my deals going", "which deals are open", "sales pipeline"),
+        words="pipeline deals",
+    ),
+)
+
+
+def spec(deps: Deps, config: None = None) -> AgentSpec:
+    """Return the CRM agent: customers, deals and their activity."""
+    return AgentSpec(
+        name=AGENT,
+        operations=tuple(OPERATIONS),
+        rules=CRM_RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+        prompt=AGENT_PROMPT,
+    )

@@ -10,6 +10,9 @@ from pydantic import BaseModel, Field, model_validator
 from connectors.errors import UrlRefused
 from connectors.netcheck import parse_url
 
+FETCH_KIND = "research.fetch"
+"""The research job's kind (its job: ``agents.research.job``)."""
+
 MAX_URLS = 5
 MAX_URL_CHARS = 290  # the knowledge store keeps 300 characters of provenance: "web:" + the URL
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"'`]+")

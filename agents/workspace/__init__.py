@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.spec import AgentSpec, Deps
 from memory import workspace
 
 AGENT = "workspace"
@@ -64,3 +65,9 @@ OPERATIONS: list[Operation[Any]] = [
         execute=_search,
     ),
 ]
+
+
+
+def spec(deps: Deps, config: None = None) -> AgentSpec:
+    """Return the workspace agent: read-only look-ups the model planner may use."""
+    return AgentSpec(name=AGENT, operations=tuple(OPERATIONS))

@@ -12,6 +12,7 @@ With a topic and no URL there is nothing to fetch: the answer comes from memory,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +22,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import update
 from sqlmodel import col
 
-from agents.contract import Action, ExecContext, Operation, Outcome, SideEffect
+from agents.contract import Action, ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import NotReversible
+from agents.jobkind import JobKind, Retry
 from agents.knowledge import label, relevant
-from agents.research_prompt import RESEARCH_PROMPT_VERSION
-from agents.research_schema import MAX_URLS, ResearchArgs, find_urls
+from agents.phrasings import Phrasing, phrasing
+from agents.research.prompt import RESEARCH_PROMPT_VERSION
+from agents.research.schema import FETCH_KIND, MAX_URLS, ResearchArgs, find_urls
+from agents.spec import AgentSpec, Deps, HelpEntry, PolicyCheck, Rule
 from connectors.errors import UrlRefused
 from connectors.netcheck import AddressPolicy, check_url
+from connectors.web import FetchLimits
 from memory import jobs
 from memory.job_tables import Job
 from memory.knowledge.errors import ItemNotFound
@@ -35,7 +40,6 @@ from memory.knowledge.store import KnowledgeStore
 from memory.tables import utcnow
 
 AGENT = "research"
-FETCH_KIND = "research.fetch"
 RESEARCH = f"{AGENT}.research"
 NEED_URL = "To read more, give me a page: research <url> (http or https)."
 NO_SEARCH = (
@@ -67,12 +71,23 @@ class ResearchConfig:
     """How research jobs are queued.
 
     Attributes:
-        max_attempts: Attempts a research job gets (a server that is down, a timeout) before it fails.
+        retry: The fetch job's retries (a server that is down, a timeout) before it fails; its kind
+            is built with them and ``research`` enqueues with them.
         clock: The time (tests may control it).
+        addresses: Which addresses pages may be read from (None: the job and the policy check are
+            not built, e.g. for the grammar alone).
+        limits: The fetch limits (bytes, timeouts).
     """
 
-    max_attempts: int = 3
+    retry: Retry = Retry(max_retries=2, backoff_s=10.0)
     clock: Callable[[], datetime] = utcnow
+    addresses: AddressPolicy | None = None
+    limits: FetchLimits = FetchLimits()
+
+    @property
+    def max_attempts(self) -> int:
+        """Return how many attempts a research job gets."""
+        return self.retry.max_attempts
 
 
 def operations(store: KnowledgeStore, config: ResearchConfig | None = None) -> list[Operation[Any]]:
@@ -212,3 +227,74 @@ def url_check(addresses: AddressPolicy) -> Callable[[Action], Vote]:
         return ("ask", f"reading a page sends its URL to {_hosts(urls)}")
 
     return check
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        re.compile(r"^research\s+(?P<topic>.+)$", re.I | re.S),
+        lambda m: RawProposal(*proposal_for(m["topic"].strip())),
+    ),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "research <url or topic>",
+        "read pages in the background (asks first); a topic alone: from memory",
+        ("research https://example.org/pricing", "research competitor pricing"),
+    ),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "research.research",
+        "research {topic}",
+        "write",
+        (
+            "look into https://example.org/pricing",
+            "read this page https://example.com/blog",
+            "find out about competitor pricing",
+            "research the market for design tools",
+            "dig into what others charge for logos",
+            "can you research the best accounting software",
+        ),
+        "look into read this page find out about research dig what the on",
+        words="research",
+    ),
+)
+
+
+def spec(deps: Deps, config: ResearchConfig | None = None) -> AgentSpec:
+    """Return the research agent over ``deps.knowledge`` (no operations without a store).
+
+    Its fetch job and its URL check are built when the config says which addresses may be read and
+    there is a store and an HTTP client to read with.
+    """
+    config = config or ResearchConfig()
+    store = deps.knowledge
+    ops = tuple(operations(store, config)) if store is not None else ()
+    jobs_: tuple[JobKind, ...] = ()
+    checks: tuple[PolicyCheck, ...] = ()
+    if config.addresses is not None:
+        checks = (url_check(config.addresses),)
+        if store is not None and deps.http is not None:
+            from agents.research.job import research_kind
+            from agents.research.prompt import render_research_prompt
+            from connectors.web import Fetcher
+
+            fetcher = Fetcher(deps.http(), limits=config.limits, addresses=config.addresses)
+            summariser = (
+                deps.model(agent=AGENT, prompt=render_research_prompt, max_output_tokens=400)
+                if deps.model is not None
+                else None
+            )
+            jobs_ = (research_kind(fetcher, store, summariser, **config.retry.options()),)
+    return AgentSpec(
+        name=AGENT,
+        operations=ops,
+        jobs=jobs_,
+        enqueues=(FETCH_KIND,),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+        checks=checks,
+    )

@@ -15,20 +15,19 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from agents.research import FETCH_KIND
-from agents.research_prompt import (
+from agents.joberrors import JobFailed
+from agents.jobkind import JobContext, JobKind, JobResult
+from agents.research.prompt import (
     EXTRACTIVE_VERSION,
     RESEARCH_PROMPT_VERSION,
     PageText,
     build_facts,
     extractive_summary,
 )
-from agents.research_schema import ResearchArgs, ResearchFailure, ResearchResult, ResearchSource
+from agents.research.schema import FETCH_KIND, ResearchArgs, ResearchFailure, ResearchResult, ResearchSource
 from connectors.errors import WebError
 from connectors.web import Fetcher
 from connectors.web_text import extract
-from graph.jobs.errors import JobFailed
-from graph.jobs.kinds import JobContext, JobKind, JobResult
 from graph.summary import Summariser
 from memory.db import transaction
 from memory.knowledge.errors import KnowledgeError

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from agents.bookkeeping import AGENT, PROMPT_VERSION, NoArgs, balance_cents, reverse
+from agents.bookkeeping.journal import AGENT, PROMPT_VERSION, NoArgs, balance_cents, reverse
 from agents.contract import ExecContext, Operation, Outcome, SideEffect, joined
 from agents.errors import NotReversible
 from agents.money import Money, cents, fmt

@@ -9,13 +9,37 @@ chat gets the error with a Retry button.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
-from agents.webhooks import POST_KIND, PostArgs
+from pydantic import BaseModel, Field, field_validator
+
+from agents.joberrors import JobFailed
+from agents.jobkind import JobContext, JobKind, JobResult
 from connectors.errors import WebhookError
 from connectors.webhooks import WebhookSender
-from graph.jobs.errors import JobFailed
-from graph.jobs.kinds import JobContext, JobKind, JobResult
+
+POST_KIND = "webhooks.post"
+MAX_PAYLOAD_BYTES = 64_000
+
+
+class PostArgs(BaseModel):
+    """Arguments of an outbound webhook."""
+
+    target: str = Field(
+        min_length=1, max_length=200, description="The name of a configured webhook target, e.g. crm"
+    )
+    payload: dict[str, Any] = Field(description="The JSON object to POST")
+
+    @field_validator("payload")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+        if size > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"the payload is {size:,} bytes; at most {MAX_PAYLOAD_BYTES:,}")
+        return value
+
 
 SenderFactory = Callable[[], WebhookSender]
 

@@ -11,18 +11,20 @@ that key as its ``Idempotency-Key`` and retries with backoff until it lands or b
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
+from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
+from agents.jobkind import Retry
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
+from agents.webhooks.job import POST_KIND, PostArgs, post_webhook_kind
 from memory import jobs
 
 AGENT = "webhooks"
-POST_KIND = "webhooks.post"
-MAX_PAYLOAD_BYTES = 64_000
 
 
 @dataclass(frozen=True)
@@ -32,27 +34,20 @@ class WebhooksConfig:
     Attributes:
         targets: The configured target names (their URLs and secrets stay in bot/).
         retries: Tries after the first before a delivery becomes a dead letter.
+        backoff_s: The wait before the first retry (it doubles per attempt).
+        sender: Makes the sender for one attempt of the post job (its secrets stay in it); None: the
+            job fails with a plain reason.
     """
 
     targets: frozenset[str] = frozenset()
     retries: int = 5
+    backoff_s: float = 30.0
+    sender: Callable[[], Any] | None = None
 
-
-class PostArgs(BaseModel):
-    """Arguments of an outbound webhook."""
-
-    target: str = Field(
-        min_length=1, max_length=200, description="The name of a configured webhook target, e.g. crm"
-    )
-    payload: dict[str, Any] = Field(description="The JSON object to POST")
-
-    @field_validator("payload")
-    @classmethod
-    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
-        size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
-        if size > MAX_PAYLOAD_BYTES:
-            raise ValueError(f"the payload is {size:,} bytes; at most {MAX_PAYLOAD_BYTES:,}")
-        return value
+    @property
+    def retry(self) -> Retry:
+        """Return the post job's retries (its kind is built with them and ``post`` enqueues with them)."""
+        return Retry(self.retries, self.backoff_s)
 
 
 def operations(config: WebhooksConfig) -> list[Operation[Any]]:
@@ -74,7 +69,7 @@ def operations(config: WebhooksConfig) -> list[Operation[Any]]:
             key=ctx.idempotency_key,
             args=args.model_dump(mode="json"),
             conversation=ctx.conversation,
-            max_attempts=config.retries + 1,
+            max_attempts=config.retry.max_attempts,
         )
         return Outcome(
             text=f"Webhook to {args.target} queued (job {job.id}); it is sent once and cannot be undone.",
@@ -97,3 +92,47 @@ def operations(config: WebhooksConfig) -> list[Operation[Any]]:
             precheck=check,
         )
     ]
+
+
+NOT_SET_UP = (
+    'No webhook targets are set up: name them in COO_WEBHOOKS, e.g. {"crm": {"url": "https://…", "secret": "…"}}.'
+)
+
+
+def _webhook(m: re.Match[str]) -> RawProposal:
+    try:
+        payload: Any = json.loads(m["json"])
+    except ValueError:
+        payload = m["json"]  # not JSON: the schema refuses it with a clear reason
+    return RawProposal("webhooks.post", {"target": m["target"], "payload": payload})
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(re.compile(r"^webhook\s+(?P<target>\S+)\s+(?P<json>\{.*\})\s*$", re.I | re.S), _webhook),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "webhook <target> <json>",
+        "POST a JSON object to a configured target (asks first)",
+        ('webhook crm {"a": 1}',),
+    ),
+)
+
+
+def spec(deps: Deps, config: WebhooksConfig | None = None) -> AgentSpec:
+    """Return the webhooks agent (not set up without targets in COO_WEBHOOKS)."""
+    retry = (config or WebhooksConfig()).retry
+    return AgentSpec(
+        name=AGENT,
+        operations=tuple(operations(config)) if config is not None else (),
+        jobs=(
+            post_webhook_kind(
+                config.sender if config else None, retries=retry.max_retries, backoff_s=retry.backoff_s
+            ),
+        ),
+        enqueues=(POST_KIND,),
+        rules=RULES,
+        help=HELP,
+        not_set_up=None if config is not None else NOT_SET_UP,
+    )

@@ -1,8 +1,8 @@
-"""The bookkeeping agent: expenses, income, the balance, and reversals, as double-entry journal entries.
+"""The bookkeeping agent's journal: expenses, income, the balance, and reversals, as double-entry entries.
 
 Expense: debit Expenses:<category>, credit Cash. Income: debit Cash, credit Revenue. Undo posts the
-reversal (every line swapped). Invoices are in `agents.invoicing`, the monthly summary in
-`agents.ledger_summary`.
+reversal (every line swapped). Invoices are in `agents.bookkeeping.invoicing`, the monthly summary in
+`agents.bookkeeping.ledger_summary`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Sending an email cannot be taken back, so it always needs approval. Once approve
 it is scheduled as a delayed job (``run_at`` = now + the undo window), in the same transaction as the
 event that records it. Until the window closes, Undo cancels the job (a conditional UPDATE that only
 succeeds while the job has not started); after that, Undo says it is too late and changes nothing.
-The job itself is run by the ``outreach.send_email`` actor (see ``graph/actors.py``).
+The job itself is run by the ``outreach.send_email`` actor (see ``agents/outreach/send.py``).
 """
 
 from __future__ import annotations
@@ -15,20 +15,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session
 
-from agents.contract import ExecContext, Operation, Outcome, SideEffect
-from agents.crm_schemas import EMAIL
+from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import NotReversible
+from agents.jobkind import Retry
+from agents.outreach.recipients import recipient_check
+from agents.outreach.send import SEND_KIND, SEND_RETRY, EmailArgs, send_email_kind
+from agents.phrasings import Phrasing, phrasing
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
+from connectors.email import Mailer
 from memory import jobs
 from memory.job_tables import Job
 from memory.tables import utcnow
 
 AGENT = "outreach"
-SEND_KIND = "outreach.send_email"
 NOT_SET_UP = "email is not set up (set SMTP_URL and COO_EMAIL_FROM, then restart)"
-SEND_RETRIES = 3  # a mail server that is down for a while gets four tries in all
 
 
 @dataclass(frozen=True)
@@ -40,37 +42,16 @@ class OutreachConfig:
         email_ready: Whether a mail server and a sender are configured.
         tz: The operator's time zone, for the times shown.
         clock: The time (tests may control it).
+        mailer: The SMTP mailer the send job uses (None: the job fails with a plain reason).
+        retry: The send job's retries.
     """
 
     undo_window_s: float = 60.0
     email_ready: bool = False
     tz: tzinfo = UTC
     clock: Callable[[], datetime] = utcnow
-
-
-class EmailArgs(BaseModel):
-    """Arguments of an outbound email."""
-
-    to: str = Field(max_length=254, description="Recipient address, e.g. dana@example.org")
-    subject: str = Field(min_length=1, max_length=200, description="Subject line")
-    body: str = Field(min_length=1, max_length=20_000, description="Plain-text body")
-    draft_id: int | None = Field(
-        default=None, ge=1, description="The draft this sends, marked sent once it goes out (else omit)"
-    )
-
-    @field_validator("to")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        if not re.fullmatch(EMAIL, value):
-            raise ValueError(f"{value[:80]!r} is not an email address (like dana@example.org)")
-        return value
-
-    @field_validator("subject")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        if "\r" in value or "\n" in value:
-            raise ValueError("the subject must be one line")
-        return value
+    mailer: Mailer | None = None
+    retry: Retry = SEND_RETRY
 
 
 def _clock_text(at: datetime, tz: tzinfo) -> str:
@@ -95,7 +76,7 @@ def operations(config: OutreachConfig) -> list[Operation[Any]]:
             args=args.model_dump(),
             conversation=ctx.conversation,
             run_at=send_at,
-            max_attempts=SEND_RETRIES + 1,
+            max_attempts=config.retry.max_attempts,
         )
         when = _clock_text(send_at, config.tz)
         return Outcome(
@@ -147,3 +128,53 @@ def _too_late(job: Job | None, to: str, until: datetime, tz: tzinfo) -> str:
     if job is not None and job.status == "cancelled":
         return f"The email to {to} was already cancelled."
     return f"Too late: the undo window closed at {_clock_text(until, tz)}; the email to {to} is being sent."
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        re.compile(r"^email\s+(?P<to>\S+@\S+)\s+(?P<subject>[^:]+):\s*(?P<body>.*)$", re.I | re.S),
+        lambda m: RawProposal(
+            "outreach.send_email", {"to": m["to"], "subject": m["subject"].strip(), "body": m["body"].strip()}
+        ),
+    ),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry(
+        "email <address> <subject>: <body>",
+        "send an email (asks first; Undo until it goes out)",
+        ("email dana@example.org Invoice: attached",),
+    ),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "outreach.send_email",
+        "email {email} {subject}: {body}",
+        "write",
+        (
+            "send an email to jordan@example.org saying hello",
+            "write to alex@acme.com about the invoice",
+            "mail bob@example.com: see you tomorrow",
+            "email chris@example.net that the report is ready",
+        ),
+        words="email mail",
+    ),
+)
+
+
+def spec(deps: Deps, config: OutreachConfig | None = None) -> AgentSpec:
+    """Return the outreach agent (no operations without its config: email sending is set up in bot/)."""
+    ops = tuple(operations(config)) if config is not None else ()
+    config = config or OutreachConfig(tz=deps.tz)
+    return AgentSpec(
+        name=AGENT,
+        operations=ops,
+        jobs=(send_email_kind(config.mailer, config.tz, retry=config.retry),),
+        # an unknown recipient is asked about, or denied if the run read untrusted content
+        checks=(recipient_check(deps.db),) if deps.db is not None else (),
+        enqueues=(SEND_KIND,),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+    )

@@ -19,8 +19,10 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session
 
-from agents.contract import Action, ExecContext, Operation, Outcome, SideEffect
+from agents.contract import Action, ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import ConnectorFailed
+from agents.phrasings import Phrasing, phrasing
+from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from connectors.calendar import CalDavCalendar, CalendarEvent, CalendarReader, NewEvent
 from connectors.errors import CalendarError
 from memory.tables import utcnow
@@ -293,3 +295,98 @@ def operations(config: CalendarConfig) -> list[Operation[Any]]:
             precheck=writable,
         ),
     ]
+
+
+NOT_SET_UP = "No calendar is set up: set COO_CALENDAR_ICS (a feed, read-only) or COO_CALDAV_URL (read and write)."
+_DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|today|tomorrow)"
+_CLOCK = r"(?P<clock>\d{1,2}[:.]\d{2})"
+_LENGTH = r"(?:(?P<hours>\d{1,3})h(?P<hmin>\d{1,2})?m?|(?P<mins>\d{1,4})\s*(?:m|min|mins|minutes))"
+
+
+def _minutes(m: re.Match[str]) -> int:
+    if m["hours"]:
+        return int(m["hours"]) * 60 + int(m["hmin"] or 0)
+    return int(m["mins"]) if m["mins"] else 60  # no length given: an hour
+
+
+def _event(m: re.Match[str]) -> RawProposal:
+    """Build calendar.create_event; ``today``/``tomorrow`` are resolved by the agent in COO_TIMEZONE."""
+    args: dict[str, object] = {
+        "title": m["title"].strip(),
+        "start": f"{m['date'].lower()} {m['clock'].replace('.', ':').zfill(5)}",
+        "duration_minutes": _minutes(m),
+    }
+    if m["place"]:
+        args["location"] = m["place"].strip()
+    return RawProposal("calendar.create_event", args)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        re.compile(
+            r"^(?:next|agenda|upcoming|what'?s next)(?:\s+(?P<days>\d{1,2})\s*(?:d|days?)?)?\??$", re.I
+        ),
+        lambda m: RawProposal("calendar.upcoming", {"days": int(m["days"])} if m["days"] else {}),
+    ),
+    Rule(
+        re.compile(
+            rf"^(?:event|meeting|meet)\s+{_DATE}\s+(?:at\s+)?{_CLOCK}(?:\s+(?:for\s+)?{_LENGTH})?"
+            r"\s+(?P<title>[^@]+?)(?:\s+@\s*(?P<place>.+))?$",
+            re.I,
+        ),
+        _event,
+    ),
+)
+
+HELP: tuple[HelpEntry, ...] = (
+    HelpEntry("next / agenda [days]", "the calendar's next events (default: 7 days)", ("next", "agenda 3")),
+    HelpEntry(
+        "event <YYYY-MM-DD|today|tomorrow> <HH:MM> [45m|1h30] <title> [@ place]",
+        "add an event (asks first)",
+        ("event tomorrow 9:00 30m Dentist @ Main St",),
+    ),
+)
+
+PHRASINGS: tuple[Phrasing, ...] = (
+    phrasing(
+        "calendar.upcoming",
+        "agenda {days?}",
+        "read",
+        (
+            "what's on my calendar",
+            "what meetings do I have this week",
+            "show my schedule",
+            "am I free tomorrow",
+            "upcoming events",
+            "what's coming up in the next 3 days",
+        ),
+        words="agenda calendar upcoming",
+    ),
+    phrasing(
+        "calendar.create_event",
+        "event {date} {clock} {title}",
+        "write",
+        (
+            "schedule a call with Jordan tomorrow at 3pm",
+            "book a meeting on 2026-12-10 at 10:00",
+            "put lunch with Alex on my calendar friday at noon",
+            "add an event today at 16:30 review",
+            "set up a meeting monday 9am planning",
+        ),
+        "schedule book put set up add an a on my calendar event at for",
+        words="schedule meeting event",
+    ),
+)
+
+
+def spec(deps: Deps, config: CalendarConfig | None = None) -> AgentSpec:
+    """Return the calendar agent (not set up without an ICS feed or CalDAV)."""
+    return AgentSpec(
+        name=AGENT,
+        operations=tuple(operations(config)) if config is not None else (),
+        rules=RULES,
+        help=HELP,
+        phrasings=PHRASINGS,
+        checks=(policy_check(config),) if config is not None else (),
+        not_set_up=None if config is not None else NOT_SET_UP,
+    )
