@@ -76,6 +76,7 @@ def build_server(app: App, mounts: list[Mount]) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(warm_up, app)
         for m in mounts:
             for hook in m.startup:
                 await hook()
@@ -98,6 +99,22 @@ def build_server(app: App, mounts: list[Mount]) -> Starlette:
         BodyGuard, max_bytes=settings.coo_max_body_bytes, timeout_s=settings.coo_body_timeout_s
     )
     return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
+
+
+def warm_up(app: App) -> None:
+    """Load the local embedding model before the first request, not inside the first turns.
+
+    It loads on first use, which is the first turn that reads the knowledge store: loading it (seconds
+    of pure-Python tokenizer set-up) while a burst of requests waits for their acknowledgements held the
+    GIL against them. A remote embedder is left alone (warming it would be a paid call).
+    """
+    from memory.knowledge.embedders import UseEmbedder
+
+    if isinstance(app.embedder, UseEmbedder):
+        try:
+            app.embedder.embed(["warm up"])
+        except Exception:  # noqa: BLE001 - the first turn that needs it reports the failure
+            log.warning("the local embedding model did not load at start", exc_info=True)
 
 
 def configured_mounts(app: App) -> list[Mount]:

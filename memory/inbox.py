@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -31,24 +32,30 @@ def record(
     text: str,
     meta: dict[str, Any] | None = None,
 ) -> bool:
-    """Record a delivery; return False when it was seen before (nothing is written then)."""
+    """Record a delivery; return False when it was seen before (nothing is written then).
+
+    One statement (an INSERT that skips a delivery id already there) in a transaction of its own: this
+    is the write an acknowledgement waits for, so it holds the database's write turn as briefly as it can.
+    """
+    row = InboxItem(
+        delivery_id=delivery_id,
+        channel=channel,
+        conversation=conversation,
+        actor=actor,
+        text=text,
+        meta=meta or {},
+    )
+    values = {c.name: getattr(row, c.name) for c in _INBOX.columns}
     try:
         with transaction(engine) as s:
-            if s.get(InboxItem, delivery_id) is not None:
-                return False
-            s.add(
-                InboxItem(
-                    delivery_id=delivery_id,
-                    channel=channel,
-                    conversation=conversation,
-                    actor=actor,
-                    text=text,
-                    meta=meta or {},
-                )
-            )
-        return True
+            insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+            stmt = insert(_INBOX).values(values).on_conflict_do_nothing(index_elements=["delivery_id"])
+            return s.execute(stmt.returning(_INBOX.c.delivery_id)).first() is not None
     except IntegrityError:
         return False
+
+
+_INBOX: Any = InboxItem.__table__  # type: ignore[attr-defined]
 
 
 def claim(

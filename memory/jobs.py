@@ -70,10 +70,7 @@ def enqueue(
         max_attempts: Attempts before it becomes a dead letter.
         job_id: A pre-chosen id (when a message about the job was posted before it existed).
     """
-    existing = by_key(session, key)
-    if existing is not None:
-        return existing
-    job = Job(
+    row = Job(
         key=key,
         kind=kind,
         args=args or {},
@@ -82,11 +79,30 @@ def enqueue(
         max_attempts=max_attempts,
     )
     if job_id is not None:
-        job.id = job_id
-    session.add(job)
-    session.flush()
+        row.id = job_id
+    # One statement: the insert skips a key that exists (committed, or earlier in this transaction),
+    # instead of a lookup first and an insert after (a round trip less on every enqueue).
+    values = {c.name: getattr(row, c.name) for c in _JOBS.columns}
+    stmt = _dialect_insert(session)(Job).values(values).on_conflict_do_nothing(index_elements=["key"])
+    job = (
+        session.execute(stmt.returning(Job), execution_options={"populate_existing": True}).scalars().first()
+    )
+    if job is None:
+        existing = by_key(session, key)
+        assert existing is not None, f"job key {key!r} conflicted but is not there"
+        return existing
     session.info.setdefault(_PENDING, []).append(Enqueued(job.id, job.kind, job.run_at))
     return job
+
+
+_JOBS: Any = Job.__table__  # type: ignore[attr-defined]
+
+
+def _dialect_insert(session: Session) -> Any:
+    """Return the INSERT construct of the session's database (both have ON CONFLICT DO NOTHING)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def on_commit(engine: Engine, listener: Listener) -> None:
@@ -181,27 +197,30 @@ def recent_dead(engine: Engine, since: datetime, limit: int = 10) -> list[Job]:
 
 def claim(engine: Engine, job_id: str, *, worker: str, lease: timedelta, now: datetime) -> Job | None:
     """Take a job for one attempt; None when it is finished, not due, or held under a live lease."""
-    with transaction(engine) as s:
-        changed = s.execute(
-            update(Job)
-            .where(col(Job.id) == job_id, col(Job.attempts) < col(Job.max_attempts))
-            .where(
-                or_(
-                    and_(col(Job.status) == "queued", col(Job.run_at) <= now),
-                    and_(col(Job.status) == "running", col(Job.lease_until) < now),
+    with transaction(engine) as s:  # one statement: the conditional UPDATE returns the claimed row
+        return (
+            s.execute(
+                update(Job)
+                .where(col(Job.id) == job_id, col(Job.attempts) < col(Job.max_attempts))
+                .where(
+                    or_(
+                        and_(col(Job.status) == "queued", col(Job.run_at) <= now),
+                        and_(col(Job.status) == "running", col(Job.lease_until) < now),
+                    )
                 )
+                .values(
+                    status="running",
+                    attempts=col(Job.attempts) + 1,
+                    worker=worker,
+                    lease_until=now + lease,
+                    started_at=now,
+                )
+                .returning(Job),
+                execution_options={"populate_existing": True},
             )
-            .values(
-                status="running",
-                attempts=col(Job.attempts) + 1,
-                worker=worker,
-                lease_until=now + lease,
-                started_at=now,
-            )
-        ).rowcount  # type: ignore[attr-defined]
-        if not changed:
-            return None
-        return s.get(Job, job_id)
+            .scalars()
+            .first()
+        )
 
 
 def extend(engine: Engine, leases: Sequence[tuple[str, int]], *, worker: str, until: datetime) -> int:

@@ -7,7 +7,7 @@ rare words weigh more than common ones (BM25 on SQLite, ts_rank_cd weighted by I
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from memory.terms import terms
 
@@ -37,12 +37,17 @@ def fts5_query(words: list[str]) -> str:
 
 def search(engine: Engine, query: str, n: int) -> list[tuple[int, float]]:
     """Return up to ``n`` (item id, score) pairs for a query, best first; higher scores are better."""
+    with engine.connect() as conn:
+        return search_on(conn, query, n)
+
+
+def search_on(conn: Connection, query: str, n: int) -> list[tuple[int, float]]:
+    """`search` on an open connection (a hybrid search reads both sides and the rows on one)."""
     words = terms(query)
     if not words or n <= 0:
         return []
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            rows = conn.execute(_POSTGRES, {"words": words, "n": n}).all()
-        else:
-            rows = conn.execute(_SQLITE, {"q": fts5_query(words), "n": n}).all()
-    return [(int(r.id), float(r.score)) for r in rows]
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_POSTGRES, {"words": words, "n": n}).all()
+    else:
+        rows = conn.execute(_SQLITE, {"q": fts5_query(words), "n": n}).all()
+    return [(int(r[0]), float(r[1])) for r in rows]

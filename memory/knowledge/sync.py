@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import ColumnElement, Table, and_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from memory.db import transaction
@@ -31,6 +31,7 @@ ITEMS: Table = KnowledgeItem.__table__  # type: ignore[attr-defined]
 META: Table = KnowledgeMeta.__table__  # type: ignore[attr-defined]
 T, M = ITEMS.c, META.c
 PAGE = 2000
+GENERATION = select(M.generation).where(M.id == "default")  # built once: a search reads it every time
 
 
 def fingerprint(embedder: Embedder) -> str:
@@ -75,10 +76,12 @@ class IndexKeeper:
             T.vector.is_not(None),
         )
 
-    def read_generation(self) -> int:
-        """Return the store's generation as committed now."""
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(M.generation).where(M.id == "default")).scalar_one())
+    def read_generation(self, conn: Connection | None = None) -> int:
+        """Return the store's generation as committed now (on ``conn`` when given)."""
+        if conn is not None:
+            return int(conn.execute(GENERATION).scalar_one())
+        with self.engine.connect() as own:
+            return int(own.execute(GENERATION).scalar_one())
 
     def open(self, store_id: str) -> None:
         """Re-embed rows from another embedder, then load or rebuild the index and reconcile it."""
@@ -190,17 +193,23 @@ class IndexKeeper:
                 log.info("knowledge index caught up %d vectors from SQL", len(missing))
             self._maybe_compact()
 
-    def refresh(self) -> None:
-        """Catch up with rows changed since the last look (by this or any other process)."""
-        gen = self.read_generation()
+    def refresh(self, conn: Connection | None = None) -> None:
+        """Catch up with rows changed since the last look (by this or any other process).
+
+        Args:
+            conn: An open connection to read on (a search's own), else one is taken from the pool.
+        """
+        gen = self.read_generation(conn)
         if gen == self.generation:
             return
         with self.lock:
             since = self.generation
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(T.id, T.deleted_at, T.embed_model, T.embed_version, T.vector).where(T.rev > since)
-                ).all()
+            q = select(T.id, T.deleted_at, T.embed_model, T.embed_version, T.vector).where(T.rev > since)
+            if conn is not None:
+                rows = conn.execute(q).all()
+            else:
+                with self.engine.connect() as own:
+                    rows = own.execute(q).all()
             current = (self.embedder.name, self.embedder.version)
             add_ids, add_vecs = [], []
             for r in rows:
