@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,20 +160,19 @@ def check_model(s: Settings, client: httpx.Client) -> Check:
         return Check(
             "model", False, f"model {s.coo_model!r} is not served there", "set COO_MODEL to one it serves"
         )
-    # One real tool call: the planner only works if the model calls tools when asked to.
-    data, wrong = _completion(
-        s,
-        client,
-        base,
-        headers,
-        {
-            "messages": [{"role": "user", "content": "Call the ping tool with ok=true."}],
-            "tools": [PING_TOOL],
-            "tool_choice": "required",
-            "temperature": 0,
-            "limit": 64,
-        },
-    )
+    # One real tool call: the planner only works if the model calls tools when asked to. Servers that
+    # refuse ``tool_choice: "required"`` (llama-cpp-python's function-calling format takes only "auto" or
+    # a named function) are asked again with the tool named.
+    ping = {
+        "messages": [{"role": "user", "content": "Call the ping tool with ok=true."}],
+        "tools": [PING_TOOL],
+        "temperature": 0,
+        "limit": 64,
+    }
+    data, wrong = _completion(s, client, base, headers, {**ping, "tool_choice": "required"})
+    if data is None and not wrong.startswith(base):  # it answered, but not to "required"
+        named = {"type": "function", "function": {"name": "ping"}}
+        data, _ = _completion(s, client, base, headers, {**ping, "tool_choice": named})
     if data is None:
         return Check("model", False, wrong, fix_url)
     calls = data["choices"][0]["message"].get("tool_calls") or []
@@ -189,6 +189,10 @@ def check_model(s: Settings, client: httpx.Client) -> Check:
     from graph.prompts import render_planner_system  # noqa: PLC0415
 
     registry = default_registry()
+    tools = tool_specs(registry)
+    # A named tool, the one with the fewest arguments: the prompt holds every tool, and the answer stays
+    # within the token limit (llama.cpp's "auto" ignores max_tokens while it writes a call's arguments).
+    simplest = min(tools, key=lambda t: len(json.dumps(t["function"]["parameters"])))
     data, wrong = _completion(
         s,
         client,
@@ -199,8 +203,8 @@ def check_model(s: Settings, client: httpx.Client) -> Check:
                 {"role": "system", "content": render_planner_system(registry.prompts())},
                 {"role": "user", "content": "balance"},
             ],
-            "tools": tool_specs(registry),
-            "tool_choice": "auto",
+            "tools": tools,
+            "tool_choice": {"type": "function", "function": {"name": simplest["function"]["name"]}},
             "temperature": 0,
             "limit": 1,
         },

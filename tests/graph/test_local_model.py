@@ -57,6 +57,8 @@ def broken_server(kind: str) -> Starlette:
             return HTMLResponse("<html><body><h1>Welcome to nginx!</h1></body></html>")
         if kind == "wrong-shape":
             return JSONResponse({"result": "ok", "text": "hi"})
+        if kind == "malformed-json":  # cut off mid-body, as a proxy that dropped the connection leaves it
+            return Response('{"id": "chatcmpl-1", "choices": [{"message": {"role": "assist', media_type="application/json")
         if kind == "empty":
             return JSONResponse(_completion({"role": "assistant", "content": ""}))
         raise AssertionError(kind)
@@ -130,6 +132,7 @@ def test_html_escaped_model_text_is_unescaped_once(app_factory, fake_openai):
         ("400-context", "longer than the model's context"),
         ("html", "not a chat completion"),
         ("wrong-shape", "not a chat completion"),
+        ("malformed-json", "not a chat completion"),
         ("empty", "answered nothing"),
     ],
 )
@@ -195,6 +198,7 @@ def test_exact_commands_never_reach_a_broken_model(app_factory):
     [
         ("html", "not JSON"),
         ("wrong-shape", "not a chat completion"),
+        ("malformed-json", "not a chat completion"),
         ("400-context", "context"),
         ("empty", "tool call"),
     ],
