@@ -13,13 +13,15 @@ from bot.doctor import check_model
 from tests.conftest import make_settings
 from tests.llama.conftest import MODEL, LlamaServer, Proxy
 
-pytestmark = [pytest.mark.llama, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = pytest.mark.llama
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _settings(base_url: str, **more: Any) -> dict[str, Any]:
     return {"openai_base_url": base_url, "coo_model": MODEL, "coo_model_local": True, **more}
 
 
+@SQLITE
 def test_exact_commands_work_with_the_model_configured(app_factory, proxy: Proxy):
     app = app_factory(settings=_settings(proxy.url + "/v1"))
     session = ConsoleSession(app)
@@ -31,6 +33,7 @@ def test_exact_commands_work_with_the_model_configured(app_factory, proxy: Proxy
     assert proxy.completions() == []  # the grammar answered: the model was never asked
 
 
+@SQLITE
 def test_the_model_receives_the_tools(app_factory, proxy: Proxy, llama_server: LlamaServer):
     app = app_factory(settings=_settings(proxy.url + "/v1", coo_max_output_tokens=48))
     replies = ConsoleSession(app).send("remind me to call the bank about the card tomorrow")
@@ -46,6 +49,7 @@ def test_the_model_receives_the_tools(app_factory, proxy: Proxy, llama_server: L
     assert with_tools - without.json()["usage"]["prompt_tokens"] > tool_words
 
 
+@SQLITE
 def test_a_wrong_base_url_falls_back_to_the_rules_with_a_clear_message(app_factory, llama_server: LlamaServer):
     # The server's root, without /v1: its answer is a 404.
     app = app_factory(settings=_settings(llama_server.url, coo_rules_first=False))
