@@ -15,7 +15,7 @@ from agents.money import set_currency
 from agents.registry import Registry
 from agents.tasks import TasksConfig
 from bot.calendars import build_calendar
-from bot.costs import build_cache, build_ladder, build_ledger
+from bot.costs import build_cache, build_ladder, build_ledger, routed
 from bot.intents import build_rules
 from bot.jobs import build_jobs, outreach_config
 from bot.refusals import Refusals
@@ -118,7 +118,7 @@ class App:
         context = None
         if not isinstance(planner, RulePlanner) and (self.ladder is None or settings.model_configured):
             budget = Budget(total_tokens=settings.coo_context_tokens)
-            context = ContextBuilder(knowledge=self.knowledge, db=self.db, budget=budget)
+            context = ContextBuilder(knowledge=self.knowledge, db=self.db, budget=budget, **routed(self.ladder))
         # Connectors' own rules (recipient and URL allowlists) join whatever policy was given.
         from bot.checks import policy_checks
 

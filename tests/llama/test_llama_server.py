@@ -7,9 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import Session, col, select
 
 from bot.console import ConsoleSession
 from bot.doctor import check_model
+from bot.runs_view import trace_text
+from memory.tables import Run
 from tests.conftest import make_settings
 from tests.llama.conftest import MODEL, LlamaServer, Proxy
 
@@ -47,6 +50,24 @@ def test_the_model_receives_the_tools(app_factory, proxy: Proxy, llama_server: L
     with_tools = call.answer["usage"]["prompt_tokens"]
     tool_words = sum(len(str(t)) for t in call.body["tools"]) // 8  # a low bound on their tokens
     assert with_tools - without.json()["usage"]["prompt_tokens"] > tool_words
+
+
+@SQLITE
+def test_a_runaway_generation_is_cut_by_max_tokens(app_factory, proxy: Proxy):
+    app = app_factory(settings=_settings(proxy.url + "/v1", coo_max_output_tokens=24))
+    replies = ConsoleSession(app).send("Write me a very long poem about the sea, at least two thousand words.")
+    assert replies and all("Traceback" not in r.text for r in replies)
+    [call] = proxy.completions()
+    # A chat line is routed to no agent: no tools, and llama.cpp honours max_tokens.
+    assert "tools" not in call.body and call.body["max_tokens"] == 24
+    usage = call.answer["usage"]
+    assert call.answer["choices"][0]["finish_reason"] == "length" and usage["completion_tokens"] == 24
+    # `coo trace` shows exactly what the server counted.
+    with Session(app.db) as s:
+        run = s.exec(select(Run).order_by(col(Run.created_at).desc())).first()
+    assert run is not None
+    trace = trace_text(app, run.id) or ""
+    assert f"model={MODEL} in={usage['prompt_tokens']} out=24 $0.00000" in trace, trace
 
 
 @SQLITE
