@@ -221,6 +221,47 @@ def check_model(s: Settings, client: httpx.Client) -> Check:
     return Check("model", True, f"{base} serves {s.coo_model} and calls tools{size}{hint}")
 
 
+def check_placement(s: Settings, client: httpx.Client) -> Check | None:
+    """Check COO_PLACEMENT: agents that exist, endpoints that are named and answer, sensitive ones local."""
+    if not s.coo_placement:
+        return None
+    from agents.catalog import default_registry  # noqa: PLC0415
+    from graph.placement import known_agents  # noqa: PLC0415
+
+    placement = s.placement()
+    # The agents every App has, and those it adds once configured (memory, research, email, calendar, hooks).
+    known = {
+        *known_agents(default_registry().offered()),
+        "knowledge",
+        "research",
+        "outreach",
+        "calendar",
+        "webhooks",
+    }
+    problems = placement.problems(known, s.model_local)
+    for name, spec in placement.endpoints.items():
+        base = spec.base_url.rstrip("/")
+        try:
+            r = client.get(f"{base}/models")
+            ok = r.status_code < 400 and r.headers.get("content-type", "").startswith("application/json")
+        except httpx.HTTPError as exc:
+            problems.append(f"endpoint {name!r} at {base} is unreachable ({type(exc).__name__})")
+            continue
+        if not ok:
+            problems.append(
+                f"endpoint {name!r}: {base}/models is not an OpenAI-compatible API ({r.status_code})"
+            )
+    if problems:
+        return Check("placement", False, "; ".join(problems), "fix COO_PLACEMENT (see README, Placement)")
+    sensitive = ", ".join(placement.sensitive()) or "none"
+    queues = ", ".join(placement.queues())
+    return Check(
+        "placement",
+        True,
+        f"{len(placement.agents)} agent(s) placed; sensitive: {sensitive}; queues: {queues}",
+    )
+
+
 def check_slack(s: Settings, client: httpx.Client) -> Check | None:
     """Call auth.test with the bot token."""
     if not s.slack_bot_token:
@@ -302,6 +343,7 @@ def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
             lambda: check_database(s),
             lambda: check_broker(s),
             lambda: check_model(s, client),
+            lambda: check_placement(s, client),
             lambda: check_slack(s, client),
             lambda: check_telegram(s, client),
             lambda: check_calendar(s),
