@@ -138,6 +138,9 @@ def status(app: App, actor: str, args: str = "") -> list[Reply]:
             f"  {r.id} {why} since {r.created_at:%Y-%m-%d %H:%M} {r.input[:50]!r}" for r, why in st["stuck"]
         ]
     lines.append(deliveries_line(app.db))
+    from bot.worker import waiting_lines  # jobs whose queue no live worker takes
+
+    lines += waiting_lines(app)
     runs = recent_run_costs(app.db, 5)
     if runs:
         lines.append("Recent runs (cost, served by):")

@@ -254,7 +254,7 @@ def check_placement(s: Settings, client: httpx.Client) -> Check | None:
     if problems:
         return Check("placement", False, "; ".join(problems), "fix COO_PLACEMENT (see README, Placement)")
     sensitive = ", ".join(placement.sensitive()) or "none"
-    queues = ", ".join(placement.queues())
+    queues = ", ".join(placement.queues()) or "the job kinds' own"
     return Check(
         "placement",
         True,

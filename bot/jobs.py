@@ -35,6 +35,7 @@ from graph.jobs.kinds import JobContext, JobKind, JobResult
 from graph.jobs.queue import JobQueue
 from graph.jobs.runner import Lease
 from graph.jobs.workers import Workers
+from graph.placement import placed_kinds
 from graph.reminders import remind_kind
 from graph.summary import ModelSummariser, Summariser
 from memory.tables import new_id
@@ -123,6 +124,7 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         tz=tz,
         summariser=build_summariser(settings, app.ledger),
         calendar=digest_calendar(app.calendar),
+        waiting=lambda: waiting_lines(app),
     )
     from bot.research import research_kind_for
 
@@ -137,7 +139,7 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
     queue = JobQueue(
         app.db,
         broker,
-        kinds,
+        placed_kinds(kinds, settings.placement()),  # COO_PLACEMENT moves an agent's jobs to its queue
         notifier,
         worker=worker_name(),
         shared_broker=shared,
@@ -145,6 +147,20 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         stale_s=max(settings.coo_job_lease_s * 2, 10.0),
     )
     return notifier, queue
+
+
+def waiting_lines(app: App) -> list[str]:
+    """Return a line per queue whose jobs wait for a worker that is not running."""
+    from bot.worker import waiting_lines as lines
+
+    return lines(app)
+
+
+def worker_placement(app: App, periodic: list[Any]) -> dict[str, Any]:
+    """Return the queues this process's workers take and their periodic tasks (with the presence beat)."""
+    from bot.worker import placement_options
+
+    return placement_options(app, periodic)
 
 
 def start_workers(app: App) -> Workers:
@@ -162,7 +178,10 @@ def start_workers(app: App) -> Workers:
         )
         periodic.append(scheduler.tick)
     workers = Workers(
-        app.jobs, threads=settings.coo_job_threads, tick_s=settings.coo_job_tick_s, periodic=periodic
+        app.jobs,
+        threads=settings.coo_job_threads,
+        tick_s=settings.coo_job_tick_s,
+        **worker_placement(app, periodic),
     )
     return workers.start()
 

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # Per agent: which model endpoint plans for it, which queue runs its jobs, whether it is sensitive
     # (graph/placement.py): JSON, TOML, or a path to a .json/.toml file.
     coo_placement: str | None = None
+    # The job queues this process's workers take (`coo worker --queues local`); empty: see bot/worker.py
+    coo_worker_queues: Annotated[list[str], NoDecode] = Field(default_factory=list)
     coo_tiktoken_encoding: str | None = None  # e.g. o200k_base, where tiktoken can load it
     coo_history_turns: int = Field(default=10, ge=0)
     coo_approval_ttl_s: float = 7 * 24 * 3600
@@ -133,7 +135,7 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "coo"
 
-    @field_validator("coo_operators", "coo_fetch_allow_networks", mode="before")
+    @field_validator("coo_operators", "coo_fetch_allow_networks", "coo_worker_queues", mode="before")
     @classmethod
     def _split_operators(cls, value: object) -> object:
         if isinstance(value, str):

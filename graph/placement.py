@@ -26,13 +26,14 @@ from __future__ import annotations
 import json
 import threading
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+K = TypeVar("K")
 DEFAULT = "default"  # the endpoint of OPENAI_BASE_URL/COO_MODEL, and Dramatiq's default queue
 QUEUE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"
 
@@ -54,7 +55,7 @@ class AgentPlacement(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     endpoint: str = DEFAULT
-    queue: str = Field(default=DEFAULT, pattern=QUEUE_PATTERN)
+    queue: str | None = Field(default=None, pattern=QUEUE_PATTERN)  # None: the job kind's own queue
     sensitive: bool = False
 
 
@@ -70,8 +71,8 @@ class Placement(BaseModel):
         """Return an agent's placement (the defaults when it has none)."""
         return self.agents.get(agent) or AgentPlacement()
 
-    def queue_of(self, agent: str) -> str:
-        """Return the queue that runs an agent's jobs."""
+    def queue_of(self, agent: str) -> str | None:
+        """Return the queue that runs an agent's jobs (None: its job kinds' own)."""
         return self.of(agent).queue
 
     def sensitive(self) -> tuple[str, ...]:
@@ -79,8 +80,8 @@ class Placement(BaseModel):
         return tuple(sorted(a for a, p in self.agents.items() if p.sensitive))
 
     def queues(self) -> tuple[str, ...]:
-        """Return every queue named, the default one first."""
-        return tuple(dict.fromkeys([DEFAULT, *(p.queue for p in self.agents.values())]))
+        """Return the queues the placement names, sorted."""
+        return tuple(sorted({p.queue for p in self.agents.values() if p.queue}))
 
     def is_local(self, endpoint: str, default_local: bool) -> bool:
         """Tell whether an endpoint is marked local."""
@@ -262,7 +263,10 @@ def known_agents(offered: Iterable[Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(op.agent for op in offered))
 
 
-def queue_for(placement: Placement, kind_or_op: str, agents: Mapping[str, str] | None = None) -> str:
-    """Return the queue for a job: its agent's (``agents`` maps job kinds to agents), else the default."""
-    agent = (agents or {}).get(kind_or_op) or agent_of(kind_or_op)
-    return placement.queue_of(agent)
+def placed_kinds(kinds: Iterable[K], placement: Placement) -> list[K]:
+    """Return job kinds with the queue their agent is placed on (``outreach.send_email``: outreach's)."""
+    out = []
+    for kind in kinds:
+        queue = placement.queue_of(agent_of(str(getattr(kind, "name", ""))))
+        out.append(replace(kind, queue=queue) if queue else kind)  # type: ignore[type-var]
+    return out

@@ -132,3 +132,57 @@ def test_doctor_validates_the_placement(tmp_path, endpoints):
         and "sensitive: bookkeeping" in check.detail
         and "local" in check.detail
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_local_queue_job_is_run_only_by_the_local_worker(tmp_path, use_embedder):
+    import uuid
+
+    import redis
+
+    from bot.app import App
+    from bot.commands import status
+    from bot.jobs import REINDEX_KIND
+    from bot.worker import waiting_lines
+    from memory.job_tables import Job
+    from tests.fakes.server import wait_for
+    from tests.services import fresh_postgres_database, redis_url
+
+    url, namespace = redis_url(), f"coo-test-{uuid.uuid4().hex[:8]}"
+    placement = json.dumps({"agents": {"knowledge": {"queue": "local"}}})
+    with fresh_postgres_database() as db_url:
+        shared = {
+            "redis_url": url,
+            "coo_redis_namespace": namespace,
+            "database_url": db_url,
+            "coo_placement": placement,
+        }
+        try:
+            with App(make_settings(tmp_path / "cloud", **shared), embedder=use_embedder) as cloud:
+                workers = cloud.start_workers()
+                assert workers.queues is not None and "local" not in workers.queues and workers.queues
+                job = cloud.jobs.submit(
+                    REINDEX_KIND, key=f"reindex:{uuid.uuid4().hex}", args={}, conversation="console:t"
+                )
+                # The deployed worker is alive and does not take the local queue: the job waits, and says so.
+                wait_for(lambda: waiting_lines(cloud), timeout=30, what="the waiting line")
+                [line] = waiting_lines(cloud)
+                assert "1 job(s) waiting on queue 'local'" in line and "--queues local" in line
+                assert line in status(cloud, "console:local")[0].text
+                ticks = workers.ticks
+                wait_for(lambda: workers.ticks >= ticks + 2, timeout=30, what="two maintenance rounds")
+                assert cloud.jobs.get(job.id).status == "queued"  # type: ignore[union-attr]
+                local_settings = make_settings(tmp_path / "laptop", coo_worker_queues=["local"], **shared)
+                with App(local_settings, embedder=use_embedder) as laptop:
+                    assert laptop.start_workers().queues == {"local"}
+                    wait_for(lambda: cloud.jobs.get(job.id).status == "done", timeout=60, what="the job")  # type: ignore[union-attr]
+                    with Session(cloud.db) as s:
+                        row = s.get(Job, job.id)
+                    assert row is not None and row.worker == laptop.jobs.runner.worker
+                    wait_for(lambda: not waiting_lines(cloud), timeout=30, what="no waiting line")
+        finally:
+            client = redis.Redis.from_url(url)
+            keys = list(client.scan_iter(f"{namespace}*"))
+            if keys:
+                client.delete(*keys)
