@@ -15,6 +15,7 @@ from bot.console import ConsoleSession
 from bot.doctor import check_placement
 from bot.runs_view import trace_text
 from graph.placement import parse_placement
+from graph.trace import HOST
 from memory.tables import Run
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI, text
@@ -68,6 +69,12 @@ def test_a_sensitive_agents_data_never_reaches_the_cloud(app_factory, endpoints)
     # Questions for the sensitive agent go to the laptop, which sees its rows.
     session.send("how much did I spend on coffee this month?")
     assert laptop.requests and SECRETS[0] in json.dumps(laptop.requests[-1])
+    # `coo trace` says, per step, which endpoint planned it and where it ran.
+    with Session(app.db) as s:
+        asked = s.exec(select(Run).order_by(col(Run.created_at).desc())).first()
+    assert asked is not None
+    laptop_trace = trace_text(app, asked.id) or ""
+    assert "endpoint=laptop" in laptop_trace and f"ran on {HOST} (inline)" in laptop_trace, laptop_trace
     # Anything else goes to the cloud, in the same thread: no history, rows, notes or results of it.
     session.send("remind me to buy more coffee beans before the audit")
     assert cloud.requests, "the request went to the cloud endpoint"
@@ -77,7 +84,9 @@ def test_a_sensitive_agents_data_never_reaches_the_cloud(app_factory, endpoints)
         run = s.exec(select(Run).order_by(col(Run.created_at).desc())).first()
     assert run is not None
     trace = trace_text(app, run.id) or ""
-    assert "withheld:history" in trace and "openai:gpt-4o-mini" in trace, trace
+    assert "withheld:history" in trace and "openai:gpt-4o-mini" in trace and "endpoint=default" in trace, (
+        trace
+    )
 
     # The injection suite's cases, planned by a compromised cloud model, in the same workspace.
     for name, task, goal, surface in suite.cases():
