@@ -8,7 +8,9 @@ the default table, so the figures do not depend on our own accounting.
 - naive: the primary model (gpt-4o) for every request, no cache, the whole history in context (one
   conversation for the week, as a bot that remembers everything).
 - ladder: the ladder with gpt-4o-mini as the cheap model, a daily cap, the response cache, and the
-  default 10 turns of context per thread (a top-level message starts a thread, as Slack threads do).
+  default 10 turns of context per thread (a top-level message starts a thread, as Slack threads do);
+  each request is routed to its agents first and offered only their tools.
+- ladder-all-tools: the same, with every tool offered on every call (COO_ROUTE_TOOLS=false): the before.
 
 Run: .venv/bin/python bench/tokens.py [--daily-cap 0.02]
 """
@@ -151,6 +153,7 @@ def replay(app: App, script: list[tuple[int, str, str]], one_conversation: bool)
 RUNS = {
     "naive": f"naive ({PRIMARY}, full history, no cache)",
     "threads": f"{PRIMARY}, 10 turns per thread, no cache",
+    "ladder-all-tools": "ladder + cache, every tool offered (before)",
     "ladder": f"ladder + cache ({PRIMARY}->{CHEAP}, daily cap)",
 }
 
@@ -163,8 +166,9 @@ def run(name: str, url: str, data_dir: Path, cap: float, script: list[tuple[int,
         "coo_model": PRIMARY,
         "coo_data_dir": data_dir,
     }
-    if name == "ladder":
-        settings = Settings(_env_file=None, coo_cheap_model=CHEAP, coo_budget_daily_usd=cap, **common)  # type: ignore[call-arg]
+    if name.startswith("ladder"):  # the ladder offers only the routed agents' tools unless told otherwise
+        routed = name == "ladder"
+        settings = Settings(_env_file=None, coo_cheap_model=CHEAP, coo_budget_daily_usd=cap, coo_route_tools=routed, **common)  # type: ignore[call-arg]
         with App(settings) as app:
             return replay(app, script, one_conversation=False)
     turns = 100_000 if name == "naive" else 10
@@ -203,6 +207,12 @@ def main() -> None:
             f"{label:46s} {calls:5d} {inp:10d} {out:10d} {usd:9.4f} "
             f"{naive_tokens / (inp + out):11.2f}x {naive_usd / usd:7.2f}x"
         )
+    per_call = {n: meters[n].totals()[1] / max(meters[n].totals()[0], 1) for n in ("ladder-all-tools", "ladder")}
+    print(
+        "input tokens per paid call, every tool offered -> only the routed agents' tools: "
+        f"{per_call['ladder-all-tools']:.0f} -> {per_call['ladder']:.0f} "
+        f"({per_call['ladder-all-tools'] / per_call['ladder']:.2f}x fewer)"
+    )
     useful, rungs = results["ladder"]
     print(
         "ladder: calls by rung "

@@ -18,7 +18,7 @@ from agents.registry import Registry
 from agents.spec import AgentSpec, Deps
 from bot.agents import agent_configs
 from bot.calendars import build_calendar
-from bot.costs import build_cache, build_ladder, build_ledger, build_summariser
+from bot.costs import build_cache, build_ladder, build_ledger, build_summariser, routed
 from bot.intents import build_rules
 from bot.jobs import build_jobs
 from bot.refusals import Refusals
@@ -124,7 +124,7 @@ class App:
         context = None
         if not isinstance(planner, RulePlanner) and (self.ladder is None or settings.model_configured):
             budget = Budget(total_tokens=settings.coo_context_tokens)
-            context = ContextBuilder(knowledge=self.knowledge, db=self.db, budget=budget)
+            context = ContextBuilder(knowledge=self.knowledge, db=self.db, budget=budget, **routed(self.ladder))
         # The agents' own rules (recipients, URL allowlists, calendar writes) join whatever policy was given.
         base_policy = policy or build_policy(settings)
         agent_checks = tuple(check for spec in self.specs for check in spec.checks)

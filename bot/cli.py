@@ -94,11 +94,15 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace, default_host: str =
     return 0
 
 
-def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """Run job workers (Dramatiq), the relay and the digest scheduler until stopped."""
     from bot.worker import run_worker
 
     say_where(settings)
+    if args.queues:  # `coo worker --queues local`: only those queues (COO_WORKER_QUEUES)
+        settings = settings.model_copy(
+            update={"coo_worker_queues": [q.strip() for q in args.queues.split(",")]}
+        )
     return run_worker(settings)
 
 
@@ -240,9 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     trace.set_defaults(func=cmd_trace)
     sub.add_parser("migrate", help="apply schema migrations (Alembic)").set_defaults(func=cmd_migrate)
     sub.add_parser("doctor", help="check the configuration and say what to fix").set_defaults(func=cmd_doctor)
-    sub.add_parser("worker", help="run job workers, the relay and the digest scheduler").set_defaults(
-        func=cmd_worker
+    worker = sub.add_parser("worker", help="run job workers, the relay and the digest scheduler")
+    worker.add_argument(
+        "--queues", default="", help="take only these job queues (comma-separated), e.g. local"
     )
+    worker.set_defaults(func=cmd_worker)
     digest = sub.add_parser("digest", help="send the daily digest (--now: at once)")
     digest.add_argument("--now", action="store_true", help="build and send one digest now")
     digest.set_defaults(func=cmd_digest)

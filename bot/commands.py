@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from bot.app import App
 from bot.chart import bar_chart_png, sparkline
 from bot.messages import Reply
+from bot.queues import waiting_lines  # jobs whose queue no live worker takes
 from bot.runs_view import runs_text
 from graph.budget import Period
 from graph.spend_report import Line, daily_series, month_start, recent_run_costs, spend_by, total
@@ -138,6 +139,8 @@ def status(app: App, actor: str, args: str = "") -> list[Reply]:
             f"  {r.id} {why} since {r.created_at:%Y-%m-%d %H:%M} {r.input[:50]!r}" for r, why in st["stuck"]
         ]
     lines.append(deliveries_line(app.db))
+
+    lines += waiting_lines(app)
     runs = recent_run_costs(app.db, 5)
     if runs:
         lines.append("Recent runs (cost, served by):")

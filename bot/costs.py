@@ -14,6 +14,7 @@ from graph.budget import BudgetLedger
 from graph.cache import ResponseCache
 from graph.chat_model import ChatPlanner
 from graph.ladder import Ladder
+from graph.placement import EndpointSpec, Placement, Router, agent_of, intent_scorer, known_agents
 from graph.pricing import FREE, Price, price_table
 from graph.rules import RulePlanner
 from graph.summary import ModelSummariser, Summariser
@@ -83,6 +84,8 @@ def build_ladder(
         primary = chat(settings.coo_model)
         if settings.coo_cheap_model and settings.coo_cheap_model != settings.coo_model:
             cheap = chat(settings.coo_cheap_model)
+    placement = settings.placement()
+    endpoints = {name: _placed(settings, name, spec, registry) for name, spec in placement.endpoints.items()}
     return Ladder(
         rules=rules,
         rules_first=rules.instead_of_model if settings.coo_rules_first else None,
@@ -91,6 +94,50 @@ def build_ladder(
         cheap=cheap,
         cache=cache,
         cheap_at=settings.coo_cheap_at,
+        router=build_router(settings, registry, rules, placement) if (primary or endpoints) else None,
+        endpoints=endpoints,
+    )
+
+
+def routed(ladder: Ladder | None) -> dict[str, Any]:
+    """Return what context assembly needs of the ladder's routing (nothing without a router)."""
+    if ladder is None or ladder.router is None:
+        return {}
+    return {"router": ladder.router, "fixed": ladder.fixed_tokens}
+
+
+def build_router(settings: Settings, registry: Registry, rules: RulePlanner, placement: Placement) -> Router:
+    """Return the router: requests to agents by the intents (every agent without them), then endpoints."""
+    understander = rules.understander if settings.coo_route_tools else None
+    index = understander.index if understander is not None else None
+    agents = known_agents(registry.offered())
+    phrased = {agent_of(p.key) for p in index.phrasings} if index is not None else set()
+    return Router(
+        intent_scorer(index.nearest) if index is not None else None,
+        agents,
+        placement,
+        default_local=settings.model_local,
+        always=tuple(a for a in agents if a not in phrased),
+    )
+
+
+def _placed(settings: Settings, name: str, spec: EndpointSpec, registry: Registry) -> ChatPlanner:
+    """Return the planner of an endpoint named in COO_PLACEMENT."""
+    prices = build_prices(settings)
+    if spec.local and spec.model not in settings.coo_prices_json:
+        prices[spec.model] = FREE
+    return ChatPlanner(
+        model=spec.model,
+        api_key=spec.api_key.get_secret_value() if spec.api_key else None,
+        base_url=spec.base_url,
+        registry=registry,
+        timeout_s=settings.coo_model_timeout_s,
+        max_retries=0 if spec.local else settings.coo_model_max_retries,
+        max_output_tokens=settings.coo_max_output_tokens,
+        prices=prices,
+        counter=make_counter(settings.coo_tiktoken_encoding),
+        local=spec.local,
+        endpoint=name,
     )
 
 

@@ -88,6 +88,7 @@ class DigestSources:
     tz: tzinfo = UTC
     summariser: Summariser | None = None
     calendar: Callable[[datetime, datetime], list[str]] | None = None  # event lines in a window (UTC bounds)
+    waiting: Callable[[], list[str]] | None = None  # jobs whose queue has no live worker (bot/worker.py)
 
 
 def local_day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -159,7 +160,9 @@ def collect(sources: DigestSources, day: date, now: datetime, window: Window | N
         every = open_tasks(s, now, sources.tz)  # overdue and due today first
         d.open_tasks, d.open_task_count = every[:MAX_LINES], len(every)
         d.due_tasks = [t for t in every if t.due_at is not None and urgency(t, now, sources.tz)[0] <= 1]
-    d.failures = collect_failures(sources.db, first, last, now)
+    d.failures = collect_failures(sources.db, first, last, now) + (
+        sources.waiting() if sources.waiting else []
+    )
     if sources.calendar is not None:
         # Today's and tomorrow's events; a calendar that is down is reported, not fatal.
         start, _ = local_day_bounds(day, sources.tz)

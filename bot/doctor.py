@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -154,20 +155,19 @@ def check_model(s: Settings, client: httpx.Client) -> Check:
         return Check(
             "model", False, f"model {s.coo_model!r} is not served there", "set COO_MODEL to one it serves"
         )
-    # One real tool call: the planner only works if the model calls tools when asked to.
-    data, wrong = _completion(
-        s,
-        client,
-        base,
-        headers,
-        {
-            "messages": [{"role": "user", "content": "Call the ping tool with ok=true."}],
-            "tools": [PING_TOOL],
-            "tool_choice": "required",
-            "temperature": 0,
-            "limit": 64,
-        },
-    )
+    # One real tool call: the planner only works if the model calls tools when asked to. Servers that
+    # refuse ``tool_choice: "required"`` (llama-cpp-python's function-calling format takes only "auto" or
+    # a named function) are asked again with the tool named.
+    ping = {
+        "messages": [{"role": "user", "content": "Call the ping tool with ok=true."}],
+        "tools": [PING_TOOL],
+        "temperature": 0,
+        "limit": 64,
+    }
+    data, wrong = _completion(s, client, base, headers, {**ping, "tool_choice": "required"})
+    if data is None and not wrong.startswith(base):  # it answered, but not to "required"
+        named = {"type": "function", "function": {"name": "ping"}}
+        data, _ = _completion(s, client, base, headers, {**ping, "tool_choice": named})
     if data is None:
         return Check("model", False, wrong, fix_url)
     calls = data["choices"][0]["message"].get("tool_calls") or []
@@ -184,6 +184,10 @@ def check_model(s: Settings, client: httpx.Client) -> Check:
     from graph.prompts import render_planner_system  # noqa: PLC0415
 
     registry = default_registry()
+    tools = tool_specs(registry)
+    # A named tool, the one with the fewest arguments: the prompt holds every tool, and the answer stays
+    # within the token limit (llama.cpp's "auto" ignores max_tokens while it writes a call's arguments).
+    simplest = min(tools, key=lambda t: len(json.dumps(t["function"]["parameters"])))
     data, wrong = _completion(
         s,
         client,
@@ -194,8 +198,8 @@ def check_model(s: Settings, client: httpx.Client) -> Check:
                 {"role": "system", "content": render_planner_system(registry.prompts())},
                 {"role": "user", "content": "balance"},
             ],
-            "tools": tool_specs(registry),
-            "tool_choice": "auto",
+            "tools": tools,
+            "tool_choice": {"type": "function", "function": {"name": simplest["function"]["name"]}},
             "temperature": 0,
             "limit": 1,
         },
@@ -210,6 +214,47 @@ def check_model(s: Settings, client: httpx.Client) -> Check:
     if not s.model_local and s.model_url_looks_local:
         hint = " (it looks local: COO_MODEL_LOCAL=true makes it free and fail fast)"
     return Check("model", True, f"{base} serves {s.coo_model} and calls tools{size}{hint}")
+
+
+def check_placement(s: Settings, client: httpx.Client) -> Check | None:
+    """Check COO_PLACEMENT: agents that exist, endpoints that are named and answer, sensitive ones local."""
+    if not s.coo_placement:
+        return None
+    from agents.catalog import default_registry  # noqa: PLC0415
+    from graph.placement import known_agents  # noqa: PLC0415
+
+    placement = s.placement()
+    # The agents every App has, and those it adds once configured (memory, research, email, calendar, hooks).
+    known = {
+        *known_agents(default_registry().offered()),
+        "knowledge",
+        "research",
+        "outreach",
+        "calendar",
+        "webhooks",
+    }
+    problems = placement.problems(known, s.model_local)
+    for name, spec in placement.endpoints.items():
+        base = spec.base_url.rstrip("/")
+        try:
+            r = client.get(f"{base}/models")
+            ok = r.status_code < 400 and r.headers.get("content-type", "").startswith("application/json")
+        except httpx.HTTPError as exc:
+            problems.append(f"endpoint {name!r} at {base} is unreachable ({type(exc).__name__})")
+            continue
+        if not ok:
+            problems.append(
+                f"endpoint {name!r}: {base}/models is not an OpenAI-compatible API ({r.status_code})"
+            )
+    if problems:
+        return Check("placement", False, "; ".join(problems), "fix COO_PLACEMENT (see README, Placement)")
+    sensitive = ", ".join(placement.sensitive()) or "none"
+    queues = ", ".join(placement.queues()) or "the job kinds' own"
+    return Check(
+        "placement",
+        True,
+        f"{len(placement.agents)} agent(s) placed; sensitive: {sensitive}; queues: {queues}",
+    )
 
 
 def check_slack(s: Settings, client: httpx.Client) -> Check | None:
@@ -291,6 +336,7 @@ def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
             lambda: check_database(s),
             lambda: check_broker(s),
             lambda: check_model(s, client),
+            lambda: check_placement(s, client),
             lambda: check_slack(s, client),
             lambda: check_telegram(s, client),
             lambda: check_calendar(s),

@@ -26,12 +26,15 @@ from bot.costs import build_summariser
 from bot.digest import DIGEST_KIND, DigestSources, digest_kind
 from bot.messages import Reply
 from bot.notify import Notifier
+from bot.queues import placement_options
+from bot.queues import waiting_lines as queue_waiting_lines
 from bot.schedule import DigestScheduler, parse_clock
 from bot.settings import Settings
 from graph import outcomes as o
 from graph.jobs.queue import JobQueue
 from graph.jobs.runner import Lease
 from graph.jobs.workers import Workers
+from graph.placement import placed_kinds
 from memory.tables import new_id
 
 if TYPE_CHECKING:
@@ -83,13 +86,14 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         tz=tz,
         summariser=build_summariser(settings, app.ledger),
         calendar=digest_calendar(app.calendar),
+        waiting=lambda: waiting_lines(app),
     )
     # Every agent's job kinds come from its spec (agents/<name>/); the digest is the App's own.
     kinds = [*(kind for spec in app.specs for kind in spec.jobs), digest_kind(sources)]
     queue = JobQueue(
         app.db,
         broker,
-        kinds,
+        placed_kinds(kinds, settings.placement()),  # COO_PLACEMENT moves an agent's jobs to its queue
         notifier,
         worker=worker_name(),
         shared_broker=shared,
@@ -97,6 +101,16 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         stale_s=max(settings.coo_job_lease_s * 2, 10.0),
     )
     return notifier, queue
+
+
+def waiting_lines(app: App) -> list[str]:
+    """Return a line per queue whose jobs wait for a worker that is not running."""
+    return queue_waiting_lines(app)
+
+
+def worker_placement(app: App, periodic: list[Any]) -> dict[str, Any]:
+    """Return the queues this process's workers take and their periodic tasks (with the presence beat)."""
+    return placement_options(app, periodic)
 
 
 def start_workers(app: App) -> Workers:
@@ -114,7 +128,10 @@ def start_workers(app: App) -> Workers:
         )
         periodic.append(scheduler.tick)
     workers = Workers(
-        app.jobs, threads=settings.coo_job_threads, tick_s=settings.coo_job_tick_s, periodic=periodic
+        app.jobs,
+        threads=settings.coo_job_threads,
+        tick_s=settings.coo_job_tick_s,
+        **worker_placement(app, periodic),
     )
     return workers.start()
 

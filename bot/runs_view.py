@@ -36,11 +36,44 @@ def runs_text(app: HasDb, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
+def endpoint_of(planner: str) -> str:
+    """Return the endpoint a planner name says planned a step (``laptop:smollm2@…``: laptop)."""
+    head = planner.split(":", 1)[0] if ":" in planner else planner
+    if head in ("rules", "edit", "cache"):
+        return {"cache": "cache (no call)"}.get(head, "rules (no call)")
+    return "default" if head == "openai" else head
+
+
+def _job_rows(app: HasDb, keys: set[str], run_id: str) -> list[tuple[Any, str]]:
+    """Return the jobs a run's effects started: kind, the queue and the worker (host:pid) that ran them."""
+    from graph.placement import agent_of
+    from memory.job_tables import Job
+
+    if not keys:
+        return []
+    settings = getattr(app, "settings", None)
+    try:
+        placement = settings.placement() if settings is not None else None
+    except ValueError:
+        placement = None
+    with Session(app.db) as s:
+        jobs = s.exec(select(Job).where(col(Job.key).in_(keys))).all()
+    rows = []
+    for j in jobs:
+        queue = (placement.queue_of(agent_of(j.kind)) if placement is not None else None) or "coo"
+        rows.append(
+            (j.created_at, f"job      {j.id} {j.kind} queue={queue} on {j.worker or '-'} [{j.status}]")
+        )
+    return rows
+
+
 def _step_line(payload: dict[str, Any]) -> str:
     update = payload.get("update") or {}
     bits = [f"{payload.get('node')} {payload.get('status')} in {payload.get('ms', 0):.1f} ms"]
     if "planner" in update:
-        bits.append(f"planner={update['planner']}")
+        bits.append(f"planner={update['planner']} endpoint={endpoint_of(str(update['planner']))}")
+    if payload.get("host"):
+        bits.append(f"ran on {payload['host']} (inline)")
     for u in update.get("usage") or []:
         bits.append(
             f"model={u['model']} in={u['input_tokens']} out={u['output_tokens']} ${u['cost_usd']:.5f}"
@@ -106,6 +139,7 @@ def trace_text(app: HasDb, run_id: str) -> str | None:
         )
     for u in undos:
         rows.append((u.at, f"undo     {u.id} of {u.compensates} by {u.actor} {u.payload.get('text', '')!r}"))
+    rows += _job_rows(app, {ev.idempotency_key for ev in events if ev.kind == "effect"}, run.id)
     for at, text in sorted(rows, key=lambda r: r[0]):
         lines.append(f"  {at:%H:%M:%S.%f}  {text}")
     if run.finished_at:

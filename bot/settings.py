@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from graph.placement import Placement
 
 
 def default_data_dir() -> Path:
@@ -76,12 +79,19 @@ class Settings(BaseSettings):
     coo_cheap_at: float = Field(default=0.8, ge=0)  # share of a cap after which the cheap model serves
     coo_cache_ttl_s: float = Field(default=30 * 24 * 3600, ge=0)  # 0: no response cache
     coo_intents: bool = True  # the rule-based model also understands plain lines near its commands
+    # With a model: a request is routed to its agents by the intents, and offered only their tools
+    coo_route_tools: bool = True
     coo_rules_first: bool = True  # with a model: a line the rules understand confidently skips the model
     coo_model_max_retries: int = Field(default=2, ge=0)
     coo_model_timeout_s: float = Field(default=60.0, gt=0)
     # A model on the operator's own machine or network (llama.cpp, Ollama, vLLM): free, fails fast (no
     # retries), and is sent ``max_tokens``. `coo doctor` suggests it when OPENAI_BASE_URL looks local.
     coo_model_local: bool = False
+    # Per agent: which model endpoint plans for it, which queue runs its jobs, whether it is sensitive
+    # (graph/placement.py): JSON, TOML, or a path to a .json/.toml file.
+    coo_placement: str | None = None
+    # The job queues this process's workers take (`coo worker --queues local`); empty: see bot/worker.py
+    coo_worker_queues: Annotated[list[str], NoDecode] = Field(default_factory=list)
     coo_tiktoken_encoding: str | None = None  # e.g. o200k_base, where tiktoken can load it
     coo_history_turns: int = Field(default=10, ge=0)
     coo_approval_ttl_s: float = 7 * 24 * 3600
@@ -127,11 +137,19 @@ class Settings(BaseSettings):
     coo_public_url: str | None = None
     otel_service_name: str = "coo"
 
-    @field_validator("coo_operators", "coo_fetch_allow_networks", mode="before")
+    @field_validator("coo_operators", "coo_fetch_allow_networks", "coo_worker_queues", mode="before")
     @classmethod
     def _split_operators(cls, value: object) -> object:
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("coo_placement")
+    @classmethod
+    def _readable_placement(cls, value: str | None) -> str | None:
+        from graph.placement import parse_placement
+
+        parse_placement(value)  # a ValueError says what is wrong, in one sentence
         return value
 
     @field_validator("coo_currency")
@@ -168,6 +186,16 @@ class Settings(BaseSettings):
         except ValueError:
             return False
         return ip.is_loopback or ip.is_private
+
+    def placement(self) -> Placement:
+        """Return COO_PLACEMENT read (an empty placement when unset).
+
+        Raises:
+            ValueError: It cannot be read, or does not describe a placement.
+        """
+        from graph.placement import parse_placement
+
+        return parse_placement(self.coo_placement)
 
     @property
     def embeddings_configured(self) -> bool:
@@ -242,6 +270,10 @@ def secret_values(settings: Settings) -> list[str]:
                 if isinstance(entry, BaseModel)
                 for _, v in entry
                 if isinstance(v, SecretStr)
+            ]
+        elif name == "coo_placement" and value:  # endpoints' own keys
+            out += [
+                e.api_key.get_secret_value() for e in settings.placement().endpoints.values() if e.api_key
             ]
         elif name in ("database_url", "redis_url") and value and "@" in str(value):
             userinfo = str(value).split("://", 1)[-1].rsplit("@", 1)[0]

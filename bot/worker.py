@@ -40,7 +40,11 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> int:
         workers = app.start_workers()
         broker = "Redis" if settings.redis_url else "the job table (embedded broker)"
         log.warning("coo worker %s is taking jobs from %s", app.jobs.runner.worker, broker)
-        print(f"worker {app.jobs.runner.worker} ready ({broker}, {workers.threads} threads)", flush=True)
+        queues = ", ".join(sorted(workers.queues)) if workers.queues else "all queues"
+        print(
+            f"worker {app.jobs.runner.worker} ready ({broker}, {workers.threads} threads, {queues})",
+            flush=True,
+        )
         stop.wait()
     return 0
 

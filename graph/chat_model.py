@@ -19,8 +19,10 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
+from agents.contract import AgentPrompt
 from agents.registry import Registry
 from graph.errors import ModelBroken, ModelUnavailable
+from graph.placement import agent_of
 from graph.planner import Plan, PlanRequest, RawProposal, Usage
 from graph.pricing import DEFAULT_PRICES, Price, cost_usd
 from graph.prompts import planner_version, render_planner_context, render_planner_system
@@ -160,10 +162,14 @@ class ChatPlanner:
         prices: Mapping[str, Price] = DEFAULT_PRICES,
         counter: TokenCounter | None = None,
         local: bool = False,
+        endpoint: str = "default",
     ) -> None:
         self.model_name = model
+        self.endpoint = endpoint
         self._agents = registry.prompts()
-        self.name = f"openai:{model}@{planner_version(self._agents)}"  # recorded on every run
+        # Recorded on every run (and shown by `coo trace`): a placed endpoint's name replaces "openai".
+        head = "openai" if endpoint == "default" else endpoint
+        self.name = f"{head}:{model}@{planner_version(self._agents)}"
         self.prices = prices
         self.counter = counter or CharEstimate()
         self.max_output_tokens = max_output_tokens
@@ -182,20 +188,41 @@ class ChatPlanner:
             # sends): without ``max_tokens`` a weak model can generate for minutes.
             extra_body={"max_tokens": max_output_tokens} if local else None,
         )
+        self._bound = self._bind(self._tools)
+
+    def _bind(self, tools: list[dict[str, Any]]) -> Any:
         # ``tool_choice`` is sent explicitly: llama.cpp's function-calling format drops every tool when
-        # it is absent, so a local model could never act.
-        self._bound = self._llm.bind_tools(self._tools, tool_choice="auto") if self._tools else self._llm
+        # it is absent, so a local model could never act. No tools (a chat line): a plain completion.
+        return self._llm.bind_tools(tools, tool_choice="auto") if tools else self._llm
+
+    def offered(self, agents: tuple[str, ...] | None) -> tuple[list[AgentPrompt], list[dict[str, Any]]]:
+        """Return the agents' notes and tools offered to a request routed to ``agents`` (None: all)."""
+        if agents is None:
+            return self._agents, self._tools
+        wanted = set(agents)
+        notes = [a for a in self._agents if a.agent in wanted]
+        return notes, [t for t in self._tools if agent_of(t["function"]["name"]) in wanted]
+
+    def fixed_tokens(self, agents: tuple[str, ...] | None) -> int:
+        """Count what every call routed to ``agents`` carries before any context: instructions and tools."""
+        notes, tools = self.offered(agents)
+        return count_prompt(self.counter, [("system", render_planner_system(notes))], tools)
 
     def prompt(self, request: PlanRequest) -> Prompt:
-        """Return the exact call this request makes."""
-        messages: list[BaseMessage] = [SystemMessage(render_planner_system(self._agents))]
+        """Return the exact call this request makes.
+
+        The stable parts come first (the instructions and the routed agents' notes and tools, in registry
+        order), then the context, the history and the request, so servers can reuse a cached prefix.
+        """
+        notes, tools = self.offered(request.agents)
+        messages: list[BaseMessage] = [SystemMessage(render_planner_system(notes))]
         if request.context:
             messages.append(SystemMessage(render_planner_context(request.context)))
         for role, text in request.history:
             messages.append(HumanMessage(text) if role == "user" else AIMessage(text))
         messages.append(HumanMessage(request.text))
         params = {"temperature": 0, "max_tokens": self.max_output_tokens}
-        return Prompt(self.model_name, messages, self._tools, params)
+        return Prompt(self.model_name, messages, tools, params)
 
     def estimate(self, prompt: Prompt) -> Estimate:
         """Price a call before making it: counted input, and the full output allowance."""
@@ -211,8 +238,9 @@ class ChatPlanner:
             ModelBroken: On any other 4xx, or an answer that is not a chat completion (HTML, JSON of
                 another shape, no choices), or an empty answer: retrying would fail the same way.
         """
+        bound = self._bound if prompt.tools == self._tools else self._bind(prompt.tools)
         try:
-            msg = self._bound.invoke(prompt.messages)
+            msg = bound.invoke(prompt.messages)
         except openai.APIStatusError as exc:
             if exc.status_code == 429 or exc.status_code >= 500:
                 raise ModelUnavailable(self.model_name, exc.status_code, _retry_after(exc)) from exc

@@ -9,12 +9,14 @@ wrapped as ``<data ...>`` blocks: information for the model, never instructions 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from graph.placement import Router, withheld_item, withheld_row
 from memory import workspace
 from memory.knowledge.errors import KnowledgeError
 from memory.knowledge.store import KnowledgeStore
@@ -113,33 +115,62 @@ def trim_history(turns: Turns, budget: Budget) -> tuple[Turns, str]:
 
 
 class ContextBuilder:
-    """Builds the context for a request from the thread, the knowledge store and the workspace."""
+    """Builds the context for a request from the thread, the knowledge store and the workspace.
+
+    With a ``router`` (``graph.placement``), the request is routed first: the instructions and tools the
+    routed call carries (``fixed``) count against ``total_tokens``, and when the endpoint that will plan
+    it is not marked local, sensitive agents' data is withheld: their workspace rows and memories, outcome
+    notes (tool results of any agent), and the thread's turns (they quote results). What was withheld is
+    recorded with what was retrieved, as ``withheld:…`` refs, so the trace shows it.
+    """
 
     def __init__(
-        self, *, knowledge: KnowledgeStore | None, db: Engine | None, budget: Budget | None = None
+        self,
+        *,
+        knowledge: KnowledgeStore | None,
+        db: Engine | None,
+        budget: Budget | None = None,
+        router: Router | None = None,
+        fixed: Callable[[tuple[str, ...] | None], int] | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.db = db
         self.budget = budget or Budget()
+        self.router = router
+        self.fixed = fixed
 
     def build(self, query: str, turns: Turns) -> Assembled:
         """Assemble the context for ``query`` given the thread's turns before it (oldest first)."""
         b = self.budget
-        history, summary = trim_history(turns, b)
+        route = self.router.route(query) if self.router is not None else None
+        withheld = route.withheld if route is not None else ()
+        reserved = self.fixed(route.agents if route else None) if self.fixed is not None else 0
+        room = max(b.total_tokens - reserved, 0)  # the tools and instructions count too
         blocks: list[str] = []
         retrieved: list[Retrieved] = []
+        if withheld:
+            note = {"endpoint": route.endpoint if route else "", "agents": list(withheld)}
+            retrieved.append(Retrieved("withheld:history", 0.0, True, {**note, "turns": len(turns)}))
+            turns = []
+        history, summary = trim_history(turns, replace(b, history_tokens=min(b.history_tokens, room)))
         used = sum(estimate_tokens(t) + 4 for _, t in history)
-        if summary:
-            blocks.append(data_block("conversation-summary", True, summary))
-            used += estimate_tokens(blocks[-1])
+        summary_block = data_block("conversation-summary", True, summary) if summary else ""
+        if summary_block and (self.fixed is None or used + estimate_tokens(summary_block) <= room):
+            blocks.append(summary_block)
+            used += estimate_tokens(summary_block)
         for block, item in self._knowledge(query) + self._workspace(query):
+            if withheld and item.detail.get("withheld"):
+                retrieved.append(
+                    Retrieved(f"withheld:{item.ref}", item.score, item.trusted, {"agents": list(withheld)})
+                )
+                continue
             cost = estimate_tokens(block)
-            if used + cost > b.total_tokens:
+            if used + cost > room:
                 continue
             blocks.append(block)
             retrieved.append(item)
             used += cost
-        return Assembled(history, "\n".join(blocks), retrieved, used)
+        return Assembled(history, "\n".join(blocks), retrieved, used + reserved)
 
     def _knowledge(self, query: str) -> list[tuple[str, Retrieved]]:
         if self.knowledge is None or self.budget.knowledge_items <= 0:
@@ -161,7 +192,11 @@ class ContextBuilder:
                 kind=h.kind,
                 at=f"{h.created_at:%Y-%m-%d}",
             )
-            detail = {name: [rank, round(score, 5)] for name, (rank, score) in h.ranks.items()}
+            detail: dict[str, Any] = {
+                name: [rank, round(score, 5)] for name, (rank, score) in h.ranks.items()
+            }
+            if withheld_item(h.kind, self._withheld(query)):
+                detail["withheld"] = True
             out.append((block, Retrieved(h.ref, h.score, h.trusted, {"kind": h.kind, **detail})))
         return out
 
@@ -170,11 +205,20 @@ class ContextBuilder:
             return []
         with Session(self.db) as s:
             rows = workspace.search(s, query, self.budget.workspace_rows)
+        withheld = self._withheld(query)
         return [
             (
                 data_block("workspace", r.trusted, r.line[: self.budget.item_chars], ref=r.ref),
-                Retrieved(r.ref, float(r.score), r.trusted),
+                Retrieved(
+                    r.ref,
+                    float(r.score),
+                    r.trusted,
+                    {"withheld": True} if withheld_row(r.ref, withheld) else {},
+                ),
             )
             for r in rows
             if r.score > 0
         ]
+
+    def _withheld(self, query: str) -> tuple[str, ...]:
+        return self.router.route(query).withheld if self.router is not None else ()

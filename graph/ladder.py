@@ -35,6 +35,7 @@ from graph.budget import BudgetLedger
 from graph.cache import ResponseCache
 from graph.chat_model import ChatPlanner, Prompt, plan_from_record
 from graph.errors import ModelBroken, ModelUnavailable
+from graph.placement import DEFAULT, Router
 from graph.planner import Plan, Planner, PlanRequest, Usage
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,16 @@ class Backoff:
 
 @dataclass(frozen=True)
 class ModelRung:
-    """A model rung: its name and its planner."""
+    """A model rung: its name, its planner, and the endpoint it belongs to (``COO_PLACEMENT``)."""
 
     name: Literal["primary", "cheap"]
     planner: ChatPlanner
+    endpoint: str = DEFAULT
+
+    @property
+    def key(self) -> str:
+        """Return what the rung's health is kept under (its name, prefixed by a placed endpoint's)."""
+        return self.name if self.endpoint == DEFAULT else f"{self.endpoint}:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,8 @@ class Ladder:
         backoff: Backoff | None = None,
         broken_rest_s: float = 60.0,
         rules_first: Callable[[str], Plan | None] | None = None,
+        router: Router | None = None,
+        endpoints: dict[str, ChatPlanner] | None = None,
     ) -> None:
         self.rules, self.ledger, self.cache, self.cheap_at = rules, ledger, cache, cheap_at
         self.rules_first = rules_first
@@ -119,13 +128,25 @@ class Ladder:
         if cheap:
             self.rungs.append(ModelRung("cheap", cheap))
         self.backoff = backoff or Backoff()
+        # A request is routed to its agents first: it is offered their tools, planned by their endpoint.
+        self.router = router
+        self.placed = {name: [ModelRung("primary", p, name)] for name, p in (endpoints or {}).items()}
+
+    def fixed_tokens(self, agents: tuple[str, ...] | None) -> int:
+        """Count the instructions and tools a call routed to ``agents`` carries (for the context budget)."""
+        route = self.router.place(agents or ()) if self.router is not None and agents is not None else None
+        rungs = self._rungs(route.endpoint if route else DEFAULT)
+        return rungs[0].planner.fixed_tokens(agents) if rungs else 0
+
+    def _rungs(self, endpoint: str) -> list[ModelRung]:
+        return self.placed.get(endpoint, self.rungs)
 
     def _why_not(self, rung: ModelRung, agent: str) -> str:
         """Return why a rung is skipped before pricing the call ("" when it is not)."""
-        resting = self.backoff.resting(rung.name)
+        resting = self.backoff.resting(rung.key)
         if resting:
             return f"{rung.name} model resting {resting:.0f}s after errors"
-        if rung.name == "primary" and len(self.rungs) > 1:
+        if rung.name == "primary" and rung.endpoint == DEFAULT and len(self.rungs) > 1:
             pressure = self.ledger.headroom(agent).pressure
             if pressure >= self.cheap_at:
                 return f"spend at {pressure:.0%} of a cap"
@@ -134,7 +155,12 @@ class Ladder:
     def plan(self, request: PlanRequest) -> Plan:
         """Plan on the best rung that is affordable and healthy."""
         run_id, agent = request.run_id or "-", request.agent
-        if self.rungs and self.rules_first is not None and not request.untrusted:
+        rungs = self.rungs
+        if self.router is not None:
+            route = self.router.route(request.text)
+            request = replace(request, agents=route.agents)
+            rungs = self._rungs(route.endpoint)
+        if rungs and self.rules_first is not None and not request.untrusted:
             fast = self.rules_first(request.text)
             if fast is not None and fast.proposals:  # a command: no model call needed
                 self.calls_saved += 1
@@ -145,7 +171,7 @@ class Ladder:
         reasons: list[str] = []
         broken: list[str] = []
         prompt_hash = ""
-        for rung in self.rungs:
+        for rung in rungs:
             prompt = rung.planner.prompt(request)
             prompt_hash = prompt_hash or prompt.prompt_hash()
             if self.cache is not None and (hit := self.cache.get(prompt.key())) is not None:
@@ -181,13 +207,13 @@ class Ladder:
             plan, record = p.complete(prompt)
         except ModelBroken as exc:
             self.ledger.release(res)
-            self.backoff.failed(rung.name, self.broken_rest_s)
+            self.backoff.failed(rung.key, self.broken_rest_s)
             log.warning("%s model %s unusable: %s", rung.name, p.model_name, exc.cause)
             broken.append(f"{rung.name} model: {exc.cause}")
             return None
         except ModelUnavailable as exc:
             self.ledger.release(res)
-            wait = self.backoff.failed(rung.name, exc.retry_after)
+            wait = self.backoff.failed(rung.key, exc.retry_after)
             log.warning(
                 "%s model %s unavailable (%s); resting %.0fs", rung.name, p.model_name, exc.status, wait
             )
@@ -198,11 +224,11 @@ class Ladder:
             raise
         usage = self.ledger.settle(res, plan.usage[0], rung.name)
         if not plan.proposals and not plan.reply:  # paid for, but said nothing: never "Nothing to do."
-            self.backoff.failed(rung.name)
+            self.backoff.failed(rung.key)
             log.warning("%s model %s answered nothing", rung.name, p.model_name)
             broken.append(f"{rung.name} model answered nothing")
             return None
-        self.backoff.ok(rung.name)
+        self.backoff.ok(rung.key)
         if self.cache is not None:
             self.cache.put(prompt.key(), prompt.prompt_hash(), p.model_name, record)
         return replace(plan, usage=[usage])

@@ -19,6 +19,7 @@ class PlanRequest:
     agent: str = "planner"  # whose budget it spends
     context: str = ""
     untrusted: bool = False  # the request carries content from outside the operator
+    agents: tuple[str, ...] | None = None  # the agents it was routed to, whose tools are offered (None: all)
 
 @dataclass(frozen=True)
 class Usage:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import socket
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -16,6 +18,7 @@ log = logging.getLogger(__name__)
 # Set while a run executes, so every log line can carry the run and thread it belongs to.
 run_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("coo_run_id", default=None)
 thread_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("coo_thread", default=None)
+HOST = f"{socket.gethostname()}:{os.getpid()}"  # where a step ran (`coo trace` shows it)
 
 
 # (run_id, conversation, kind, idempotency key, payload, actor)
@@ -66,7 +69,7 @@ class Breadcrumbs:
         waiting = bool(task.get("interrupts"))
         status = "error" if task.get("error") else "waiting" if waiting else "done"
         result = task.get("result")
-        payload: dict[str, Any] = {"node": task["name"], "status": status, "ms": round(ms, 3)}
+        payload: dict[str, Any] = {"node": task["name"], "status": status, "ms": round(ms, 3), "host": HOST}
         if isinstance(result, dict):
             payload["update"] = _jsonable(result)
         if task.get("error"):

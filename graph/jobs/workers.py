@@ -30,7 +30,9 @@ class Workers:
         tick_s: float = 1.0,
         periodic: Sequence[Callable[[], object]] = (),
         idle_timeout_ms: int = 100,
+        queues: set[str] | None = None,  # only these queues (``coo worker --queues local``); None: all
     ) -> None:
+        self.queues = queues
         self.queue = queue
         self.threads = threads
         self.tick_s = tick_s
@@ -48,7 +50,9 @@ class Workers:
         broker = self.queue.broker
         # Dramatiq's CLI announces process boot; the TimeLimit middleware starts its watchdog on it.
         broker.emit_after("process_boot")
-        self._worker = Worker(broker, worker_threads=self.threads, worker_timeout=self.idle_timeout_ms)
+        self._worker = Worker(
+            broker, queues=self.queues, worker_threads=self.threads, worker_timeout=self.idle_timeout_ms
+        )
         self._worker.start()
         handed = self.queue.relay.start()
         if handed:

@@ -218,7 +218,10 @@ def test_a_model_sending_a_draft_gets_the_card_of_the_exact_email(app_factory):
     with serve(fake.app()) as url:
         app = mail_app(app_factory)
         done(ConsoleSession(app), "draft email dana@acme.com Mock-ups: first try")
-        model_app = mail_app(app_factory, openai_api_key="sk-test", openai_base_url=url + "/v1")
+        # Every agent's tools and notes offered, not only the routed ones' (routing: test_local_model.py).
+        model_app = mail_app(
+            app_factory, openai_api_key="sk-test", openai_base_url=url + "/v1", coo_route_tools=False
+        )
         replies = ConsoleSession(model_app).send("send Dana the mock-ups draft")
     [card] = [r for r in replies if r.card]
     fields = dict(card.card.fields)

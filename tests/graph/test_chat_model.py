@@ -25,7 +25,10 @@ def test_tool_calls_become_actions_and_policy_denies_the_bad_ones(app_factory, f
         ("shell__exec", {"cmd": "rm -rf /"}),
         ("bookkeeping__record_income", {"amount": "-3"}),
     )
-    app = app_factory(settings={"openai_api_key": "sk-test", "openai_base_url": fake_openai.base_url})
+    app = app_factory(
+        # Every tool offered, not only the routed agent's (tests/graph/test_local_model.py has routing).
+        settings={"openai_api_key": "sk-test", "openai_base_url": fake_openai.base_url, "coo_route_tools": False}
+    )
     replies = ConsoleSession(app).send("log my coffee")
 
     # The model saw our tools, in OpenAI's function format, and the operator's words.

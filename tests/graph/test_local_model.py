@@ -57,6 +57,8 @@ def broken_server(kind: str) -> Starlette:
             return HTMLResponse("<html><body><h1>Welcome to nginx!</h1></body></html>")
         if kind == "wrong-shape":
             return JSONResponse({"result": "ok", "text": "hi"})
+        if kind == "malformed-json":  # cut off mid-body, as a proxy that dropped the connection leaves it
+            return Response('{"id": "chatcmpl-1", "choices": [{"message": {"role": "assist', media_type="application/json")
         if kind == "empty":
             return JSONResponse(_completion({"role": "assistant", "content": ""}))
         raise AssertionError(kind)
@@ -104,7 +106,7 @@ def test_a_local_model_gets_its_tools_a_token_cap_and_costs_nothing(app_factory,
 def test_a_remote_model_is_priced_and_not_sent_max_tokens(app_factory, fake_openai):
     fake_openai.script = lambda body: text("Hi.")
     app = app_factory(settings={"openai_api_key": "sk-x", "openai_base_url": fake_openai.base_url})
-    ConsoleSession(app).send("hello")
+    ConsoleSession(app).send("which tasks are due this week?")  # routed to tasks: its tools go along
     sent = fake_openai.requests[0]
     assert "max_tokens" not in sent and sent["max_completion_tokens"] == app.settings.coo_max_output_tokens
     assert sent["tool_choice"] == "auto"
@@ -130,6 +132,7 @@ def test_html_escaped_model_text_is_unescaped_once(app_factory, fake_openai):
         ("400-context", "longer than the model's context"),
         ("html", "not a chat completion"),
         ("wrong-shape", "not a chat completion"),
+        ("malformed-json", "not a chat completion"),
         ("empty", "answered nothing"),
     ],
 )
@@ -195,6 +198,7 @@ def test_exact_commands_never_reach_a_broken_model(app_factory):
     [
         ("html", "not JSON"),
         ("wrong-shape", "not a chat completion"),
+        ("malformed-json", "not a chat completion"),
         ("400-context", "context"),
         ("empty", "tool call"),
     ],
@@ -221,3 +225,34 @@ def test_doctor_passes_a_model_that_calls_tools(tmp_path, fake_openai):
     ping, planner = fake_openai.requests
     assert [t["function"]["name"] for t in ping["tools"]] == ["ping"]
     assert len(planner["tools"]) > 10 and json.dumps(planner).count("bookkeeping__record_expense") == 1
+
+
+@SQLITE
+def test_a_request_is_offered_only_its_agents_tools(app_factory, fake_openai):
+    fake_openai.script = lambda body: text("Noted.")
+    app = app_factory(settings={"openai_base_url": fake_openai.base_url, "coo_model": "local"})
+    session = ConsoleSession(app)
+    session.send("remind me to call the bank about the card tomorrow")
+    session.send("hello there, how are you today?")
+    routed, chat = fake_openai.requests
+    names = {t["function"]["name"].split("__")[0] for t in routed["tools"]}
+    assert "tasks" in names and "bookkeeping" not in names and routed["tool_choice"] == "auto"
+    # The instructions carry only the routed agents' notes, before anything that changes per request.
+    assert "About the bookkeeping tools" not in routed["messages"][0]["content"]
+    # A line near no agent is chat: no tools at all (and a local server honours max_tokens then).
+    assert "tools" not in chat and "tool_choice" not in chat
+
+
+def test_the_tools_count_against_the_context_budget():
+    from graph.context import Budget, ContextBuilder
+    from graph.placement import Router
+
+    turns = [("user", f"turn {i} " + "words " * 40) for i in range(20)]
+    router = Router(scorer=None, agents=("bookkeeping",))
+    free = ContextBuilder(knowledge=None, db=None, budget=Budget(total_tokens=3000), router=router).build(
+        "hi", turns
+    )
+    tooled = ContextBuilder(
+        knowledge=None, db=None, budget=Budget(total_tokens=3000), router=router, fixed=lambda agents: 2900
+    ).build("hi", turns)
+    assert len(tooled.history) < len(free.history) and tooled.tokens <= 3000
