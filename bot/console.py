@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from bot import commands
 from bot.app import CONSOLE_ACTOR, App
-from bot.jobs import chat_job, retry_job
+from bot.jobs import chat_job, retry
 from bot.messages import Reply
 from bot.notify import ConsoleOutbound
 from bot.render import render
@@ -66,11 +66,8 @@ class ConsoleSession:
             target = rest.strip() or (self.failed[-1] if self.failed else "")
             if not target:
                 return [Reply(text="There is nothing to retry.")]
-            if target.startswith("job_"):
-                return self._track(retry_job(self.app, target))
-            return self._track(
-                engine.retry(target, self.app.request("console", self.conversation, CONSOLE_ACTOR, ""))
-            )
+            like = self.app.request("console", self.conversation, CONSOLE_ACTOR, "")
+            return self._track(retry(self.app, target, like))
         if cmd in ("pending", "cards"):
             asks = engine.pending(self.conversation)
             if not asks:

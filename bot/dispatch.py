@@ -18,18 +18,18 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from agents.contract import Action
 from bot.app import App
-from bot.jobs import chat_job, job_command
+from bot.jobs import chat_job, job_command, retry, retry_home
 from bot.messages import Reply, from_payload, to_payload
 from bot.render import render_all
 from graph import outcomes as o
 from graph.errors import GraphError
 from memory import eventlog, inbox, outbox, refs
 from memory.db import transaction
-from memory.tables import InboxItem, OutboxItem, utcnow
+from memory.tables import InboxItem, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,28 @@ class Outbound(Protocol):
 
 
 ELSEWHERE = "That card belongs to another conversation; decide it there. Nothing was changed."
+
+# The operator check lives here, once: what each front door tells a non-operator.
+REFUSALS = {
+    "message": "I only take requests from this workspace's operators.",
+    "button": "Only this workspace's operators can use these buttons; nothing was changed.",
+    "edit": "Only this workspace's operators can edit actions; nothing was changed.",
+    "command": "Only this workspace's operators can use coo's commands.",
+}
+Gate = Literal["message", "button", "edit", "command"]
+
+
+def refused(app: App, actor: str, what: Gate) -> list[Reply] | None:
+    """The operator check of every front door: None for an operator, else the refusal to show.
+
+    A stranger's messages are refused once per period (``app.refusals``), not once each; a button,
+    an edit or a slash command is refused every time (the clicker sees it alone).
+    """
+    if app.is_operator(actor):
+        return None
+    if what == "message" and not app.refusals.allow(actor):
+        return []
+    return [Reply(text=REFUSALS[what])]
 
 
 def same_place(a: str, b: str) -> bool:
@@ -76,7 +98,127 @@ MAX_POST_ATTEMPTS = 5  # a reply the platform keeps refusing is given up (failed
 Command = Callable[[App, str, str, str], Awaitable[list[Reply]] | list[Reply]]
 
 
-class Dispatcher:
+Lane = Callable[[str, Sequence[str]], Awaitable[None]]  # (inbox key, dead owners): take it over
+
+
+class Tasks:
+    """Work started off the request path: kept until done, failures logged, awaited by `drain`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
+        """Run ``coro`` in the background."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: background work failed", self.name, exc_info=task.exception())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until all work started so far (and what it started) has finished (tests, shutdown)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"{self.name}: background work did not finish in time")
+            await asyncio.wait(set(self._tasks), timeout=left)
+
+
+class Door:
+    """What every front door shares: its background work, and the takeover of what a crash left.
+
+    Each inbox channel a door reads is a *lane* with a handler; `sweep` (run at start by `recover`, then
+    every ``owner.sweep_s`` by the sweeper) hands each lane the deliveries nobody alive works on.
+    """
+
+    def __init__(self, app: App, name: str) -> None:
+        self.app = app
+        self.name = name
+        self.tasks = Tasks(name)
+        self.lanes: dict[str, Lane] = {}
+        self._working: set[str] = set()
+        self._sweeper: asyncio.Future[None] | None = None
+        app.owner.start()
+
+    def lane(self, channel: str, handler: Lane) -> None:
+        """Have ``handler`` take over this inbox channel's unfinished deliveries."""
+        self.lanes[channel] = handler
+
+    async def recover(self) -> None:
+        """Take over what a crash left (one sweep, as at start-up) and wait for it to be done."""
+        started = await self.sweep(starting=True)
+        if started:
+            await asyncio.wait(started)
+
+    async def sweep(self, starting: bool = False) -> list[asyncio.Future[Any]]:
+        """Take over what nobody alive works on; return the work started.
+
+        Args:
+            starting: At start-up every delivery never claimed is taken; later only those older than
+                the lease (younger ones are on their way to a claim in the process that recorded them).
+        """
+        owner = self.app.owner
+
+        def look() -> tuple[list[str], list[tuple[str, str]]]:
+            dead = owner.dead_holders()
+            return dead, [(c, k) for c in self.lanes for k in owner.claimable(c, dead, starting)]
+
+        dead, keys = await asyncio.to_thread(look)
+        started = [
+            self.tasks.spawn(self._work(self.lanes[channel], key, dead))
+            for channel, key in keys
+            if key not in self._working
+        ]
+        return started + await self._sweep_more(dead, starting)
+
+    async def _sweep_more(self, dead: Sequence[str], starting: bool) -> list[asyncio.Future[Any]]:
+        """What else a door takes over in a sweep (the dispatcher: owed replies)."""
+        return []
+
+    async def _work(self, handler: Lane, key: str, dead: Sequence[str]) -> None:
+        self._working.add(key)
+        try:
+            await handler(key, dead)
+        finally:
+            self._working.discard(key)
+
+    async def run_sweeper(self) -> None:
+        """Sweep every ``owner.sweep_s`` seconds until cancelled (each front door's background task)."""
+        self.app.owner.start()
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep tries again
+                log.warning("%s: sweep failed", self.name, exc_info=True)
+            await asyncio.sleep(self.app.owner.sweep_s)
+
+    def start_sweeper(self) -> None:
+        """Start `run_sweeper` in the background (stopped by `stop_sweeper`)."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self.run_sweeper())
+
+    def stop_sweeper(self) -> None:
+        """Stop the sweeper."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until all work started so far has finished (tests, shutdown)."""
+        await self.tasks.drain(timeout)
+
+
+class Dispatcher(Door):
     """Accepts deliveries and clicks for one channel and delivers the engine's replies."""
 
     def __init__(
@@ -89,15 +231,14 @@ class Dispatcher:
         click_channel: str | None = None,
         private: Private | None = None,
     ) -> None:
-        self.app = app
+        super().__init__(app, channel)
         self.channel = channel
         self.outbound = outbound
         self.click_channel = click_channel  # the inbox channel of this front door's recorded clicks
         self.private = private  # shows a reply to one person (a refusal of their click)
-        self._working: set[str] = set()
-        self._sweeper: asyncio.Future[None] | None = None
-        app.owner.start()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.lane(channel, self.process)
+        if click_channel:
+            self.lane(click_channel, self.process)
         self._conv_locks: dict[str, asyncio.Lock] = {}
         # Engine calls (model, graph) get their own threads: on the default pool, a slow model would
         # queue the inbox writes that acknowledgements wait for.
@@ -165,7 +306,7 @@ class Dispatcher:
         new = await asyncio.get_running_loop().run_in_executor(self._ack_pool, record)
         if new:
             self.app.engine.faults.hit("after_inbox_write")
-            self._spawn(self.process(f"{self.channel}:{delivery_id}"))
+            self.tasks.spawn(self.process(f"{self.channel}:{delivery_id}"))
         return new
 
     async def process(self, key: str, dead: Sequence[str] = ()) -> None:
@@ -183,13 +324,9 @@ class Dispatcher:
         lock = self._conv_locks.setdefault(item.conversation, asyncio.Lock())
         async with lock:
             try:
-                if not self.app.is_operator(item.actor):
-                    refuse = self.app.refusals.allow(item.actor)  # once per period, not once per message
-                    replies = (
-                        [Reply(text="I only take requests from this workspace's operators.")]
-                        if refuse
-                        else []
-                    )
+                refusal = refused(self.app, item.actor, "message")
+                if refusal is not None:
+                    replies = refusal
                 elif job_command(item.text) and await asyncio.to_thread(
                     chat_job, self.app, item.conversation, item.text, key
                 ):
@@ -251,10 +388,11 @@ class Dispatcher:
             again: A dead process had this click: a refusal "already decided" may be its own decision,
                 whose outcome is then reported from the run (Done with Undo), not refused.
         """
-        if not self.app.is_operator(click.actor):
+        refusal = refused(self.app, click.actor, "button")
+        if refusal is not None:
             if key:
                 await asyncio.to_thread(inbox.finish, self.app.db, key, "done")
-            return [Reply(text="Only this workspace's operators can use these buttons; nothing was changed.")]
+            return refusal
         engine = self.app.engine
         outs: list[o.Outcome]
         home = await self._home(click.action, click.value)
@@ -281,13 +419,9 @@ class Dispatcher:
                     return []
         elif click.action == "undo":
             outs = await self._engine(engine.undo, click.value, click.actor, self.app.is_operator)
-        elif click.action == "retry" and click.value.startswith("job_"):
-            from bot.jobs import retry_job
-
-            outs = await self._engine(retry_job, self.app, click.value)
         elif click.action == "retry":
             like = self.app.request(self.channel, click.conversation, click.actor, "")
-            outs = await self._engine(engine.retry, click.value, like)
+            outs = await self._engine(retry, self.app, click.value, like)
         else:
             outs = [o.Notice(f"Unknown button {click.action!r}.")]
         # A refusal (already decided, expired, not found) goes to the clicker only; a click a dead
@@ -350,15 +484,16 @@ class Dispatcher:
         if action == "undo":
             return await asyncio.to_thread(eventlog.conversation_of, self.app.db, value)
         if action == "retry":
-            return await asyncio.to_thread(_retry_home, self.app.db, value)
+            return await asyncio.to_thread(retry_home, self.app, value)
         return None
 
     async def revise(
         self, *, delivery_id: str, conversation: str, actor: str, approval_id: str, arguments: dict[str, Any]
     ) -> list[Reply]:
         """Replace a card by one with edited arguments (checked again); return replies for the editor only."""
-        if not self.app.is_operator(actor):
-            return [Reply(text="Only this workspace's operators can edit actions; nothing was changed.")]
+        refusal = refused(self.app, actor, "edit")
+        if refusal is not None:
+            return refusal
         asked_in = await self._asked_in(approval_id)
         if asked_in is not None and not same_place(asked_in, conversation):
             log.warning("refused an edit of %s from %s (asked in %s)", approval_id, conversation, asked_in)
@@ -437,91 +572,26 @@ class Dispatcher:
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
-    async def recover(self) -> None:
-        """Process deliveries a crash left unfinished and post the replies it left owed (one sweep)."""
-        await self.sweep(starting=True)
-        await self.drain()
+    async def start(self) -> None:
+        """Start sweeping, then finish runs a crash interrupted and take over what it left (one order for all)."""
+        self.start_sweeper()
+        await self.recover_runs()
+        await self.recover()
 
-    async def sweep(self, starting: bool = False) -> None:
-        """Take over what nobody alive works on: unfinished deliveries and clicks, and owed replies.
-
-        Args:
-            starting: At start-up every delivery never claimed is taken; later only those older than
-                the lease (younger ones are on their way to a claim in the process that recorded them).
-        """
-        db, owner = self.app.db, self.app.owner
-
-        def look() -> tuple[list[str], list[str], list[OutboxItem]]:
-            dead = owner.dead_holders()
-            keys = owner.claimable(self.channel, dead, starting)
-            if self.click_channel:
-                keys += owner.claimable(self.click_channel, dead, starting)
-            since = None if starting else utcnow() - owner.lease
-            return dead, keys, outbox.due(db, self.channel, dead, created_before=since)
-
-        dead, keys, owed = await asyncio.to_thread(look)
-        for key in keys:
-            if key not in self._working:
-                self._spawn(self._work(key, dead))
-        if owed:
-            self._spawn(self._relay_all([i.key for i in owed], dead))
-
-    async def _work(self, key: str, dead: Sequence[str]) -> None:
-        self._working.add(key)
-        try:
-            await self.process(key, dead)
-        finally:
-            self._working.discard(key)
+    async def _sweep_more(self, dead: Sequence[str], starting: bool) -> list[asyncio.Future[Any]]:
+        """Owed replies nobody alive is posting."""
+        since = None if starting else utcnow() - self.app.owner.lease
+        owed = await asyncio.to_thread(outbox.due, self.app.db, self.channel, dead, created_before=since)
+        if not owed:
+            return []
+        return [self.tasks.spawn(self._relay_all([i.key for i in owed], dead))]
 
     async def _relay_all(self, keys: list[str], dead: Sequence[str]) -> None:
         for key in keys:
             await self.relay(key, dead)
 
-    async def run_sweeper(self) -> None:
-        """Sweep every ``owner.sweep_s`` seconds until cancelled (each front door's background task)."""
-        self.app.owner.start()
-        while True:
-            try:
-                await self.sweep()
-            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep tries again
-                log.warning("%s: sweep failed", self.channel, exc_info=True)
-            await asyncio.sleep(self.app.owner.sweep_s)
-
-    def start_sweeper(self) -> None:
-        """Start `run_sweeper` in the background (stopped by `close`)."""
-        if self._sweeper is None:
-            self._sweeper = asyncio.ensure_future(self.run_sweeper())
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def close(self) -> None:
         """Stop the sweeper; release the engine threads (after `drain`)."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        self.stop_sweeper()
         self._engine_pool.shutdown(wait=False, cancel_futures=True)
         self._ack_pool.shutdown(wait=False, cancel_futures=True)
-
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Wait until all work started so far has finished (tests, shutdown)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._tasks:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                raise TimeoutError("dispatcher work did not finish in time")
-            await asyncio.wait(set(self._tasks), timeout=left)
-
-
-def _retry_home(db: Any, value: str) -> str | None:
-    """Return the conversation a Retry belongs to: its failed job's, or its failed run's (None: unknown)."""
-    from sqlmodel import Session
-
-    from memory.job_tables import Job
-    from memory.tables import Run
-
-    with Session(db) as s:
-        row = s.get(Job, value) if value.startswith("job_") else s.get(Run, value)
-        return (row.conversation or None) if row is not None else None

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.app import App
-from bot.dispatch import run_id_for
+from bot.dispatch import Door, run_id_for
 from bot.hook_kinds import BadPayload, interpret, parse_body
 from bot.messages import Reply
 from bot.notify import channel_of
@@ -62,8 +62,8 @@ class Hooks:
         self.clock = clock
         self.tolerance_s = tolerance_s
         self.started_at: datetime = utcnow()
-        self._sweeper: asyncio.Future[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.door = Door(app, CHANNEL)  # recovery, the sweeper and background work, as every front door
+        self.door.lane(CHANNEL, lambda key, dead: asyncio.to_thread(self.process, key, dead))
 
     # ---- the endpoint ---------------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ class Hooks:
             log.info("webhook %s: delivery %s seen before; nothing to do", name, delivery[:60])
             return JSONResponse({"ok": True, "id": delivery, "duplicate": True}, status_code=200)
         self.app.engine.faults.hit("after_inbox_write")
-        self._spawn(key)
+        self.door.tasks.spawn(asyncio.to_thread(self.process, key))
         return JSONResponse({"ok": True, "id": delivery}, status_code=202)
 
     def _record(self, key: str, name: str, signed_at: int, body: bytes, destination: str, kind: str) -> bool:
@@ -192,49 +192,28 @@ class Hooks:
         with Session(self.app.db) as s:
             return s.get(Run, run_id_for(key)) is not None
 
-    def _spawn(self, key: str, dead: Sequence[str] = ()) -> None:
-        task = asyncio.ensure_future(asyncio.to_thread(self.process, key, dead))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     # ---- lifecycle ------------------------------------------------------------------------------
 
     async def recover(self) -> None:
         """Process deliveries accepted before a crash or restart and never finished."""
-        await self.sweep(starting=True)
-        await self.drain()
+        await self.door.recover()
 
     async def sweep(self, starting: bool = False) -> None:
         """Take over deliveries nobody alive works on (a dead process's, or never claimed)."""
-        owner = self.app.owner
-        dead = await asyncio.to_thread(owner.dead_holders)
-        for key in await asyncio.to_thread(owner.claimable, CHANNEL, dead, starting):
-            self._spawn(key, dead)
-
-    async def run_sweeper(self) -> None:
-        """Sweep every ``owner.sweep_s`` seconds until cancelled."""
-        self.app.owner.start()
-        while True:
-            await asyncio.sleep(self.app.owner.sweep_s)
-            try:
-                await self.sweep()
-            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep tries again
-                log.warning("hooks: sweep failed", exc_info=True)
+        await self.door.sweep(starting)
 
     async def start(self) -> None:
         """Recover what a crash left, then keep sweeping."""
         await self.recover()
-        self._sweeper = asyncio.ensure_future(self.run_sweeper())
+        self.door.start_sweeper()
 
     async def stop(self) -> None:
         """Stop sweeping."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        self.door.stop_sweeper()
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until every delivery started so far has been processed (tests, shutdown)."""
-        if self._tasks:
-            await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout)
+        await self.door.drain(timeout)
 
     def mount(self) -> Mount:
         """Return the route and the lifecycle hooks for the server."""

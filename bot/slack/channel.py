@@ -28,7 +28,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import App
-from bot.dispatch import Dispatcher
+from bot.dispatch import Dispatcher, refused
 from bot.messages import Reply
 from bot.server import Mount
 from bot.slack import blocks, commands, inbound
@@ -85,7 +85,6 @@ class SlackChannel:
         self.socket: AsyncSocketModeHandler | None = None
         self.edits = EditFlow(self)
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._register()
 
     @classmethod
@@ -217,8 +216,9 @@ class SlackChannel:
         self.spawn(self._answer_command(dict(args.command), args))
 
     async def _answer_command(self, command: dict[str, Any], args: AsyncArgs) -> None:
-        if not self.app.is_operator(inbound.actor(command.get("user_id", ""))):
-            reply = Reply(text="Only this workspace's operators can use coo's commands.")
+        refusal = refused(self.app, inbound.actor(command.get("user_id", "")), "command")
+        if refusal is not None:
+            reply = refusal[0]
         else:
             try:
                 reply = await asyncio.to_thread(
@@ -248,23 +248,11 @@ class SlackChannel:
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run work off the request path, logged if it fails, awaited by `drain`."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("slack: background work failed", exc_info=task.exception())
+        self.dispatcher.tasks.spawn(coro)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until all work started so far has finished (tests, shutdown)."""
-        while True:
-            if self._tasks:
-                await asyncio.wait(set(self._tasks), timeout=timeout)
-            await self.dispatcher.drain(timeout)
-            if not self._tasks:
-                return
+        await self.dispatcher.drain(timeout)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -273,17 +261,11 @@ class SlackChannel:
         self.loop = asyncio.get_running_loop()
         # Jobs, the digest and the undo window post into Slack from worker threads through the notifier.
         self.app.notifier.register(inbound.CHANNEL, self.outbound, self.loop)
-        self.spawn(self._recover())
-        self.dispatcher.start_sweeper()
+        self.spawn(self.dispatcher.start())
         if self.app_token:
             self.socket = AsyncSocketModeHandler(self.bolt, app_token=self.app_token)
             await self.socket.connect_async()
             log.info("slack: connected in Socket Mode")
-
-    async def _recover(self) -> None:
-        """Resume Slack runs a crash interrupted (e.g. decided, not carried out), then unprocessed inbox items."""
-        await self.dispatcher.recover_runs()
-        await self.dispatcher.recover()
 
     async def stop(self) -> None:
         """Disconnect Socket Mode and let work in flight finish."""

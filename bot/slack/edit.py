@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
 from agents.errors import AgentError, InvalidArguments
-from bot.dispatch import ELSEWHERE, same_place
+from bot.dispatch import ELSEWHERE, refused, same_place
 from bot.messages import Reply
 from bot.slack import inbound
 from bot.slack.text import escape
@@ -119,12 +119,10 @@ class EditFlow:
         assert args.action is not None
         click = inbound.click_from(args.body, args.action)
         app = self.channel.app
-        if not app.is_operator(click.actor):
-            await self.channel.tell(
-                click.conversation,
-                click.actor,
-                Reply(text="Only this workspace's operators can edit actions; nothing was changed."),
-            )
+        refusal = refused(app, click.actor, "edit")
+        if refusal is not None:
+            for reply in refusal:
+                await self.channel.tell(click.conversation, click.actor, reply)
             return
         try:
             ap = await asyncio.to_thread(app.approvals.get, click.value)
