@@ -11,12 +11,12 @@ from typing import Any, TextIO
 
 from bot import commands
 from bot.app import CONSOLE_ACTOR, App
-from bot.jobs import chat_job, retry
+from bot.dispatch import command
+from bot.jobs import retry
 from bot.messages import Reply
 from bot.notify import ConsoleOutbound
 from bot.render import render
 from graph import outcomes as o
-from graph.rules import HELP
 
 CONVERSATION = "console:local"
 _APPROVE = {"approve", "a", "yes", "y"}
@@ -74,15 +74,11 @@ class ConsoleSession:
                 return [Reply(text="Nothing is waiting for approval.")]
             numbered = [Reply(text=which_card(asks))] if len(asks) > 1 else []
             return numbered + self._track(list(asks))
-        if chat_job(self.app, self.conversation, text) is not None:
-            return []  # answered at once; the job edits that message, then posts the result
         if cmd in ("status", "budget", "runs"):  # the console also takes them without the slash
             text = "/" + text
-        handled = commands.handle(self.app, CONSOLE_ACTOR, text)
+        handled = command(self.app, self.conversation, CONSOLE_ACTOR, text)  # a job answers by itself
         if handled is not None:
             return handled
-        if cmd in ("help", "/help", "?"):
-            return [Reply(text=HELP)]
         req = self.app.request("console", self.conversation, CONSOLE_ACTOR, text)
         return self._track(engine.submit(req))
 

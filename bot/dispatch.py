@@ -18,32 +18,23 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from agents.contract import Action
+from bot import commands
 from bot.app import App
 from bot.jobs import chat_job, job_command, retry, retry_home
-from bot.messages import Reply, from_payload, to_payload
+from bot.messages import Outbound, Reply, from_payload, to_payload
 from bot.render import render_all
 from graph import outcomes as o
+from graph.approvals import describe
 from graph.errors import GraphError
+from graph.rules import HELP
 from memory import eventlog, inbox, outbox, refs
 from memory.db import transaction
 from memory.tables import InboxItem, utcnow
 
 log = logging.getLogger(__name__)
-
-
-class Outbound(Protocol):
-    """How a channel posts and updates messages."""
-
-    async def send(self, conversation: str, reply: Reply) -> dict[str, Any]:
-        """Post a reply; return a reference to the posted message (for later updates)."""
-        ...
-
-    async def update(self, ref: dict[str, Any], reply: Reply) -> None:
-        """Replace a posted message in place."""
-        ...
 
 
 ELSEWHERE = "That card belongs to another conversation; decide it there. Nothing was changed."
@@ -69,6 +60,26 @@ def refused(app: App, actor: str, what: Gate) -> list[Reply] | None:
     if what == "message" and not app.refusals.allow(actor):
         return []
     return [Reply(text=REFUSALS[what])]
+
+
+HELP_WORDS = {"help", "/help", "?", "/start"}
+
+
+def command(
+    app: App, conversation: str, actor: str, text: str, delivery: str | None = None
+) -> list[Reply] | None:
+    """Answer a command line the same way in every front door; None when it is not a command.
+
+    ``help``, a job (``digest``, ``reindex``: its message is posted by the job, so no reply here) or a
+    slash command (``/status``, ``/budget``, ``/runs``). Anything else is the engine's.
+    """
+    word = text.strip().split(" ", 1)[0].lower()
+    if text.strip().lower() in HELP_WORDS or word in ("/help", "/start"):
+        return [Reply(text=HELP)]
+    job = word if word.startswith("/") else text  # a slash command is its first word (`/digest@bot …`)
+    if job_command(job) and chat_job(app, conversation, job, delivery) is not None:
+        return []
+    return commands.handle(app, actor, text)
 
 
 def same_place(a: str, b: str) -> bool:
@@ -468,6 +479,28 @@ class Dispatcher(Door):
         """Finish this channel's runs a crash interrupted (decided, not carried out) and report them."""
         for run_id, conversation, outs in await self._engine(self.app.engine.recover_runs, self.channel):
             await self.report_run(run_id, conversation, outs)
+
+    async def stale(self, approval_id: str, conversation: str) -> str | None:
+        """Return why a card's button cannot act now (unknown, decided, another conversation), or None.
+
+        The adapters that can answer at once (Telegram's alert, Slack's Edit before its modal) ask this.
+        """
+        try:
+            ap = await asyncio.to_thread(self.app.approvals.get, approval_id)
+        except GraphError as exc:
+            return str(exc)
+        if ap.status != "pending":
+            return describe(ap)
+        if not same_place(ap.conversation, conversation):
+            log.warning(
+                "%s: refused a click on %s from %s (asked in %s)",
+                self.channel,
+                ap.id,
+                conversation,
+                ap.conversation,
+            )
+            return ELSEWHERE
+        return None
 
     async def _asked_in(self, approval_id: str) -> str | None:
         """Return the conversation an approval was asked in (None: no such approval; decide says so)."""

@@ -41,7 +41,7 @@ from memory.tables import new_id
 
 if TYPE_CHECKING:
     from bot.app import App
-    from bot.dispatch import Outbound
+    from bot.messages import Outbound
     from graph.budget import BudgetLedger
     from graph.engine import Request
 

@@ -1,7 +1,7 @@
 """Posting into conversations from outside a request: jobs, the digest scheduler, the CLI.
 
 ``Notifier.deliver(conversation, replies)`` routes by the conversation's prefix (``console:``,
-``slack:``, ``telegram:``) to that channel's ``Outbound`` (see ``bot/dispatch.py``), posting new
+``slack:``, ``telegram:``) to that channel's ``Outbound`` (see ``bot/messages.py``), posting new
 messages and editing keyed ones in place through ``memory/refs``: a job's progress is one message,
 edited. Channels register their outbound (``notifier.register("slack", outbound, loop)``); a channel
 module may instead offer ``outbound(app) -> Outbound | None``, used on first need (the CLI has no
@@ -26,7 +26,7 @@ from graph.jobs.kinds import JobInfo, JobResult
 from memory import refs
 
 if TYPE_CHECKING:
-    from bot.dispatch import Outbound
+    from bot.messages import Outbound
 
 log = logging.getLogger(__name__)
 

@@ -185,9 +185,11 @@ class SlackChannel:
         new = await self.record_interaction(
             click.delivery_id, click.conversation, click.actor, f"{click.action} {click.value}"
         )
-        await args.ack()
         if new:  # claimed, carried out, its replies owed and posted; a sweep takes over if this process dies
-            self.spawn(self.dispatcher.process(f"{CLICK_CHANNEL}:{click.delivery_id}"))
+            self.spawn(
+                self.dispatcher.process(f"{CLICK_CHANNEL}:{click.delivery_id}")
+            )  # before the ack: drain sees it
+        await args.ack()
 
     async def record_interaction(self, delivery_id: str, conversation: str, actor: str, text: str) -> bool:
         """Record a click or a modal submission before acknowledging it; False for a duplicate."""

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
 from agents.errors import AgentError, InvalidArguments
-from bot.dispatch import ELSEWHERE, refused, same_place
+from bot.dispatch import refused
 from bot.messages import Reply
 from bot.slack import inbound
 from bot.slack.text import escape
-from graph.approvals import describe
 from graph.errors import GraphError
 from memory.tables import Approval
 
@@ -114,36 +113,28 @@ class EditFlow:
         self.channel = channel
 
     async def on_edit(self, args: AsyncArgs) -> None:
-        """Acknowledge, then open the modal while the click's trigger_id is still valid (3 s)."""
-        await args.ack()
+        """Start opening the modal (the click's trigger_id is valid for 3 s), then acknowledge.
+
+        The work is started before the acknowledgement, so `drain` after the answer waits for it.
+        """
         assert args.action is not None
         click = inbound.click_from(args.body, args.action)
+        self.channel.spawn(self._open(click.conversation, click.actor, click.value, args.body["trigger_id"]))
+        await args.ack()
+
+    async def _open(self, conversation: str, actor: str, approval_id: str, trigger_id: str) -> None:
         app = self.channel.app
-        refusal = refused(app, click.actor, "edit")
+        refusal = refused(app, actor, "edit")
         if refusal is not None:
             for reply in refusal:
-                await self.channel.tell(click.conversation, click.actor, reply)
+                await self.channel.tell(conversation, actor, reply)
             return
-        try:
-            ap = await asyncio.to_thread(app.approvals.get, click.value)
-        except GraphError as exc:
-            await self.channel.tell(click.conversation, click.actor, Reply(text=str(exc)))
+        why = await self.channel.dispatcher.stale(approval_id, conversation)
+        if why is not None:
+            await self.channel.tell(conversation, actor, Reply(text=why))
             return
-        if ap.status != "pending":
-            await self.channel.tell(click.conversation, click.actor, Reply(text=describe(ap)))
-            return
-        if not same_place(ap.conversation, click.conversation):
-            log.warning(
-                "slack: refused an edit of %s from %s (asked in %s)",
-                ap.id,
-                click.conversation,
-                ap.conversation,
-            )
-            await self.channel.tell(click.conversation, click.actor, Reply(text=ELSEWHERE))
-            return
-        await self.channel.client.views_open(
-            trigger_id=args.body["trigger_id"], view=modal(ap, click.conversation)
-        )
+        ap = await asyncio.to_thread(app.approvals.get, approval_id)
+        await self.channel.client.views_open(trigger_id=trigger_id, view=modal(ap, conversation))
 
     async def on_submit(self, args: AsyncArgs) -> None:
         """Validate the edit (errors stay in the modal), acknowledge, then replace the card off the request path."""

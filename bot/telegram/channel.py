@@ -35,17 +35,13 @@ from telegram.ext import (
 )
 
 from agents.contract import Action
-from bot import commands
 from bot.app import App
-from bot.dispatch import ELSEWHERE, Click, Dispatcher, refused, same_place
-from bot.jobs import chat_job
+from bot.dispatch import Click, Dispatcher, command, refused
 from bot.messages import Reply
 from bot.server import Mount
 from bot.telegram.edit import card_replied_to, parse_changes
 from bot.telegram.outbound import TelegramOutbound, conversation_of
-from graph.approvals import describe
 from graph.errors import GraphError
-from graph.rules import HELP
 from memory import callbacks, inbox
 from memory.tables import utcnow
 
@@ -256,15 +252,11 @@ class TelegramChannel:
         refusal = refused(self.app, actor, "message")  # once per period, not once per command
         if refusal is not None:
             replies = refusal
-        elif name in ("/start", "/help"):
-            replies = [Reply(text=HELP)]
-        elif await asyncio.to_thread(chat_job, self.app, conversation, name, f"telegram:{update.update_id}"):
-            replies = []  # the job posted its own message and edits it as it goes
         else:
-            handled: list[Reply] | None = await asyncio.to_thread(
-                commands.handle, self.app, actor, f"{name} {args}".strip()
-            )
-            replies = handled or []
+            line = f"{name} {args}".strip()
+            delivery = f"telegram:{update.update_id}"
+            answer = await asyncio.to_thread(command, self.app, conversation, actor, line, delivery)
+            replies = answer or []
         await self.dispatcher.deliver(conversation, replies)
 
     async def _callback(self, update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
@@ -290,23 +282,9 @@ class TelegramChannel:
         )
         conversation = conversation_of(chat_id, topic)
         if action in ("approve", "reject"):  # a stale or misplaced card says so at once, in the alert
-            try:
-                ap = await asyncio.to_thread(self.app.approvals.get, value)
-            except GraphError as exc:
-                await q.answer(str(exc), show_alert=True)
-                return
-            if ap.status != "pending":
-                await q.answer(describe(ap), show_alert=True)
-                return
-            if not same_place(ap.conversation, conversation):
-                log.warning(
-                    "telegram: refused a %s of %s from %s (asked in %s)",
-                    action,
-                    ap.id,
-                    conversation,
-                    ap.conversation,
-                )
-                await q.answer(ELSEWHERE, show_alert=True)
+            why = await self.dispatcher.stale(value, conversation)
+            if why is not None:
+                await q.answer(why, show_alert=True)
                 return
         await q.answer()
         # A click whose update a dead process had claimed may have been decided already: its outcome
