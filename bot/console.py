@@ -6,6 +6,7 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -118,7 +119,10 @@ class ConsoleSession:
                 self.undoable.remove(out.event_id)
             elif isinstance(out, o.Failed):
                 self.failed.append(out.run_id)
-            replies.append(render(out))
+            reply = render(out)
+            if isinstance(out, o.Offer):  # the console numbers the choices in the text: type 1, 2, 3
+                reply = replace(reply, buttons=[])
+            replies.append(reply)
         return replies
 
 

@@ -99,10 +99,11 @@ class Click:
     delivery_id: str
     conversation: str
     actor: str
-    action: str  # approve | reject | undo | retry | edit
+    action: str  # approve | reject | undo | retry | edit | choose
     value: str
 
 
+CLICKS = ("approve", "reject", "undo", "retry", "choose")  # the buttons a recorded click may carry
 Private = Callable[[str, str, Reply], Awaitable[None]]  # (conversation, actor, reply)
 MAX_POST_ATTEMPTS = 5  # a reply the platform keeps refusing is given up (failed) after this many tries
 
@@ -361,7 +362,7 @@ class Dispatcher(Door):
     async def _process_click(self, item: InboxItem) -> None:
         """Carry out a recorded click (a first attempt, or one a dead process left) and finish it."""
         action, _, value = item.text.partition(" ")
-        if action not in ("approve", "reject", "undo", "retry"):  # an edit cut off: its arguments are gone
+        if action not in CLICKS:  # an edit cut off: its arguments are gone
             log.warning(
                 "%s: %s was cut off by a crash; the card's Edit can be used again", self.channel, item.text
             )
@@ -433,6 +434,8 @@ class Dispatcher(Door):
         elif click.action == "retry":
             like = self.app.request(self.channel, click.conversation, click.actor, "")
             outs = await self._engine(retry, self.app, click.value, like)
+        elif click.action == "choose":
+            outs = await self._choose(click, home, again)
         else:
             outs = [o.Notice(f"Unknown button {click.action!r}.")]
         # A refusal (already decided, expired, not found) goes to the clicker only; a click a dead
@@ -448,6 +451,23 @@ class Dispatcher(Door):
             finish=key,
         )
         return []
+
+    async def _choose(self, click: Click, home: str | None, again: bool) -> list[o.Outcome]:
+        """Re-enter a "did you mean" choice as the clicker's message in the offer's conversation, once.
+
+        The message's delivery id comes from the offer and the choice, so a second click, a replayed
+        one or a recovered one finds it recorded and adds nothing.
+        """
+        if home is None:
+            return [o.Notice("That choice is no longer available; type the command instead.")]
+        line = click.value.partition("|")[2]
+        offer = hashlib.sha256(click.value.encode()).hexdigest()[:24]
+        new = await self.accept(
+            delivery_id=f"choose:{offer}", conversation=home, actor=click.actor, text=line
+        )
+        if new or again:
+            return []
+        return [o.Notice(f"`{line}` was chosen already.")]
 
     def _decided_before(self, click: Click) -> tuple[o.Outcome, str, list[o.Outcome]] | None:
         """Carry out this clicker's own decision that a dead process recorded: (decided, run id, its outcomes)."""
@@ -518,6 +538,8 @@ class Dispatcher(Door):
             return await asyncio.to_thread(eventlog.conversation_of, self.app.db, value)
         if action == "retry":
             return await asyncio.to_thread(retry_home, self.app, value)
+        if action == "choose":  # the run that offered it
+            return await asyncio.to_thread(retry_home, self.app, value.partition("|")[0])
         return None
 
     async def revise(

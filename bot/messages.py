@@ -6,7 +6,7 @@ import base64
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-ButtonAction = Literal["approve", "reject", "edit", "undo", "retry"]
+ButtonAction = Literal["approve", "reject", "edit", "undo", "retry", "choose"]
 
 
 @dataclass(frozen=True)

@@ -450,7 +450,11 @@ class Engine:
     def _outcomes(self, state: RunState, waiting: bool) -> list[o.Outcome]:
         outs: list[o.Outcome] = []
         if state.reply:
-            outs.append(o.Say(state.reply))
+            outs.append(
+                o.Offer(state.reply, state.run_id, tuple(state.offers))
+                if state.offers
+                else o.Say(state.reply)
+            )
         for p in state.proposals:
             if p.verdict == "deny":
                 outs.append(o.Refused(p.reason if p.prechecked else f"Refused: {p.reason}"))

@@ -21,6 +21,14 @@ class Notice(Say):
 
 
 @dataclass(frozen=True)
+class Offer(Say):
+    """A "did you mean": the nearest commands, which the operator may pick (buttons; numbers in the console)."""
+
+    run_id: str = ""
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Ask:
     """An action waiting for approval: render as a card with Approve / Reject."""
 
@@ -76,4 +84,4 @@ class Undone:
     text: str
 
 
-Outcome = Say | Notice | Ask | Done | Refused | Failed | Decided | Undone
+Outcome = Say | Notice | Offer | Ask | Done | Refused | Failed | Decided | Undone

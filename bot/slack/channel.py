@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -40,7 +41,7 @@ from memory import inbox, outbox
 log = logging.getLogger(__name__)
 
 CLICK_CHANNEL = "slack:click"  # inbox rows that only deduplicate clicks (never re-processed as messages)
-_CLICKS = re.compile(r"^(approve|reject|undo|retry)$")
+_CLICKS = re.compile(r"^(approve|reject|undo|retry|choose)(-[0-9]+)?$")  # choose-2: ids are unique per block
 MAX_BODY = 1_000_000  # Slack's payloads are a few KB; anything this big is not from Slack
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() accepts "²" and "٣"
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
@@ -182,6 +183,7 @@ class SlackChannel:
         """Record the click, acknowledge, then decide / undo / retry off the request path."""
         assert args.action is not None
         click = inbound.click_from(args.body, args.action)
+        click = replace(click, action=click.action.partition("-")[0])
         new = await self.record_interaction(
             click.delivery_id, click.conversation, click.actor, f"{click.action} {click.value}"
         )
