@@ -261,6 +261,7 @@ def _loop(app: App, stdin: TextIO, stdout: TextIO, reader: Callable[[], str] | N
         return format_reply(reply)
 
     app.notifier.register("console", ConsoleOutbound(stdout, show, lock))
+    app.notifier.relay_owed("console")  # what jobs owed the console while it was closed, or a crash cut off
     if reader is not None:
         print_replies(
             [Reply(text="coo is ready. Type `help` for what I can do, `quit` to leave.")], stdout, rich

@@ -24,13 +24,14 @@ from agents.contract import Action
 from bot import commands
 from bot.app import App
 from bot.jobs import chat_job, job_command, retry, retry_home
-from bot.messages import Outbound, Reply, from_payload, to_payload
+from bot.messages import Outbound, Reply, to_payload
+from bot.notify import relay
 from bot.render import render_all
 from graph import outcomes as o
 from graph.approvals import describe
 from graph.errors import GraphError
 from graph.rules import HELP
-from memory import eventlog, inbox, outbox, refs
+from memory import eventlog, inbox, outbox
 from memory.db import transaction
 from memory.tables import InboxItem, utcnow
 
@@ -105,7 +106,6 @@ class Click:
 
 CLICKS = ("approve", "reject", "undo", "retry", "choose")  # the buttons a recorded click may carry
 Private = Callable[[str, str, Reply], Awaitable[None]]  # (conversation, actor, reply)
-MAX_POST_ATTEMPTS = 5  # a reply the platform keeps refusing is given up (failed) after this many tries
 
 Command = Callable[[App, str, str, str], Awaitable[list[Reply]] | list[Reply]]
 
@@ -362,7 +362,26 @@ class Dispatcher(Door):
     async def _process_click(self, item: InboxItem) -> None:
         """Carry out a recorded click (a first attempt, or one a dead process left) and finish it."""
         action, _, value = item.text.partition(" ")
-        if action not in CLICKS:  # an edit cut off: its arguments are gone
+        if action == "edit" and "arguments" in item.meta:  # a modal's submission: its arguments were kept
+            edit = Click(item.delivery_id, item.conversation, item.actor, action, value)
+            try:
+                private = await self.revise(
+                    delivery_id=item.delivery_id.removeprefix(f"{self.click_channel}:"),
+                    conversation=item.conversation,
+                    actor=item.actor,
+                    approval_id=value,
+                    arguments=dict(item.meta["arguments"]),
+                    key=item.delivery_id,
+                    again=item.attempts > 1,
+                )
+            except Exception:
+                log.exception("edit %s failed", item.delivery_id)
+                await asyncio.to_thread(inbox.finish, self.app.db, item.delivery_id, "failed")
+                private = [Reply(text="That did not work; the error was logged.")]
+            for reply in private:
+                await self.tell(edit, reply)
+            return
+        if action not in CLICKS:  # an edit recorded without its arguments: it cannot be carried out
             log.warning(
                 "%s: %s was cut off by a crash; the card's Edit can be used again", self.channel, item.text
             )
@@ -543,24 +562,72 @@ class Dispatcher(Door):
         return None
 
     async def revise(
-        self, *, delivery_id: str, conversation: str, actor: str, approval_id: str, arguments: dict[str, Any]
+        self,
+        *,
+        delivery_id: str,
+        conversation: str,
+        actor: str,
+        approval_id: str,
+        arguments: dict[str, Any],
+        key: str | None = None,
+        again: bool = False,
     ) -> list[Reply]:
-        """Replace a card by one with edited arguments (checked again); return replies for the editor only."""
+        """Replace a card by one with edited arguments (checked again); return replies for the editor only.
+
+        Args:
+            delivery_id: The platform's id of the edit (the new run's id derives from it).
+            conversation: Where the edit was made.
+            actor: Who edits.
+            approval_id: The card edited.
+            arguments: The edited arguments.
+            key: The edit's inbox key when it was recorded there (finished with its replies, in one
+                transaction).
+            again: A dead process had this edit: when it had already replaced the card, the new card
+                is reported from its run (once, keyed by the run's checkpoint), not refused.
+        """
+        finish = key
         refusal = refused(self.app, actor, "edit")
         if refusal is not None:
+            if finish:
+                await asyncio.to_thread(inbox.finish, self.app.db, finish, "done")
             return refusal
         asked_in = await self._asked_in(approval_id)
         if asked_in is not None and not same_place(asked_in, conversation):
             log.warning("refused an edit of %s from %s (asked in %s)", approval_id, conversation, asked_in)
+            if finish:
+                await asyncio.to_thread(inbox.finish, self.app.db, finish, "done")
             return [Reply(text=ELSEWHERE)]
         conversation = asked_in or conversation  # the new card goes where the approval was asked
         like = self.app.request(self.channel, conversation, actor, "")
         run_id = run_id_for(f"{self.channel}:{delivery_id}")
         outs = await self._engine(self.app.engine.revise, approval_id, arguments, like, run_id)
         if outs and all(isinstance(x, o.Notice) for x in outs):
+            if again:
+                before = await self._engine(self._revised_before, approval_id, actor, run_id)
+                if before is not None:
+                    closed, run_outs = before
+                    await self.deliver(conversation, render_all([closed]), key=f"{key}:closed")
+                    await self.report_run(run_id, conversation, run_outs, finish=finish)
+                    return []
+            if finish:
+                await asyncio.to_thread(inbox.finish, self.app.db, finish, "done")
             return render_all(outs)
-        await self.deliver(conversation, render_all(outs))
+        await self.deliver(conversation, render_all(outs), key=key, finish=finish)
         return []
+
+    def _revised_before(
+        self, approval_id: str, actor: str, run_id: str
+    ) -> tuple[o.Outcome, list[o.Outcome]] | None:
+        """An edit a dead process carried out: (the old card closed, the new run's outcomes), else None."""
+        try:
+            ap = self.app.approvals.get(approval_id)
+        except GraphError:
+            return None
+        if ap.decided_by != actor or ap.status != "rejected" or retry_home(self.app, run_id) is None:
+            return None  # not this editor's edit, or its new run never started
+        summary = Action.model_validate(ap.action).summary
+        closed = o.Decided(ap.id, "edited", actor, ap.decided_at or utcnow(), summary)
+        return closed, self.app.engine.continue_run(run_id)
 
     # ---- outbound -------------------------------------------------------------------------------
 
@@ -585,45 +652,21 @@ class Dispatcher(Door):
         key = key or f"{self.channel}:reply:{uuid.uuid4().hex}"
         payloads = [to_payload(r) for r in replies]
 
-        def owe() -> list[str]:
+        def owed() -> list[str]:
             with transaction(self.app.db) as s:
                 keys = outbox.enqueue(s, key, self.channel, conversation, payloads)
                 if finish:
                     inbox.finish_in(s, finish, status)
             return keys
 
-        for k in await asyncio.to_thread(owe):
+        for k in await asyncio.to_thread(owed):
             await self.relay(k)
 
     async def relay(self, key: str, dead: Sequence[str] = ()) -> bool:
         """Post one owed reply if nobody alive is posting it; True when this call posted it."""
-        db, owner = self.app.db, self.app.owner
-        item = await asyncio.to_thread(outbox.claim, db, key, owner=owner.id, lease=owner.lease, dead=dead)
-        if item is None:
-            return False
-        reply = from_payload(item.payload)
-        try:
-            ref = None
-            if reply.replaces:
-                ref = await asyncio.to_thread(refs.get, db, self.channel, reply.replaces)
-            if ref is not None:
-                await self.outbound.update(ref, reply)
-                posted = None
-            else:
-                self.app.engine.faults.hit("before_post")
-                posted = await self.outbound.send(item.conversation, reply)
-        except Exception as exc:
-            # The platform refused or could not be reached: a later sweep tries again, a few times.
-            log.warning("posting %s failed (attempt %d): %s", key, item.attempts, exc)
-            if item.attempts >= MAX_POST_ATTEMPTS:
-                await asyncio.to_thread(outbox.failed, db, key, f"{type(exc).__name__}: {exc}")
-            else:
-                await asyncio.to_thread(outbox.release, db, key)
-            return False
-        self.app.engine.faults.hit("after_send")
-        await asyncio.to_thread(outbox.sent, db, key, posted or None, reply.key if posted else None)
-        self.app.engine.faults.hit("after_post")
-        return True
+        return await relay(
+            self.app.db, self.app.owner, self.outbound, key, dead=dead, faults=self.app.engine.faults
+        )
 
     # ---- lifecycle ------------------------------------------------------------------------------
 

@@ -31,13 +31,14 @@ from bot.app import App
 from bot.dispatch import Door, run_id_for
 from bot.hook_kinds import BadPayload, interpret, parse_body
 from bot.messages import Reply
-from bot.notify import channel_of
+from bot.notify import channel_of, owe
 from bot.render import render_all
 from bot.server import Mount
 from connectors.errors import SignatureInvalid
 from connectors.webhooks import ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S, verify
 from graph.engine import Request
 from memory import inbox
+from memory.db import transaction
 from memory.tables import Run, utcnow
 
 log = logging.getLogger(__name__)
@@ -160,15 +161,20 @@ class Hooks:
             name = str(item.meta.get("hook", ""))
             inbound = interpret(name, str(item.meta.get("kind", "notice")), parse_body(item.text.encode()))
             replies = self._replies(key, item.conversation, item.actor, inbound)
+            status = "done"
             if inbound.preset and not self._has_run(key):
                 # Turned away before a run existed (the engine's rate limit): keep it for the next start.
                 log.warning("webhook delivery %s was not taken by the engine; kept for the next start", key)
                 kept = f"Webhook {name}: a delivery came faster than I take requests; it is kept and will be proposed on the next start."
-                self.app.notifier.deliver(item.conversation, [Reply(text=kept)])
-                inbox.finish(db, key, "received")
-                return
-            self.app.notifier.deliver(item.conversation, replies)
-            inbox.finish(db, key, "done")
+                replies, status = [Reply(text=kept)], "received"
+            # The card is owed in the transaction that finishes the delivery, then posted (or by a sweep).
+            with transaction(db) as s:
+                owed = owe(s, f"{key}:{status}", item.conversation, replies)
+                inbox.finish_in(s, key, status)
+            try:
+                self.app.notifier.relay(item.conversation, owed)
+            except LookupError as exc:
+                log.info("webhook delivery %s: %s; its card stays owed", key, exc)
         except Exception:
             log.exception("webhook delivery %s could not be processed", key)
             inbox.finish(db, key, "failed")

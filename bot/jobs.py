@@ -114,7 +114,9 @@ def channel_outbound(app: App, channel: str) -> Outbound | None:
 def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
     """Return the notifier and the job queue of an App (no workers are started here)."""
     settings = app.settings
-    notifier = Notifier(app.db, factory=lambda channel: channel_outbound(app, channel))
+    notifier = Notifier(
+        app.db, factory=lambda channel: channel_outbound(app, channel), owner=lambda: app.owner
+    )
     broker, shared = build_broker(settings)
     tz = ZoneInfo(settings.coo_timezone)
     sources = DigestSources(

@@ -193,8 +193,13 @@ class SlackChannel:
             )  # before the ack: drain sees it
         await args.ack()
 
-    async def record_interaction(self, delivery_id: str, conversation: str, actor: str, text: str) -> bool:
-        """Record a click or a modal submission before acknowledging it; False for a duplicate."""
+    async def record_interaction(
+        self, delivery_id: str, conversation: str, actor: str, text: str, meta: dict[str, Any] | None = None
+    ) -> bool:
+        """Record a click or a modal submission before acknowledging it; False for a duplicate.
+
+        ``meta`` keeps what carrying it out needs after a crash (a submission's arguments), masked.
+        """
         return await asyncio.to_thread(
             inbox.record,
             self.app.db,
@@ -203,11 +208,8 @@ class SlackChannel:
             conversation=conversation,
             actor=actor,
             text=text,
+            meta=self.app.redactor.value(meta) if meta else None,
         )
-
-    async def finish_interaction(self, delivery_id: str, status: str = "done") -> None:
-        """Mark a recorded click or submission handled."""
-        await asyncio.to_thread(inbox.finish, self.app.db, f"{CLICK_CHANNEL}:{delivery_id}", status)
 
     async def tell(self, conversation: str, actor: str, reply: Reply) -> None:
         """Show a reply to one person only (an ephemeral message)."""

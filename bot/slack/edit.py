@@ -163,25 +163,11 @@ class EditFlow:
         delivery = f"view:{view['id']}:{view.get('hash', '')}"
         conversation = meta.get("conversation") or ap.conversation
         actor = inbound.actor(args.body["user"]["id"])
-        new = await self.channel.record_interaction(delivery, conversation, actor, f"edit {ap.id}")
-        await args.ack()
-        if new:
-            self.channel.spawn(self._revise(delivery, conversation, actor, ap.id, arguments))
-
-    async def _revise(
-        self, delivery: str, conversation: str, actor: str, approval_id: str, arguments: dict[str, Any]
-    ) -> None:
-        status = "failed"
-        try:
-            private = await self.channel.dispatcher.revise(
-                delivery_id=delivery,
-                conversation=conversation,
-                actor=actor,
-                approval_id=approval_id,
-                arguments=arguments,
+        new = await self.channel.record_interaction(
+            delivery, conversation, actor, f"edit {ap.id}", {"arguments": arguments}
+        )
+        if new:  # claimed and carried out like a click; a sweep takes it over if this process dies
+            self.channel.spawn(
+                self.channel.dispatcher.process(f"{self.channel.dispatcher.click_channel}:{delivery}")
             )
-            for reply in private:
-                await self.channel.tell(conversation, actor, reply)
-            status = "done"
-        finally:
-            await self.channel.finish_interaction(delivery, status)
+        await args.ack()
