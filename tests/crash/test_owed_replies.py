@@ -94,3 +94,31 @@ async def test_an_edit_cut_off_after_it_replaced_the_card_reports_the_new_card_o
     assert "15.00" in new_card(out)  # not "already decided": the edit's own new card
     [(_, closed)] = out.updated
     assert closed.text.startswith("Edited by test:U1")
+
+
+def test_the_runner_owes_a_result_in_the_transaction_that_marks_the_job_done(app_factory):
+    from bot.notify import Notifier
+    from graph.jobs.kinds import JobKind
+    from graph.jobs.workers import Workers
+    from memory import jobs
+    from tests.fakes.server import wait_for
+    from tests.graph.test_jobs import make_queue
+
+    class KilledBeforeThePost(Notifier):
+        def finished(self, job: JobInfo, result: JobResult) -> None:
+            """The process dies after the job was marked done, before it posts the result."""
+
+    app = app_factory()
+    notifier = KilledBeforeThePost(app.db, owner=lambda: app.owner)
+    queue = make_queue(app.db, [JobKind("note", lambda ctx: JobResult(text="noted"))], notifier)  # type: ignore[arg-type]
+    with Workers(queue, threads=1, tick_s=0.05):
+        job = queue.submit("note", key="k1", args={}, conversation="test:C9")
+        wait_for(lambda: (jobs.get(app.db, job.id) or job).status == "done", what="the job done")
+    queue.close()
+    [owed] = outbox.due(app.db, "test")
+    assert owed.key == f"job:{job.id}:result:000" and owed.payload["text"] == "noted"
+
+    out = RecordingOutbound()
+    app.notifier.register("test", out)
+    assert app.notifier.relay_owed("test") == 1
+    assert [(c, r.text, r.replaces) for c, r in out.sent] == [("test:C9", "noted", f"job:{job.id}")]
