@@ -173,12 +173,13 @@ class Notifier:
                 as they were owed, not again).
 
         Raises:
-            LookupError: No outbound is known for the conversation's channel (the replies stay owed:
-                a running `coo serve` of that channel posts them).
+            LookupError: No outbound is known for the conversation's channel (nothing is owed then).
         """
         if not replies:
             return
         channel = channel_of(conversation)
+        if self._route(channel) is None:  # nothing is owed where no channel could ever post it
+            raise LookupError(f"no outbound for channel {channel!r}")
         key = key or f"{channel}:note:{uuid.uuid4().hex}"
         with transaction(self.db) as s:
             keys = owe(s, key, conversation, replies)
