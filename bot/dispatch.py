@@ -448,6 +448,19 @@ class Dispatcher(Door):
                     await self.deliver(where, render_all([decided]), key=key)
                     await self.report_run(run_id, where, run_outs, finish=key)
                     return []
+            decided_now: list[o.Outcome] = [
+                x for x in outs if isinstance(x, o.Decided) and x.approval_id == click.value
+            ]
+            run_id = await self._run_of(click.value) if decided_now else None
+            if run_id is not None:
+                # The card's update is this click's; what the run then reports is keyed by the run and
+                # its checkpoint, as a recovery of the same run reports it: owed once, whoever gets there.
+                rest = [x for x in outs if x is not decided_now[0]]
+                await self.deliver(
+                    where, render_all(decided_now), key=key or f"{self.channel}:click:{click.delivery_id}"
+                )
+                await self.report_run(run_id, where, rest, finish=key)
+                return []
         elif click.action == "undo":
             outs = await self._engine(engine.undo, click.value, click.actor, self.app.is_operator)
         elif click.action == "retry":
@@ -540,6 +553,14 @@ class Dispatcher(Door):
             )
             return ELSEWHERE
         return None
+
+    async def _run_of(self, approval_id: str) -> str | None:
+        """Return the run an approval belongs to (None: no such approval)."""
+        try:
+            ap = await asyncio.to_thread(self.app.approvals.get, approval_id)
+        except GraphError:
+            return None
+        return ap.run_id
 
     async def _asked_in(self, approval_id: str) -> str | None:
         """Return the conversation an approval was asked in (None: no such approval; decide says so)."""
