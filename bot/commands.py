@@ -14,10 +14,12 @@ from sqlalchemy.engine import Engine
 
 from bot.app import App
 from bot.chart import bar_chart_png, sparkline
+from bot.jobs import chat_job, job_command
 from bot.messages import Reply
 from bot.queues import waiting_lines  # jobs whose queue no live worker takes
 from bot.runs_view import runs_text
 from graph.budget import Period
+from graph.rules import HELP
 from graph.spend_report import Line, daily_series, month_start, recent_run_costs, spend_by, total
 from memory import inbox, outbox
 
@@ -188,3 +190,23 @@ def handle(app: App, actor: str, text: str) -> list[Reply] | None:
     word, _, rest = text.strip().partition(" ")
     command = COMMANDS.get(word.lower())
     return command(app, actor, rest) if command else None
+
+
+HELP_WORDS = {"help", "/help", "?", "/start"}
+
+
+def command(
+    app: App, conversation: str, actor: str, text: str, delivery: str | None = None
+) -> list[Reply] | None:
+    """Answer a command line the same way in every front door; None when it is not a command.
+
+    ``help``, a job (``digest``, ``reindex``: its message is posted by the job, so no reply here) or a
+    slash command (``/status``, ``/budget``, ``/runs``). Anything else is the engine's.
+    """
+    word = text.strip().split(" ", 1)[0].lower()
+    if text.strip().lower() in HELP_WORDS or word in ("/help", "/start"):
+        return [Reply(text=HELP)]
+    job = word if word.startswith("/") else text  # a slash command is its first word (`/digest@bot …`)
+    if job_command(job) and chat_job(app, conversation, job, delivery) is not None:
+        return []
+    return handle(app, actor, text)

@@ -6,17 +6,18 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot import commands
 from bot.app import CONSOLE_ACTOR, App
-from bot.jobs import chat_job, retry_job
+from bot.commands import command
+from bot.jobs import retry
 from bot.messages import Reply
 from bot.notify import ConsoleOutbound
 from bot.render import render
 from graph import outcomes as o
-from graph.rules import HELP
 
 CONVERSATION = "console:local"
 _APPROVE = {"approve", "a", "yes", "y"}
@@ -66,26 +67,19 @@ class ConsoleSession:
             target = rest.strip() or (self.failed[-1] if self.failed else "")
             if not target:
                 return [Reply(text="There is nothing to retry.")]
-            if target.startswith("job_"):
-                return self._track(retry_job(self.app, target))
-            return self._track(
-                engine.retry(target, self.app.request("console", self.conversation, CONSOLE_ACTOR, ""))
-            )
+            like = self.app.request("console", self.conversation, CONSOLE_ACTOR, "")
+            return self._track(retry(self.app, target, like))
         if cmd in ("pending", "cards"):
             asks = engine.pending(self.conversation)
             if not asks:
                 return [Reply(text="Nothing is waiting for approval.")]
             numbered = [Reply(text=which_card(asks))] if len(asks) > 1 else []
             return numbered + self._track(list(asks))
-        if chat_job(self.app, self.conversation, text) is not None:
-            return []  # answered at once; the job edits that message, then posts the result
         if cmd in ("status", "budget", "runs"):  # the console also takes them without the slash
             text = "/" + text
-        handled = commands.handle(self.app, CONSOLE_ACTOR, text)
+        handled = command(self.app, self.conversation, CONSOLE_ACTOR, text)  # a job answers by itself
         if handled is not None:
             return handled
-        if cmd in ("help", "/help", "?"):
-            return [Reply(text=HELP)]
         req = self.app.request("console", self.conversation, CONSOLE_ACTOR, text)
         return self._track(engine.submit(req))
 
@@ -125,7 +119,10 @@ class ConsoleSession:
                 self.undoable.remove(out.event_id)
             elif isinstance(out, o.Failed):
                 self.failed.append(out.run_id)
-            replies.append(render(out))
+            reply = render(out)
+            if isinstance(out, o.Offer):  # the console numbers the choices in the text: type 1, 2, 3
+                reply = replace(reply, buttons=[])
+            replies.append(reply)
         return replies
 
 
@@ -264,6 +261,7 @@ def _loop(app: App, stdin: TextIO, stdout: TextIO, reader: Callable[[], str] | N
         return format_reply(reply)
 
     app.notifier.register("console", ConsoleOutbound(stdout, show, lock))
+    app.notifier.relay_owed("console")  # what jobs owed the console while it was closed, or a crash cut off
     if reader is not None:
         print_replies(
             [Reply(text="coo is ready. Type `help` for what I can do, `quit` to leave.")], stdout, rich

@@ -18,35 +18,47 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal
 
 from agents.contract import Action
 from bot.app import App
-from bot.jobs import chat_job, job_command
-from bot.messages import Reply, from_payload, to_payload
+from bot.jobs import chat_job, job_command, retry, retry_home
+from bot.messages import Outbound, Reply, to_payload
+from bot.notify import relay
 from bot.render import render_all
 from graph import outcomes as o
+from graph.approvals import describe
 from graph.errors import GraphError
-from memory import eventlog, inbox, outbox, refs
+from memory import eventlog, inbox, outbox
 from memory.db import transaction
-from memory.tables import InboxItem, OutboxItem, utcnow
+from memory.tables import InboxItem, utcnow
 
 log = logging.getLogger(__name__)
 
 
-class Outbound(Protocol):
-    """How a channel posts and updates messages."""
-
-    async def send(self, conversation: str, reply: Reply) -> dict[str, Any]:
-        """Post a reply; return a reference to the posted message (for later updates)."""
-        ...
-
-    async def update(self, ref: dict[str, Any], reply: Reply) -> None:
-        """Replace a posted message in place."""
-        ...
-
-
 ELSEWHERE = "That card belongs to another conversation; decide it there. Nothing was changed."
+
+# The operator check lives here, once: what each front door tells a non-operator.
+REFUSALS = {
+    "message": "I only take requests from this workspace's operators.",
+    "button": "Only this workspace's operators can use these buttons; nothing was changed.",
+    "edit": "Only this workspace's operators can edit actions; nothing was changed.",
+    "command": "Only this workspace's operators can use coo's commands.",
+}
+Gate = Literal["message", "button", "edit", "command"]
+
+
+def refused(app: App, actor: str, what: Gate) -> list[Reply] | None:
+    """The operator check of every front door: None for an operator, else the refusal to show.
+
+    A stranger's messages are refused once per period (``app.refusals``), not once each; a button,
+    an edit or a slash command is refused every time (the clicker sees it alone).
+    """
+    if app.is_operator(actor):
+        return None
+    if what == "message" and not app.refusals.allow(actor):
+        return []
+    return [Reply(text=REFUSALS[what])]
 
 
 def same_place(a: str, b: str) -> bool:
@@ -66,17 +78,137 @@ class Click:
     delivery_id: str
     conversation: str
     actor: str
-    action: str  # approve | reject | undo | retry | edit
+    action: str  # approve | reject | undo | retry | edit | choose
     value: str
 
 
+CLICKS = ("approve", "reject", "undo", "retry", "choose")  # the buttons a recorded click may carry
 Private = Callable[[str, str, Reply], Awaitable[None]]  # (conversation, actor, reply)
-MAX_POST_ATTEMPTS = 5  # a reply the platform keeps refusing is given up (failed) after this many tries
 
 Command = Callable[[App, str, str, str], Awaitable[list[Reply]] | list[Reply]]
 
 
-class Dispatcher:
+Lane = Callable[[str, Sequence[str]], Awaitable[None]]  # (inbox key, dead owners): take it over
+
+
+class Tasks:
+    """Work started off the request path: kept until done, failures logged, awaited by `drain`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
+        """Run ``coro`` in the background."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: background work failed", self.name, exc_info=task.exception())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until all work started so far (and what it started) has finished (tests, shutdown)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"{self.name}: background work did not finish in time")
+            await asyncio.wait(set(self._tasks), timeout=left)
+
+
+class Door:
+    """What every front door shares: its background work, and the takeover of what a crash left.
+
+    Each inbox channel a door reads is a *lane* with a handler; `sweep` (run at start by `recover`, then
+    every ``owner.sweep_s`` by the sweeper) hands each lane the deliveries nobody alive works on.
+    """
+
+    def __init__(self, app: App, name: str) -> None:
+        self.app = app
+        self.name = name
+        self.tasks = Tasks(name)
+        self.lanes: dict[str, Lane] = {}
+        self._working: set[str] = set()
+        self._sweeper: asyncio.Future[None] | None = None
+        app.owner.start()
+
+    def lane(self, channel: str, handler: Lane) -> None:
+        """Have ``handler`` take over this inbox channel's unfinished deliveries."""
+        self.lanes[channel] = handler
+
+    async def recover(self) -> None:
+        """Take over what a crash left (one sweep, as at start-up) and wait for it to be done."""
+        started = await self.sweep(starting=True)
+        if started:
+            await asyncio.wait(started)
+
+    async def sweep(self, starting: bool = False) -> list[asyncio.Future[Any]]:
+        """Take over what nobody alive works on; return the work started.
+
+        Args:
+            starting: At start-up every delivery never claimed is taken; later only those older than
+                the lease (younger ones are on their way to a claim in the process that recorded them).
+        """
+        owner = self.app.owner
+
+        def look() -> tuple[list[str], list[tuple[str, str]]]:
+            dead = owner.dead_holders()
+            return dead, [(c, k) for c in self.lanes for k in owner.claimable(c, dead, starting)]
+
+        dead, keys = await asyncio.to_thread(look)
+        started = [
+            self.tasks.spawn(self._work(self.lanes[channel], key, dead))
+            for channel, key in keys
+            if key not in self._working
+        ]
+        return started + await self._sweep_more(dead, starting)
+
+    async def _sweep_more(self, dead: Sequence[str], starting: bool) -> list[asyncio.Future[Any]]:
+        """What else a door takes over in a sweep (the dispatcher: owed replies)."""
+        return []
+
+    async def _work(self, handler: Lane, key: str, dead: Sequence[str]) -> None:
+        self._working.add(key)
+        try:
+            await handler(key, dead)
+        finally:
+            self._working.discard(key)
+
+    async def run_sweeper(self) -> None:
+        """Sweep every ``owner.sweep_s`` seconds until cancelled (each front door's background task)."""
+        self.app.owner.start()
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep tries again
+                log.warning("%s: sweep failed", self.name, exc_info=True)
+            await asyncio.sleep(self.app.owner.sweep_s)
+
+    def start_sweeper(self) -> None:
+        """Start `run_sweeper` in the background (stopped by `stop_sweeper`)."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self.run_sweeper())
+
+    def stop_sweeper(self) -> None:
+        """Stop the sweeper."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until all work started so far has finished (tests, shutdown)."""
+        await self.tasks.drain(timeout)
+
+
+class Dispatcher(Door):
     """Accepts deliveries and clicks for one channel and delivers the engine's replies."""
 
     def __init__(
@@ -89,15 +221,14 @@ class Dispatcher:
         click_channel: str | None = None,
         private: Private | None = None,
     ) -> None:
-        self.app = app
+        super().__init__(app, channel)
         self.channel = channel
         self.outbound = outbound
         self.click_channel = click_channel  # the inbox channel of this front door's recorded clicks
         self.private = private  # shows a reply to one person (a refusal of their click)
-        self._working: set[str] = set()
-        self._sweeper: asyncio.Future[None] | None = None
-        app.owner.start()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.lane(channel, self.process)
+        if click_channel:
+            self.lane(click_channel, self.process)
         self._conv_locks: dict[str, asyncio.Lock] = {}
         # Engine calls (model, graph) get their own threads: on the default pool, a slow model would
         # queue the inbox writes that acknowledgements wait for.
@@ -165,7 +296,7 @@ class Dispatcher:
         new = await asyncio.get_running_loop().run_in_executor(self._ack_pool, record)
         if new:
             self.app.engine.faults.hit("after_inbox_write")
-            self._spawn(self.process(f"{self.channel}:{delivery_id}"))
+            self.tasks.spawn(self.process(f"{self.channel}:{delivery_id}"))
         return new
 
     async def process(self, key: str, dead: Sequence[str] = ()) -> None:
@@ -183,13 +314,9 @@ class Dispatcher:
         lock = self._conv_locks.setdefault(item.conversation, asyncio.Lock())
         async with lock:
             try:
-                if not self.app.is_operator(item.actor):
-                    refuse = self.app.refusals.allow(item.actor)  # once per period, not once per message
-                    replies = (
-                        [Reply(text="I only take requests from this workspace's operators.")]
-                        if refuse
-                        else []
-                    )
+                refusal = refused(self.app, item.actor, "message")
+                if refusal is not None:
+                    replies = refusal
                 elif job_command(item.text) and await asyncio.to_thread(
                     chat_job, self.app, item.conversation, item.text, key
                 ):
@@ -213,7 +340,26 @@ class Dispatcher:
     async def _process_click(self, item: InboxItem) -> None:
         """Carry out a recorded click (a first attempt, or one a dead process left) and finish it."""
         action, _, value = item.text.partition(" ")
-        if action not in ("approve", "reject", "undo", "retry"):  # an edit cut off: its arguments are gone
+        if action == "edit" and "arguments" in item.meta:  # a modal's submission: its arguments were kept
+            edit = Click(item.delivery_id, item.conversation, item.actor, action, value)
+            try:
+                private = await self.revise(
+                    delivery_id=item.delivery_id.removeprefix(f"{self.click_channel}:"),
+                    conversation=item.conversation,
+                    actor=item.actor,
+                    approval_id=value,
+                    arguments=dict(item.meta["arguments"]),
+                    key=item.delivery_id,
+                    again=item.attempts > 1,
+                )
+            except Exception:
+                log.exception("edit %s failed", item.delivery_id)
+                await asyncio.to_thread(inbox.finish, self.app.db, item.delivery_id, "failed")
+                private = [Reply(text="That did not work; the error was logged.")]
+            for reply in private:
+                await self.tell(edit, reply)
+            return
+        if action not in CLICKS:  # an edit recorded without its arguments: it cannot be carried out
             log.warning(
                 "%s: %s was cut off by a crash; the card's Edit can be used again", self.channel, item.text
             )
@@ -251,10 +397,11 @@ class Dispatcher:
             again: A dead process had this click: a refusal "already decided" may be its own decision,
                 whose outcome is then reported from the run (Done with Undo), not refused.
         """
-        if not self.app.is_operator(click.actor):
+        refusal = refused(self.app, click.actor, "button")
+        if refusal is not None:
             if key:
                 await asyncio.to_thread(inbox.finish, self.app.db, key, "done")
-            return [Reply(text="Only this workspace's operators can use these buttons; nothing was changed.")]
+            return refusal
         engine = self.app.engine
         outs: list[o.Outcome]
         home = await self._home(click.action, click.value)
@@ -279,15 +426,26 @@ class Dispatcher:
                     await self.deliver(where, render_all([decided]), key=key)
                     await self.report_run(run_id, where, run_outs, finish=key)
                     return []
+            decided_now: list[o.Outcome] = [
+                x for x in outs if isinstance(x, o.Decided) and x.approval_id == click.value
+            ]
+            run_id = await self._run_of(click.value) if decided_now else None
+            if run_id is not None:
+                # The card's update is this click's; what the run then reports is keyed by the run and
+                # its checkpoint, as a recovery of the same run reports it: owed once, whoever gets there.
+                rest = [x for x in outs if x is not decided_now[0]]
+                await self.deliver(
+                    where, render_all(decided_now), key=key or f"{self.channel}:click:{click.delivery_id}"
+                )
+                await self.report_run(run_id, where, rest, finish=key)
+                return []
         elif click.action == "undo":
             outs = await self._engine(engine.undo, click.value, click.actor, self.app.is_operator)
-        elif click.action == "retry" and click.value.startswith("job_"):
-            from bot.jobs import retry_job
-
-            outs = await self._engine(retry_job, self.app, click.value)
         elif click.action == "retry":
             like = self.app.request(self.channel, click.conversation, click.actor, "")
-            outs = await self._engine(engine.retry, click.value, like)
+            outs = await self._engine(retry, self.app, click.value, like)
+        elif click.action == "choose":
+            outs = await self._choose(click, home, again)
         else:
             outs = [o.Notice(f"Unknown button {click.action!r}.")]
         # A refusal (already decided, expired, not found) goes to the clicker only; a click a dead
@@ -303,6 +461,23 @@ class Dispatcher:
             finish=key,
         )
         return []
+
+    async def _choose(self, click: Click, home: str | None, again: bool) -> list[o.Outcome]:
+        """Re-enter a "did you mean" choice as the clicker's message in the offer's conversation, once.
+
+        The message's delivery id comes from the offer and the choice, so a second click, a replayed
+        one or a recovered one finds it recorded and adds nothing.
+        """
+        if home is None:
+            return [o.Notice("That choice is no longer available; type the command instead.")]
+        line = click.value.partition("|")[2]
+        offer = hashlib.sha256(click.value.encode()).hexdigest()[:24]
+        new = await self.accept(
+            delivery_id=f"choose:{offer}", conversation=home, actor=click.actor, text=line
+        )
+        if new or again:
+            return []
+        return [o.Notice(f"`{line}` was chosen already.")]
 
     def _decided_before(self, click: Click) -> tuple[o.Outcome, str, list[o.Outcome]] | None:
         """Carry out this clicker's own decision that a dead process recorded: (decided, run id, its outcomes)."""
@@ -335,6 +510,36 @@ class Dispatcher:
         for run_id, conversation, outs in await self._engine(self.app.engine.recover_runs, self.channel):
             await self.report_run(run_id, conversation, outs)
 
+    async def stale(self, approval_id: str, conversation: str) -> str | None:
+        """Return why a card's button cannot act now (unknown, decided, another conversation), or None.
+
+        The adapters that can answer at once (Telegram's alert, Slack's Edit before its modal) ask this.
+        """
+        try:
+            ap = await asyncio.to_thread(self.app.approvals.get, approval_id)
+        except GraphError as exc:
+            return str(exc)
+        if ap.status != "pending":
+            return describe(ap)
+        if not same_place(ap.conversation, conversation):
+            log.warning(
+                "%s: refused a click on %s from %s (asked in %s)",
+                self.channel,
+                ap.id,
+                conversation,
+                ap.conversation,
+            )
+            return ELSEWHERE
+        return None
+
+    async def _run_of(self, approval_id: str) -> str | None:
+        """Return the run an approval belongs to (None: no such approval)."""
+        try:
+            ap = await asyncio.to_thread(self.app.approvals.get, approval_id)
+        except GraphError:
+            return None
+        return ap.run_id
+
     async def _asked_in(self, approval_id: str) -> str | None:
         """Return the conversation an approval was asked in (None: no such approval; decide says so)."""
         try:
@@ -350,27 +555,78 @@ class Dispatcher:
         if action == "undo":
             return await asyncio.to_thread(eventlog.conversation_of, self.app.db, value)
         if action == "retry":
-            return await asyncio.to_thread(_retry_home, self.app.db, value)
+            return await asyncio.to_thread(retry_home, self.app, value)
+        if action == "choose":  # the run that offered it
+            return await asyncio.to_thread(retry_home, self.app, value.partition("|")[0])
         return None
 
     async def revise(
-        self, *, delivery_id: str, conversation: str, actor: str, approval_id: str, arguments: dict[str, Any]
+        self,
+        *,
+        delivery_id: str,
+        conversation: str,
+        actor: str,
+        approval_id: str,
+        arguments: dict[str, Any],
+        key: str | None = None,
+        again: bool = False,
     ) -> list[Reply]:
-        """Replace a card by one with edited arguments (checked again); return replies for the editor only."""
-        if not self.app.is_operator(actor):
-            return [Reply(text="Only this workspace's operators can edit actions; nothing was changed.")]
+        """Replace a card by one with edited arguments (checked again); return replies for the editor only.
+
+        Args:
+            delivery_id: The platform's id of the edit (the new run's id derives from it).
+            conversation: Where the edit was made.
+            actor: Who edits.
+            approval_id: The card edited.
+            arguments: The edited arguments.
+            key: The edit's inbox key when it was recorded there (finished with its replies, in one
+                transaction).
+            again: A dead process had this edit: when it had already replaced the card, the new card
+                is reported from its run (once, keyed by the run's checkpoint), not refused.
+        """
+        finish = key
+        refusal = refused(self.app, actor, "edit")
+        if refusal is not None:
+            if finish:
+                await asyncio.to_thread(inbox.finish, self.app.db, finish, "done")
+            return refusal
         asked_in = await self._asked_in(approval_id)
         if asked_in is not None and not same_place(asked_in, conversation):
             log.warning("refused an edit of %s from %s (asked in %s)", approval_id, conversation, asked_in)
+            if finish:
+                await asyncio.to_thread(inbox.finish, self.app.db, finish, "done")
             return [Reply(text=ELSEWHERE)]
         conversation = asked_in or conversation  # the new card goes where the approval was asked
         like = self.app.request(self.channel, conversation, actor, "")
         run_id = run_id_for(f"{self.channel}:{delivery_id}")
         outs = await self._engine(self.app.engine.revise, approval_id, arguments, like, run_id)
         if outs and all(isinstance(x, o.Notice) for x in outs):
+            if again:
+                before = await self._engine(self._revised_before, approval_id, actor, run_id)
+                if before is not None:
+                    closed, run_outs = before
+                    await self.deliver(conversation, render_all([closed]), key=f"{key}:closed")
+                    await self.report_run(run_id, conversation, run_outs, finish=finish)
+                    return []
+            if finish:
+                await asyncio.to_thread(inbox.finish, self.app.db, finish, "done")
             return render_all(outs)
-        await self.deliver(conversation, render_all(outs))
+        await self.deliver(conversation, render_all(outs), key=key, finish=finish)
         return []
+
+    def _revised_before(
+        self, approval_id: str, actor: str, run_id: str
+    ) -> tuple[o.Outcome, list[o.Outcome]] | None:
+        """An edit a dead process carried out: (the old card closed, the new run's outcomes), else None."""
+        try:
+            ap = self.app.approvals.get(approval_id)
+        except GraphError:
+            return None
+        if ap.decided_by != actor or ap.status != "rejected" or retry_home(self.app, run_id) is None:
+            return None  # not this editor's edit, or its new run never started
+        summary = Action.model_validate(ap.action).summary
+        closed = o.Decided(ap.id, "edited", actor, ap.decided_at or utcnow(), summary)
+        return closed, self.app.engine.continue_run(run_id)
 
     # ---- outbound -------------------------------------------------------------------------------
 
@@ -395,133 +651,44 @@ class Dispatcher:
         key = key or f"{self.channel}:reply:{uuid.uuid4().hex}"
         payloads = [to_payload(r) for r in replies]
 
-        def owe() -> list[str]:
+        def owed() -> list[str]:
             with transaction(self.app.db) as s:
                 keys = outbox.enqueue(s, key, self.channel, conversation, payloads)
                 if finish:
                     inbox.finish_in(s, finish, status)
             return keys
 
-        for k in await asyncio.to_thread(owe):
+        for k in await asyncio.to_thread(owed):
             await self.relay(k)
 
     async def relay(self, key: str, dead: Sequence[str] = ()) -> bool:
         """Post one owed reply if nobody alive is posting it; True when this call posted it."""
-        db, owner = self.app.db, self.app.owner
-        item = await asyncio.to_thread(outbox.claim, db, key, owner=owner.id, lease=owner.lease, dead=dead)
-        if item is None:
-            return False
-        reply = from_payload(item.payload)
-        try:
-            ref = None
-            if reply.replaces:
-                ref = await asyncio.to_thread(refs.get, db, self.channel, reply.replaces)
-            if ref is not None:
-                await self.outbound.update(ref, reply)
-                posted = None
-            else:
-                self.app.engine.faults.hit("before_post")
-                posted = await self.outbound.send(item.conversation, reply)
-        except Exception as exc:
-            # The platform refused or could not be reached: a later sweep tries again, a few times.
-            log.warning("posting %s failed (attempt %d): %s", key, item.attempts, exc)
-            if item.attempts >= MAX_POST_ATTEMPTS:
-                await asyncio.to_thread(outbox.failed, db, key, f"{type(exc).__name__}: {exc}")
-            else:
-                await asyncio.to_thread(outbox.release, db, key)
-            return False
-        self.app.engine.faults.hit("after_send")
-        await asyncio.to_thread(outbox.sent, db, key, posted or None, reply.key if posted else None)
-        self.app.engine.faults.hit("after_post")
-        return True
+        return await relay(
+            self.app.db, self.app.owner, self.outbound, key, dead=dead, faults=self.app.engine.faults
+        )
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
-    async def recover(self) -> None:
-        """Process deliveries a crash left unfinished and post the replies it left owed (one sweep)."""
-        await self.sweep(starting=True)
-        await self.drain()
+    async def start(self) -> None:
+        """Start sweeping, then finish runs a crash interrupted and take over what it left (one order for all)."""
+        self.start_sweeper()
+        await self.recover_runs()
+        await self.recover()
 
-    async def sweep(self, starting: bool = False) -> None:
-        """Take over what nobody alive works on: unfinished deliveries and clicks, and owed replies.
-
-        Args:
-            starting: At start-up every delivery never claimed is taken; later only those older than
-                the lease (younger ones are on their way to a claim in the process that recorded them).
-        """
-        db, owner = self.app.db, self.app.owner
-
-        def look() -> tuple[list[str], list[str], list[OutboxItem]]:
-            dead = owner.dead_holders()
-            keys = owner.claimable(self.channel, dead, starting)
-            if self.click_channel:
-                keys += owner.claimable(self.click_channel, dead, starting)
-            since = None if starting else utcnow() - owner.lease
-            return dead, keys, outbox.due(db, self.channel, dead, created_before=since)
-
-        dead, keys, owed = await asyncio.to_thread(look)
-        for key in keys:
-            if key not in self._working:
-                self._spawn(self._work(key, dead))
-        if owed:
-            self._spawn(self._relay_all([i.key for i in owed], dead))
-
-    async def _work(self, key: str, dead: Sequence[str]) -> None:
-        self._working.add(key)
-        try:
-            await self.process(key, dead)
-        finally:
-            self._working.discard(key)
+    async def _sweep_more(self, dead: Sequence[str], starting: bool) -> list[asyncio.Future[Any]]:
+        """Owed replies nobody alive is posting."""
+        since = None if starting else utcnow() - self.app.owner.lease
+        owed = await asyncio.to_thread(outbox.due, self.app.db, self.channel, dead, created_before=since)
+        if not owed:
+            return []
+        return [self.tasks.spawn(self._relay_all([i.key for i in owed], dead))]
 
     async def _relay_all(self, keys: list[str], dead: Sequence[str]) -> None:
         for key in keys:
             await self.relay(key, dead)
 
-    async def run_sweeper(self) -> None:
-        """Sweep every ``owner.sweep_s`` seconds until cancelled (each front door's background task)."""
-        self.app.owner.start()
-        while True:
-            try:
-                await self.sweep()
-            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep tries again
-                log.warning("%s: sweep failed", self.channel, exc_info=True)
-            await asyncio.sleep(self.app.owner.sweep_s)
-
-    def start_sweeper(self) -> None:
-        """Start `run_sweeper` in the background (stopped by `close`)."""
-        if self._sweeper is None:
-            self._sweeper = asyncio.ensure_future(self.run_sweeper())
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def close(self) -> None:
         """Stop the sweeper; release the engine threads (after `drain`)."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        self.stop_sweeper()
         self._engine_pool.shutdown(wait=False, cancel_futures=True)
         self._ack_pool.shutdown(wait=False, cancel_futures=True)
-
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Wait until all work started so far has finished (tests, shutdown)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._tasks:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                raise TimeoutError("dispatcher work did not finish in time")
-            await asyncio.wait(set(self._tasks), timeout=left)
-
-
-def _retry_home(db: Any, value: str) -> str | None:
-    """Return the conversation a Retry belongs to: its failed job's, or its failed run's (None: unknown)."""
-    from sqlmodel import Session
-
-    from memory.job_tables import Job
-    from memory.tables import Run
-
-    with Session(db) as s:
-        row = s.get(Job, value) if value.startswith("job_") else s.get(Run, value)
-        return (row.conversation or None) if row is not None else None

@@ -28,16 +28,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.app import App
-from bot.dispatch import run_id_for
+from bot.dispatch import Door, run_id_for
 from bot.hook_kinds import BadPayload, interpret, parse_body
 from bot.messages import Reply
-from bot.notify import channel_of
+from bot.notify import channel_of, owe
 from bot.render import render_all
 from bot.server import Mount
 from connectors.errors import SignatureInvalid
 from connectors.webhooks import ID_HEADER, SIGNATURE_HEADER, TOLERANCE_S, verify
 from graph.engine import Request
 from memory import inbox
+from memory.db import transaction
 from memory.tables import Run, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,8 @@ class Hooks:
         self.clock = clock
         self.tolerance_s = tolerance_s
         self.started_at: datetime = utcnow()
-        self._sweeper: asyncio.Future[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.door = Door(app, CHANNEL)  # recovery, the sweeper and background work, as every front door
+        self.door.lane(CHANNEL, lambda key, dead: asyncio.to_thread(self.process, key, dead))
 
     # ---- the endpoint ---------------------------------------------------------------------------
 
@@ -107,7 +108,7 @@ class Hooks:
             log.info("webhook %s: delivery %s seen before; nothing to do", name, delivery[:60])
             return JSONResponse({"ok": True, "id": delivery, "duplicate": True}, status_code=200)
         self.app.engine.faults.hit("after_inbox_write")
-        self._spawn(key)
+        self.door.tasks.spawn(asyncio.to_thread(self.process, key))
         return JSONResponse({"ok": True, "id": delivery}, status_code=202)
 
     def _record(self, key: str, name: str, signed_at: int, body: bytes, destination: str, kind: str) -> bool:
@@ -160,15 +161,20 @@ class Hooks:
             name = str(item.meta.get("hook", ""))
             inbound = interpret(name, str(item.meta.get("kind", "notice")), parse_body(item.text.encode()))
             replies = self._replies(key, item.conversation, item.actor, inbound)
+            status = "done"
             if inbound.preset and not self._has_run(key):
                 # Turned away before a run existed (the engine's rate limit): keep it for the next start.
                 log.warning("webhook delivery %s was not taken by the engine; kept for the next start", key)
                 kept = f"Webhook {name}: a delivery came faster than I take requests; it is kept and will be proposed on the next start."
-                self.app.notifier.deliver(item.conversation, [Reply(text=kept)])
-                inbox.finish(db, key, "received")
-                return
-            self.app.notifier.deliver(item.conversation, replies)
-            inbox.finish(db, key, "done")
+                replies, status = [Reply(text=kept)], "received"
+            # The card is owed in the transaction that finishes the delivery, then posted (or by a sweep).
+            with transaction(db) as s:
+                owed = owe(s, f"{key}:{status}", item.conversation, replies)
+                inbox.finish_in(s, key, status)
+            try:
+                self.app.notifier.relay(item.conversation, owed)
+            except LookupError as exc:
+                log.info("webhook delivery %s: %s; its card stays owed", key, exc)
         except Exception:
             log.exception("webhook delivery %s could not be processed", key)
             inbox.finish(db, key, "failed")
@@ -192,49 +198,28 @@ class Hooks:
         with Session(self.app.db) as s:
             return s.get(Run, run_id_for(key)) is not None
 
-    def _spawn(self, key: str, dead: Sequence[str] = ()) -> None:
-        task = asyncio.ensure_future(asyncio.to_thread(self.process, key, dead))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     # ---- lifecycle ------------------------------------------------------------------------------
 
     async def recover(self) -> None:
         """Process deliveries accepted before a crash or restart and never finished."""
-        await self.sweep(starting=True)
-        await self.drain()
+        await self.door.recover()
 
     async def sweep(self, starting: bool = False) -> None:
         """Take over deliveries nobody alive works on (a dead process's, or never claimed)."""
-        owner = self.app.owner
-        dead = await asyncio.to_thread(owner.dead_holders)
-        for key in await asyncio.to_thread(owner.claimable, CHANNEL, dead, starting):
-            self._spawn(key, dead)
-
-    async def run_sweeper(self) -> None:
-        """Sweep every ``owner.sweep_s`` seconds until cancelled."""
-        self.app.owner.start()
-        while True:
-            await asyncio.sleep(self.app.owner.sweep_s)
-            try:
-                await self.sweep()
-            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep tries again
-                log.warning("hooks: sweep failed", exc_info=True)
+        await self.door.sweep(starting)
 
     async def start(self) -> None:
         """Recover what a crash left, then keep sweeping."""
         await self.recover()
-        self._sweeper = asyncio.ensure_future(self.run_sweeper())
+        self.door.start_sweeper()
 
     async def stop(self) -> None:
         """Stop sweeping."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        self.door.stop_sweeper()
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until every delivery started so far has been processed (tests, shutdown)."""
-        if self._tasks:
-            await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout)
+        await self.door.drain(timeout)
 
     def mount(self) -> Mount:
         """Return the route and the lifecycle hooks for the server."""

@@ -39,7 +39,8 @@ from memory.tables import new_id
 
 if TYPE_CHECKING:
     from bot.app import App
-    from bot.dispatch import Outbound
+    from bot.messages import Outbound
+    from graph.engine import Request
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,9 @@ def channel_outbound(app: App, channel: str) -> Outbound | None:
 def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
     """Return the notifier and the job queue of an App (no workers are started here)."""
     settings = app.settings
-    notifier = Notifier(app.db, factory=lambda channel: channel_outbound(app, channel))
+    notifier = Notifier(
+        app.db, factory=lambda channel: channel_outbound(app, channel), owner=lambda: app.owner
+    )
     broker, shared = build_broker(settings)
     tz = ZoneInfo(settings.coo_timezone)
     sources = DigestSources(
@@ -200,6 +203,30 @@ def request_reindex(app: App, conversation: str, delivery: str | None = None) ->
     return start_job(
         app, REINDEX_KIND, conversation=conversation, args={}, text="Re-indexing memory…", delivery=delivery
     )
+
+
+def is_job(value: str) -> bool:
+    """Tell a Retry's target apart, once for every front door: a job id (``job_…``) or else a run id."""
+    return value.startswith("job_")
+
+
+def retry(app: App, value: str, like: Request) -> list[o.Outcome]:
+    """Retry what a Retry button (or the console's ``retry``) names: a dead job, or a failed run."""
+    if is_job(value):
+        return retry_job(app, value)
+    return app.engine.retry(value, like)
+
+
+def retry_home(app: App, value: str) -> str | None:
+    """Return the conversation a Retry belongs to: its failed job's, or its failed run's (None: unknown)."""
+    from sqlmodel import Session
+
+    from memory.job_tables import Job
+    from memory.tables import Run
+
+    with Session(app.db) as s:
+        row = s.get(Job, value) if is_job(value) else s.get(Run, value)
+        return (row.conversation or None) if row is not None else None
 
 
 def retry_job(app: App, job_id: str) -> list[o.Outcome]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-ButtonAction = Literal["approve", "reject", "edit", "undo", "retry"]
+ButtonAction = Literal["approve", "reject", "edit", "undo", "retry", "choose"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +82,15 @@ def from_payload(doc: dict[str, Any]) -> Reply:
         image=base64.b64decode(doc["image"]) if doc.get("image") else None,
         image_name=doc.get("image_name", ""),
     )
+
+
+class Outbound(Protocol):
+    """How a channel posts and updates messages (Slack: Block Kit; Telegram: inline keyboards; console: text)."""
+
+    async def send(self, conversation: str, reply: Reply) -> dict[str, Any]:
+        """Post a reply; return a reference to the posted message (for later updates)."""
+        ...
+
+    async def update(self, ref: dict[str, Any], reply: Reply) -> None:
+        """Replace a posted message in place."""
+        ...

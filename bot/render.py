@@ -31,9 +31,19 @@ def approval_card(ask: o.Ask) -> Card:
     )
 
 
+MAX_OFFER = 150  # a longer command is offered in the text only (a button's value stays small)
+
+
+def offer_buttons(run_id: str, lines: tuple[str, ...]) -> list[Button]:
+    """Return a "did you mean"'s choices as buttons, bound to the run (and so to its conversation)."""
+    return [Button("choose", f"{run_id}|{line}", line) for line in lines if len(line) <= MAX_OFFER]
+
+
 def render(out: o.Outcome) -> Reply:
     """Render one outcome."""
     match out:
+        case o.Offer(text, run_id=run_id, lines=lines):
+            return Reply(text=text, buttons=offer_buttons(run_id, lines))
         case o.Say(text):
             return Reply(text=text)
         case o.Ask():

@@ -83,6 +83,7 @@ def plan(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
     return {
         "proposals": proposals,
         "reply": result.reply,
+        "offers": list(result.offers),
         "planner": result.planner,
         "usage": usage,
         "untrusted": untrusted,

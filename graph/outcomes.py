@@ -27,6 +27,14 @@ class Notice(Say):
 
 
 @dataclass(frozen=True)
+class Offer(Say):
+    """A "did you mean": the nearest commands, which the operator may pick (buttons; numbers in the console)."""
+
+    run_id: str = ""
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Ask:
     """An action waiting for approval: render as a card with Approve / Reject."""
 
@@ -82,7 +90,7 @@ class Undone:
     text: str
 
 
-Outcome = Say | Notice | Ask | Done | Refused | Failed | Decided | Undone
+Outcome = Say | Notice | Offer | Ask | Done | Refused | Failed | Decided | Undone
 
 
 def of_state(state: RunState, waiting: bool, pending: Mapping[str, Approval]) -> list[Outcome]:
@@ -95,7 +103,9 @@ def of_state(state: RunState, waiting: bool, pending: Mapping[str, Approval]) ->
     """
     outs: list[Outcome] = []
     if state.reply:
-        outs.append(Say(state.reply))
+        outs.append(
+            Offer(state.reply, state.run_id, tuple(state.offers)) if state.offers else Say(state.reply)
+        )
     for p in state.proposals:
         if p.verdict == "deny":
             outs.append(Refused(p.reason if p.prechecked else f"Refused: {p.reason}"))
@@ -110,7 +120,15 @@ def of_state(state: RunState, waiting: bool, pending: Mapping[str, Approval]) ->
             outs.append(Say(f"Not done ({decision}); nothing was changed."))
     for r in state.results:
         if r.ok:
-            outs.append(Done(state.run_id, r.text, r.event_id if r.reversible else None, r.duplicate, r.event_id is not None))
+            outs.append(
+                Done(
+                    state.run_id,
+                    r.text,
+                    r.event_id if r.reversible else None,
+                    r.duplicate,
+                    r.event_id is not None,
+                )
+            )
         else:
             outs.append(Failed(state.run_id, r.text))
     return outs

@@ -41,6 +41,7 @@ class Plan:
     proposals: list[RawProposal] = field(default_factory=list)
     reply: str = ""
     planner: str = "rules"
+    offers: tuple[str, ...] = ()  # a "did you mean": the commands offered, nearest first
     usage: list[Usage] = field(default_factory=list)
 
 

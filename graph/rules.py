@@ -77,9 +77,11 @@ class RulePlanner:
             if example
             else NOT_UNDERSTOOD
         )
+        offers: tuple[str, ...] = ()
         if u is not None and u.way == "offer":
             reply, planner = _offer(u, head), "rules:offer"
             self._offered[request.actor] = tuple(f.line for f in u.offers)
+            offers = tuple(f.line for f in u.offers if "<" not in f.line)  # buttons: only what runs as it is
         elif example:
             reply, planner = head, "rules:none"
         else:
@@ -87,7 +89,7 @@ class RulePlanner:
         if self.explain_mode and request.actor not in self._told:
             self._told.add(request.actor)
             reply += "\n" + RULE_MODE
-        return Plan(reply=reply, planner=planner)
+        return Plan(reply=reply, planner=planner, offers=offers)
 
     def _chosen(self, line: str) -> Plan:
         if not parses(line):

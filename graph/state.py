@@ -55,6 +55,7 @@ class RunState(BaseModel):
     planner: str = ""
     usage: list[dict[str, Any]] = Field(default_factory=list)  # model, tokens, cost per call
     reply: str = ""
+    offers: list[str] = Field(default_factory=list)  # the commands a "did you mean" reply offers
     proposals: list[Proposal] = Field(default_factory=list)
     decisions: dict[str, Decision] = Field(default_factory=dict)
     results: list[StepResult] = Field(default_factory=list)

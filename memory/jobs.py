@@ -248,15 +248,27 @@ def set_progress(engine: Engine, job_id: str, text: str, *, worker: str, attempt
 
 
 def finish(
-    engine: Engine, job_id: str, *, worker: str, attempt: int, result: dict[str, Any], now: datetime
+    engine: Engine,
+    job_id: str,
+    *,
+    worker: str,
+    attempt: int,
+    result: dict[str, Any],
+    now: datetime,
+    also: Callable[[Session], None] | None = None,
 ) -> bool:
-    """Mark a job done; False when this worker no longer held it (another finished or took it over)."""
+    """Mark a job done; False when this worker no longer held it (another finished or took it over).
+
+    ``also`` writes in the same transaction, when the job is marked done (its owed replies: the outbox).
+    """
     with transaction(engine) as s:
         changed = s.execute(
             _fenced(job_id, worker, attempt).values(
                 status="done", result=result, finished_at=now, lease_until=None, last_error=None
             )
         ).rowcount  # type: ignore[attr-defined]
+        if changed and also is not None:
+            also(s)
     return bool(changed)
 
 

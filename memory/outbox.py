@@ -79,6 +79,12 @@ def sent(engine: Engine, key: str, ref: dict[str, Any] | None, ref_key: str | No
                 s.add(row)
 
 
+def get(engine: Engine, key: str) -> OutboxItem | None:
+    """Return one owed (or sent) reply."""
+    with Session(engine) as s:
+        return s.get(OutboxItem, key)
+
+
 def failed(engine: Engine, key: str, error: str) -> None:
     """Give up on an item the platform refused for good (logged; never posted)."""
     with transaction(engine) as s:

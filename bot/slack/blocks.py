@@ -58,7 +58,14 @@ def button(b: Button) -> Block:
 
 def actions(buttons: list[Button]) -> Block:
     """Return an actions block (at most 25 elements)."""
-    return {"type": "actions", "elements": [button(b) for b in buttons[:25]]}
+    elements: list[Block] = []
+    for b in buttons[:25]:
+        el = button(b)
+        n = sum(e["action_id"].partition("-")[0] == b.action for e in elements)
+        if n:  # action ids are unique within a block: the second choice is choose-2
+            el["action_id"] = f"{b.action}-{n + 1}"
+        elements.append(el)
+    return {"type": "actions", "elements": elements}
 
 
 def sections(text: str) -> list[Block]:

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -28,7 +29,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import App
-from bot.dispatch import Dispatcher
+from bot.dispatch import Dispatcher, refused
 from bot.messages import Reply
 from bot.server import Mount
 from bot.slack import blocks, commands, inbound
@@ -40,7 +41,7 @@ from memory import inbox, outbox
 log = logging.getLogger(__name__)
 
 CLICK_CHANNEL = "slack:click"  # inbox rows that only deduplicate clicks (never re-processed as messages)
-_CLICKS = re.compile(r"^(approve|reject|undo|retry)$")
+_CLICKS = re.compile(r"^(approve|reject|undo|retry|choose)(-[0-9]+)?$")  # choose-2: ids are unique per block
 MAX_BODY = 1_000_000  # Slack's payloads are a few KB; anything this big is not from Slack
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() accepts "²" and "٣"
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
@@ -85,7 +86,6 @@ class SlackChannel:
         self.socket: AsyncSocketModeHandler | None = None
         self.edits = EditFlow(self)
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._register()
 
     @classmethod
@@ -183,15 +183,23 @@ class SlackChannel:
         """Record the click, acknowledge, then decide / undo / retry off the request path."""
         assert args.action is not None
         click = inbound.click_from(args.body, args.action)
+        click = replace(click, action=click.action.partition("-")[0])
         new = await self.record_interaction(
             click.delivery_id, click.conversation, click.actor, f"{click.action} {click.value}"
         )
-        await args.ack()
         if new:  # claimed, carried out, its replies owed and posted; a sweep takes over if this process dies
-            self.spawn(self.dispatcher.process(f"{CLICK_CHANNEL}:{click.delivery_id}"))
+            self.spawn(
+                self.dispatcher.process(f"{CLICK_CHANNEL}:{click.delivery_id}")
+            )  # before the ack: drain sees it
+        await args.ack()
 
-    async def record_interaction(self, delivery_id: str, conversation: str, actor: str, text: str) -> bool:
-        """Record a click or a modal submission before acknowledging it; False for a duplicate."""
+    async def record_interaction(
+        self, delivery_id: str, conversation: str, actor: str, text: str, meta: dict[str, Any] | None = None
+    ) -> bool:
+        """Record a click or a modal submission before acknowledging it; False for a duplicate.
+
+        ``meta`` keeps what carrying it out needs after a crash (a submission's arguments), masked.
+        """
         return await asyncio.to_thread(
             inbox.record,
             self.app.db,
@@ -200,11 +208,8 @@ class SlackChannel:
             conversation=conversation,
             actor=actor,
             text=text,
+            meta=self.app.redactor.value(meta) if meta else None,
         )
-
-    async def finish_interaction(self, delivery_id: str, status: str = "done") -> None:
-        """Mark a recorded click or submission handled."""
-        await asyncio.to_thread(inbox.finish, self.app.db, f"{CLICK_CHANNEL}:{delivery_id}", status)
 
     async def tell(self, conversation: str, actor: str, reply: Reply) -> None:
         """Show a reply to one person only (an ephemeral message)."""
@@ -217,8 +222,9 @@ class SlackChannel:
         self.spawn(self._answer_command(dict(args.command), args))
 
     async def _answer_command(self, command: dict[str, Any], args: AsyncArgs) -> None:
-        if not self.app.is_operator(inbound.actor(command.get("user_id", ""))):
-            reply = Reply(text="Only this workspace's operators can use coo's commands.")
+        refusal = refused(self.app, inbound.actor(command.get("user_id", "")), "command")
+        if refusal is not None:
+            reply = refusal[0]
         else:
             try:
                 reply = await asyncio.to_thread(
@@ -248,23 +254,11 @@ class SlackChannel:
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run work off the request path, logged if it fails, awaited by `drain`."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("slack: background work failed", exc_info=task.exception())
+        self.dispatcher.tasks.spawn(coro)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until all work started so far has finished (tests, shutdown)."""
-        while True:
-            if self._tasks:
-                await asyncio.wait(set(self._tasks), timeout=timeout)
-            await self.dispatcher.drain(timeout)
-            if not self._tasks:
-                return
+        await self.dispatcher.drain(timeout)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -273,17 +267,11 @@ class SlackChannel:
         self.loop = asyncio.get_running_loop()
         # Jobs, the digest and the undo window post into Slack from worker threads through the notifier.
         self.app.notifier.register(inbound.CHANNEL, self.outbound, self.loop)
-        self.spawn(self._recover())
-        self.dispatcher.start_sweeper()
+        self.spawn(self.dispatcher.start())
         if self.app_token:
             self.socket = AsyncSocketModeHandler(self.bolt, app_token=self.app_token)
             await self.socket.connect_async()
             log.info("slack: connected in Socket Mode")
-
-    async def _recover(self) -> None:
-        """Resume Slack runs a crash interrupted (e.g. decided, not carried out), then unprocessed inbox items."""
-        await self.dispatcher.recover_runs()
-        await self.dispatcher.recover()
 
     async def stop(self) -> None:
         """Disconnect Socket Mode and let work in flight finish."""

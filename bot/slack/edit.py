@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
 from agents.errors import AgentError, InvalidArguments
-from bot.dispatch import ELSEWHERE, same_place
+from bot.dispatch import refused
 from bot.messages import Reply
 from bot.slack import inbound
 from bot.slack.text import escape
-from graph.approvals import describe
 from graph.errors import GraphError
 from memory.tables import Approval
 
@@ -114,38 +113,28 @@ class EditFlow:
         self.channel = channel
 
     async def on_edit(self, args: AsyncArgs) -> None:
-        """Acknowledge, then open the modal while the click's trigger_id is still valid (3 s)."""
-        await args.ack()
+        """Start opening the modal (the click's trigger_id is valid for 3 s), then acknowledge.
+
+        The work is started before the acknowledgement, so `drain` after the answer waits for it.
+        """
         assert args.action is not None
         click = inbound.click_from(args.body, args.action)
+        self.channel.spawn(self._open(click.conversation, click.actor, click.value, args.body["trigger_id"]))
+        await args.ack()
+
+    async def _open(self, conversation: str, actor: str, approval_id: str, trigger_id: str) -> None:
         app = self.channel.app
-        if not app.is_operator(click.actor):
-            await self.channel.tell(
-                click.conversation,
-                click.actor,
-                Reply(text="Only this workspace's operators can edit actions; nothing was changed."),
-            )
+        refusal = refused(app, actor, "edit")
+        if refusal is not None:
+            for reply in refusal:
+                await self.channel.tell(conversation, actor, reply)
             return
-        try:
-            ap = await asyncio.to_thread(app.approvals.get, click.value)
-        except GraphError as exc:
-            await self.channel.tell(click.conversation, click.actor, Reply(text=str(exc)))
+        why = await self.channel.dispatcher.stale(approval_id, conversation)
+        if why is not None:
+            await self.channel.tell(conversation, actor, Reply(text=why))
             return
-        if ap.status != "pending":
-            await self.channel.tell(click.conversation, click.actor, Reply(text=describe(ap)))
-            return
-        if not same_place(ap.conversation, click.conversation):
-            log.warning(
-                "slack: refused an edit of %s from %s (asked in %s)",
-                ap.id,
-                click.conversation,
-                ap.conversation,
-            )
-            await self.channel.tell(click.conversation, click.actor, Reply(text=ELSEWHERE))
-            return
-        await self.channel.client.views_open(
-            trigger_id=args.body["trigger_id"], view=modal(ap, click.conversation)
-        )
+        ap = await asyncio.to_thread(app.approvals.get, approval_id)
+        await self.channel.client.views_open(trigger_id=trigger_id, view=modal(ap, conversation))
 
     async def on_submit(self, args: AsyncArgs) -> None:
         """Validate the edit (errors stay in the modal), acknowledge, then replace the card off the request path."""
@@ -174,25 +163,11 @@ class EditFlow:
         delivery = f"view:{view['id']}:{view.get('hash', '')}"
         conversation = meta.get("conversation") or ap.conversation
         actor = inbound.actor(args.body["user"]["id"])
-        new = await self.channel.record_interaction(delivery, conversation, actor, f"edit {ap.id}")
-        await args.ack()
-        if new:
-            self.channel.spawn(self._revise(delivery, conversation, actor, ap.id, arguments))
-
-    async def _revise(
-        self, delivery: str, conversation: str, actor: str, approval_id: str, arguments: dict[str, Any]
-    ) -> None:
-        status = "failed"
-        try:
-            private = await self.channel.dispatcher.revise(
-                delivery_id=delivery,
-                conversation=conversation,
-                actor=actor,
-                approval_id=approval_id,
-                arguments=arguments,
+        new = await self.channel.record_interaction(
+            delivery, conversation, actor, f"edit {ap.id}", {"arguments": arguments}
+        )
+        if new:  # claimed and carried out like a click; a sweep takes it over if this process dies
+            self.channel.spawn(
+                self.channel.dispatcher.process(f"{self.channel.dispatcher.click_channel}:{delivery}")
             )
-            for reply in private:
-                await self.channel.tell(conversation, actor, reply)
-            status = "done"
-        finally:
-            await self.channel.finish_interaction(delivery, status)
+        await args.ack()

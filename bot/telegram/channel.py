@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,17 +35,14 @@ from telegram.ext import (
 )
 
 from agents.contract import Action
-from bot import commands
 from bot.app import App
-from bot.dispatch import ELSEWHERE, Click, Dispatcher, same_place
-from bot.jobs import chat_job
+from bot.commands import command
+from bot.dispatch import Click, Dispatcher, refused
 from bot.messages import Reply
 from bot.server import Mount
 from bot.telegram.edit import card_replied_to, parse_changes
 from bot.telegram.outbound import TelegramOutbound, conversation_of
-from graph.approvals import describe
 from graph.errors import GraphError
-from graph.rules import HELP
 from memory import callbacks, inbox
 from memory.tables import utcnow
 
@@ -64,7 +62,6 @@ BOT_COMMANDS = [
     ("help", "What I understand"),
     ("start", "Say hello"),
 ]
-NOT_OPERATOR = "Only this workspace's operators can use these buttons; nothing was changed."
 _KINDS = ("message", "edited_message", "callback_query")
 
 
@@ -132,11 +129,10 @@ class TelegramChannel:
         self.ptb: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.outbound = TelegramOutbound(app, self.ptb.bot)
         self.dispatcher = Dispatcher(app, "telegram", self.outbound)
+        self.dispatcher.lane(RAW, self._replay)  # stored updates a crash left are replayed through PTB
         self.started_at: datetime = utcnow()
         self._dead: tuple[str, ...] = ()  # owners known dead: their claims are taken at once
-        self._sweeper: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self.ptb.add_handler(TypeHandler(Update, self._gate), group=-1)
         self.ptb.add_handler(CommandHandler([c for c, _ in BOT_COMMANDS], self._command))
         self.ptb.add_handler(
@@ -256,18 +252,14 @@ class TelegramChannel:
         word, _, args = msg.text.partition(" ")
         name = word.split("@", 1)[0].lower()
         replies: list[Reply]
-        if not self.app.is_operator(actor):
-            refuse = self.app.refusals.allow(actor)  # once per period, not once per command
-            replies = [Reply(text="I only take requests from this workspace's operators.")] if refuse else []
-        elif name in ("/start", "/help"):
-            replies = [Reply(text=HELP)]
-        elif await asyncio.to_thread(chat_job, self.app, conversation, name, f"telegram:{update.update_id}"):
-            replies = []  # the job posted its own message and edits it as it goes
+        refusal = refused(self.app, actor, "message")  # once per period, not once per command
+        if refusal is not None:
+            replies = refusal
         else:
-            handled: list[Reply] | None = await asyncio.to_thread(
-                commands.handle, self.app, actor, f"{name} {args}".strip()
-            )
-            replies = handled or []
+            line = f"{name} {args}".strip()
+            delivery = f"telegram:{update.update_id}"
+            answer = await asyncio.to_thread(command, self.app, conversation, actor, line, delivery)
+            replies = answer or []
         await self.dispatcher.deliver(conversation, replies)
 
     async def _callback(self, update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
@@ -279,8 +271,9 @@ class TelegramChannel:
         if meaning is None:
             await q.answer("This button is no longer valid.", show_alert=True)
             return
-        if not self.app.is_operator(actor):
-            await q.answer(NOT_OPERATOR, show_alert=True)
+        refusal = refused(self.app, actor, "button")
+        if refusal is not None:
+            await q.answer(refusal[0].text, show_alert=True)
             return
         action, value = meaning
         message = q.message
@@ -292,23 +285,9 @@ class TelegramChannel:
         )
         conversation = conversation_of(chat_id, topic)
         if action in ("approve", "reject"):  # a stale or misplaced card says so at once, in the alert
-            try:
-                ap = await asyncio.to_thread(self.app.approvals.get, value)
-            except GraphError as exc:
-                await q.answer(str(exc), show_alert=True)
-                return
-            if ap.status != "pending":
-                await q.answer(describe(ap), show_alert=True)
-                return
-            if not same_place(ap.conversation, conversation):
-                log.warning(
-                    "telegram: refused a %s of %s from %s (asked in %s)",
-                    action,
-                    ap.id,
-                    conversation,
-                    ap.conversation,
-                )
-                await q.answer(ELSEWHERE, show_alert=True)
+            why = await self.dispatcher.stale(value, conversation)
+            if why is not None:
+                await q.answer(why, show_alert=True)
                 return
         await q.answer()
         # A click whose update a dead process had claimed may have been decided already: its outcome
@@ -381,57 +360,39 @@ class TelegramChannel:
                 timeout=int(self.poll_timeout),
                 allowed_updates=["message", "edited_message", "callback_query"],
             )
-        task = asyncio.ensure_future(self.recover())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.dispatcher.tasks.spawn(self.recover())
 
     async def recover(self) -> None:
-        """Handle updates accepted before a crash, then messages never processed, then undelivered runs."""
-        await self.sweep(starting=True)
-        await self.dispatcher.recover()
-        await self.dispatcher.recover_runs()
-        self.dispatcher.start_sweeper()
-        if self._sweeper is None:
-            self._sweeper = asyncio.ensure_future(self._sweep_forever())
+        """Finish runs a crash interrupted, replay stored updates and process messages it left."""
+        await self.dispatcher.start()
 
     async def sweep(self, starting: bool = False) -> None:
-        """Replay stored updates nobody alive handles (a dead process's, or never claimed)."""
-        owner = self.app.owner
-        dead = await asyncio.to_thread(owner.dead_holders)
-        self._dead = tuple(dead)
-        for key in await asyncio.to_thread(owner.claimable, RAW, dead, starting):
-            item = await asyncio.to_thread(inbox.get, self.app.db, key)
-            if item is None:
-                continue
-            try:
-                await self.ptb.update_queue.put(Update.de_json(item.meta["update"], self.ptb.bot))
-            except Exception:  # noqa: BLE001 - one bad stored update must not stop recovery
-                log.exception("telegram: could not replay stored update %s", item.delivery_id)
+        """Take over what nobody alive handles (the dispatcher's sweep over every lane)."""
+        await self.dispatcher.sweep(starting)
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.app.owner.sweep_s)
-            try:
-                await self.sweep()
-            except Exception:  # noqa: BLE001 - a database hiccup: the next sweep tries again
-                log.warning("telegram: sweep failed", exc_info=True)
+    async def _replay(self, key: str, dead: Sequence[str]) -> None:
+        """Replay a stored update nobody alive handles (a dead process's, or never claimed) through PTB."""
+        self._dead = tuple(dead)
+        item = await asyncio.to_thread(inbox.get, self.app.db, key)
+        if item is None:
+            return
+        try:
+            await self.ptb.update_queue.put(Update.de_json(item.meta["update"], self.ptb.bot))
+        except Exception:  # noqa: BLE001 - one bad stored update must not stop recovery
+            log.exception("telegram: could not replay stored update %s", item.delivery_id)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until queued updates and the work they started are done (tests, shutdown)."""
         async with asyncio.timeout(timeout):
             while True:
                 await self.ptb.update_queue.join()
-                if self._tasks:
-                    await asyncio.wait(set(self._tasks))
                 await self.dispatcher.drain(timeout)
-                if self.ptb.update_queue.empty() and not self._tasks:
+                if self.ptb.update_queue.empty() and not self.dispatcher.tasks:
                     return
 
     async def stop(self) -> None:
         """Stop sweeping, polling and PTB."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        self.dispatcher.stop_sweeper()
         self.app.notifier.unregister("telegram")
         if self.ptb.updater is not None and self.ptb.updater.running:
             await self.ptb.updater.stop()

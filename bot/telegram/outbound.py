@@ -50,11 +50,15 @@ class TelegramOutbound:
         """Return an inline keyboard whose callback_data are opaque server-side tokens."""
         if not buttons:
             return None
-        row = []
+        row, rows = [], []
         for b in buttons:
             token = await asyncio.to_thread(callbacks.issue, self.app.db, b.action, b.value)
-            row.append(InlineKeyboardButton(b.label, callback_data=token))
-        return InlineKeyboardMarkup([row])
+            key = InlineKeyboardButton(b.label, callback_data=token)
+            if b.action == "choose":
+                rows.append([key])  # a command each: one per row, readable on a phone
+            else:
+                row.append(key)
+        return InlineKeyboardMarkup([row, *rows] if row else rows)
 
     async def send(self, conversation: str, reply: Reply) -> dict[str, Any]:
         """Post a reply (split as needed; buttons go on the last part) and an image if it has one."""

@@ -102,6 +102,7 @@ class JobRunner:
                 log.exception("job %s (%s) attempt %d failed", job.id, job.kind, job.attempts)
                 error = f"an unexpected error ({type(exc).__name__}); it was logged"
                 return self._failed(job, kind, info, error, retry=True)
+        owe = getattr(self.reporter, "owe_finished", None)  # the result owed with the job done (the outbox)
         done = jobs.finish(
             self.db,
             job.id,
@@ -109,6 +110,7 @@ class JobRunner:
             attempt=job.attempts,
             result={"text": result.text, **result.data},
             now=self.clock(),
+            also=(lambda s: owe(s, info, result)) if owe is not None else None,
         )
         if not done:
             log.warning("job %s finished after losing its lease; the new owner reports it", job.id)
