@@ -292,3 +292,20 @@ def test_a_workspace_compensation_restores_the_prior_state(tmp_path: Path, key: 
             assert after["tasks"] == before["tasks"]
     finally:
         engine.dispose()
+
+
+def test_doctor_checks_and_digest_sections_come_from_the_specs(
+    specs: list[AgentSpec], tmp_path: Path
+) -> None:
+    from memory.db import make_engine
+
+    assert {s.name for s in specs if s.doctor} == {"calendar"}
+    assert [sec.title for s in specs for sec in s.digest] == ["Upcoming"]  # tasks' needs a database
+    engine = make_engine(f"sqlite:///{tmp_path / 'digest.sqlite'}")
+    try:
+        with_db = catalog.build_specs(Deps(db=engine))
+        # the digest's order: tasks, then the calendar (not set up here: it says so)
+        assert [sec.title for s in with_db for sec in s.digest] == ["Open tasks", "Upcoming"]
+        assert not any(s.doctor for s in with_db)
+    finally:
+        engine.dispose()
