@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from agents.contract import Action, AgentPrompt, Operation, RawProposal
@@ -89,12 +89,38 @@ DoctorCheck = Callable[[], "Finding | None"]
 """One of an agent's ``coo doctor`` checks: a probe returning its finding (None: nothing to say)."""
 
 
+DIGEST_LINES = 10
+"""How many lines a digest section lists; the rest is counted (``more_lines``)."""
+
+
+def more_lines(shown: int, total: int) -> list[str]:
+    """Return the digest's "… and N more" line when a section lists only some of its items."""
+    return [f"  … and {total - shown} more"] if total > shown else []
+
+
+@dataclass(frozen=True)
+class DigestDay:
+    """What a digest section is asked for: the local day it is sent for, the time now, the zone."""
+
+    day: date
+    now: datetime
+    tz: tzinfo
+
+
+@dataclass(frozen=True)
+class DigestPart:
+    """One section's share of a digest: its lines, and the facts a model may summarise (no ids)."""
+
+    lines: list[str]
+    facts: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class DigestSection:
-    """One section of the morning digest: a title and what renders its lines for a day."""
+    """One section of the morning digest: a title and what collects its part for a day."""
 
     title: str
-    render: Callable[[datetime], list[str]]
+    collect: Callable[[DigestDay], DigestPart]
 
 
 @dataclass(frozen=True)

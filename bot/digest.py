@@ -7,7 +7,7 @@ digest shows what it cost itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
@@ -17,9 +17,7 @@ from sqlmodel import Session, col, select
 
 from agents.contract import Action
 from agents.jobkind import JobContext, JobKind, JobResult
-from agents.tasks import line as task_line
-from agents.tasks import open_tasks, urgency
-from connectors.errors import ConnectorError
+from agents.spec import DIGEST_LINES, DigestDay, DigestPart, DigestSection, more_lines
 from graph import outcomes as o
 from graph.approvals import ApprovalStore
 from graph.budget import BudgetLedger
@@ -27,10 +25,10 @@ from graph.spend_report import month_start, total
 from graph.summary import Summariser, Summary
 from memory import digests, eventlog, jobs
 from memory.digests import Window
-from memory.tables import Approval, Event, Run, Spend, Task
+from memory.tables import Approval, Event, Run, Spend
 
 DIGEST_KIND = "digest.build"
-MAX_LINES = 10  # per section; the rest is counted
+MAX_LINES = DIGEST_LINES  # per section; the rest is counted
 MAX_CARDS = 10
 
 
@@ -56,13 +54,9 @@ class Digest:
     spend_month: float = 0.0
     cap_day: float | None = None
     cap_month: float | None = None
-    open_tasks: list[Task] = field(default_factory=list)
-    open_task_count: int = 0
-    due_tasks: list[Task] = field(default_factory=list)  # overdue or due today
+    parts: list[DigestPart] = field(default_factory=list)  # the agents' sections (tasks, calendar ...)
     now: datetime | None = None
     failures: list[str] = field(default_factory=list)
-    calendar: list[str] | None = None  # None: no calendar connector
-    calendar_error: str | None = None  # the calendar is configured but could not be read
     since: datetime | None = None  # the span covered (None: the local day before ``day``)
     until: datetime | None = None
     span: str = "yesterday"  # how "Done …" names the span
@@ -87,7 +81,8 @@ class DigestSources:
     ledger: BudgetLedger
     tz: tzinfo = UTC
     summariser: Summariser | None = None
-    calendar: Callable[[datetime, datetime], list[str]] | None = None  # event lines in a window (UTC bounds)
+    # The agents' sections, in order (``app.specs``' ``digest``); None: the default catalog's, on ``db``.
+    sections: Sequence[DigestSection] | None = None
     waiting: Callable[[], list[str]] | None = None  # jobs whose queue has no live worker (bot/worker.py)
 
 
@@ -156,22 +151,21 @@ def collect(sources: DigestSources, day: date, now: datetime, window: Window | N
     d.spend_month = total(sources.db, month_start(day), day)
     d.cap_day, d.cap_month = sources.ledger.cap("daily"), sources.ledger.cap("monthly")
     d.now = now
-    with Session(sources.db) as s:
-        every = open_tasks(s, now, sources.tz)  # overdue and due today first
-        d.open_tasks, d.open_task_count = every[:MAX_LINES], len(every)
-        d.due_tasks = [t for t in every if t.due_at is not None and urgency(t, now, sources.tz)[0] <= 1]
+    on = DigestDay(day=day, now=now, tz=sources.tz)
+    d.parts = [section.collect(on) for section in _sections(sources)]
     d.failures = collect_failures(sources.db, first, last, now) + (
         sources.waiting() if sources.waiting else []
     )
-    if sources.calendar is not None:
-        # Today's and tomorrow's events; a calendar that is down is reported, not fatal.
-        start, _ = local_day_bounds(day, sources.tz)
-        _, end = local_day_bounds(day + timedelta(days=1), sources.tz)
-        try:
-            d.calendar = sources.calendar(start, end)
-        except ConnectorError as exc:
-            d.calendar, d.calendar_error = [], str(exc)
     return d
+
+
+def _sections(sources: DigestSources) -> Sequence[DigestSection]:
+    if sources.sections is not None:
+        return sources.sections
+    from agents.catalog import build_specs  # noqa: PLC0415 (the default agents, built on this database)
+    from agents.spec import Deps  # noqa: PLC0415
+
+    return [section for spec in build_specs(Deps(db=sources.db, tz=sources.tz)) for section in spec.digest]
 
 
 def _usd(v: float) -> str:
@@ -184,8 +178,7 @@ def _against(spent: float, cap: float | None) -> str:
     return f"{_usd(spent)} of {_usd(cap)}" if cap is not None else f"{_usd(spent)} (no cap)"
 
 
-def _more(shown: int, total_: int) -> list[str]:
-    return [f"  … and {total_ - shown} more"] if total_ > shown else []
+_more = more_lines
 
 
 def facts_text(d: Digest) -> str:
@@ -193,8 +186,7 @@ def facts_text(d: Digest) -> str:
     lines = [f"Done: {a.text}{' (undone)' if a.undone else ''}" for a in d.actions[:30]]
     lines += [f"Waiting for a decision: {Action.model_validate(ap.action).summary}" for ap in d.pending[:20]]
     lines += [f"Needs attention: {f}" for f in d.failures[:10]]
-    now = d.now or datetime.now(UTC)
-    lines += [f"Task {task_line(t, now, d.tz).split(' ', 1)[1]}" for t in d.due_tasks[:10]]
+    lines += [fact for part in d.parts for fact in part.facts]
     return "\n".join(lines)
 
 
@@ -220,23 +212,7 @@ def render(d: Digest, summary: Summary | None) -> str:
     out.append(
         f"Spend: yesterday {_against(d.spend_yesterday, d.cap_day)} · this month {_against(d.spend_month, d.cap_month)}"
     )
-    out.append(
-        f"Open tasks: {d.open_task_count}" + (f", {len(d.due_tasks)} due or overdue" if d.due_tasks else "")
-    )
-    now = d.now or datetime.now(UTC)
-    out += [f"  • {task_line(t, now, d.tz)[:120]}" for t in d.open_tasks]
-    out += _more(len(d.open_tasks), d.open_task_count)
-    if d.calendar is None:
-        out.append("Upcoming: no calendar connected.")
-    elif d.calendar_error is not None:
-        out.append(f"Upcoming: the calendar could not be read ({d.calendar_error})")
-    else:
-        out.append(
-            f"Upcoming today and tomorrow: {len(d.calendar)}"
-            if d.calendar
-            else "Upcoming: nothing today or tomorrow."
-        )
-        out += [f"  • {item}" for item in d.calendar[:MAX_LINES]]
+    out += [line for part in d.parts for line in part.lines]
     out.append(f"Needs attention: {len(d.failures)}" if d.failures else "Needs attention: nothing.")
     out += [f"  • {f}" for f in d.failures[:MAX_LINES]]
     out += _more(min(len(d.failures), MAX_LINES), len(d.failures))

@@ -6,13 +6,14 @@ import email.utils
 import json
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import text
 
 from agents.spec import Finding
-from bot.calendars import check_calendar
 from bot.settings import Settings
 from memory.db import is_postgres, make_engine
 from memory.engines import ensure_data_dir, where
@@ -325,6 +326,19 @@ def _with_skew(check: Check, response: httpx.Response) -> Check:
     return check
 
 
+def check_agents(s: Settings) -> list[Check]:
+    """Run every agent's own checks (its spec's ``doctor``), on the specs the App builds from ``s``."""
+    from agents.catalog import build_specs  # noqa: PLC0415
+    from agents.spec import Deps  # noqa: PLC0415
+    from bot.agents import agent_configs  # noqa: PLC0415
+    from bot.calendars import build_calendar  # noqa: PLC0415
+
+    with ExitStack() as stack:  # the agents' clients, closed once checked
+        deps = Deps(tz=ZoneInfo(s.coo_timezone))
+        specs = build_specs(deps, agent_configs(s, build_calendar(s, stack)))
+        return [c for c in (check() for spec in specs for check in spec.doctor) if c is not None]
+
+
 def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
     """Run every check that applies."""
     owned = client is None
@@ -339,9 +353,8 @@ def run_checks(s: Settings, client: httpx.Client | None = None) -> list[Check]:
             lambda: check_placement(s, client),
             lambda: check_slack(s, client),
             lambda: check_telegram(s, client),
-            lambda: check_calendar(s),
         ]
-        return [c for c in (f() for f in checks) if c is not None]
+        return [c for c in (f() for f in checks) if c is not None] + check_agents(s)
     finally:
         if owned:
             client.close()

@@ -21,7 +21,6 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Retries, TimeLimit
 
 from agents.knowledge.reindex import REINDEX_KIND
-from bot.calendars import digest_calendar
 from bot.costs import build_summariser
 from bot.digest import DIGEST_KIND, DigestSources, digest_kind
 from bot.messages import Reply
@@ -88,7 +87,7 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         ledger=app.ledger,
         tz=tz,
         summariser=build_summariser(settings, app.ledger),
-        calendar=digest_calendar(app.calendar),
+        sections=[section for spec in app.specs for section in spec.digest],
         waiting=lambda: waiting_lines(app),
     )
     # Every agent's job kinds come from its spec (agents/<name>/); the digest is the App's own.

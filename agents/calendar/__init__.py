@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -22,9 +22,19 @@ from sqlmodel import Session
 from agents.contract import Action, ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.errors import ConnectorFailed
 from agents.phrasings import Phrasing, phrasing
-from agents.spec import AgentSpec, Deps, HelpEntry, Rule
+from agents.spec import (
+    DIGEST_LINES,
+    AgentSpec,
+    Deps,
+    DigestDay,
+    DigestPart,
+    DigestSection,
+    Finding,
+    HelpEntry,
+    Rule,
+)
 from connectors.calendar import CalDavCalendar, CalendarEvent, CalendarReader, NewEvent
-from connectors.errors import CalendarError
+from connectors.errors import CalendarError, CalendarUnavailable, ConnectorError
 from memory.tables import utcnow
 
 AGENT = "calendar"
@@ -379,6 +389,50 @@ PHRASINGS: tuple[Phrasing, ...] = (
 )
 
 
+DOCTOR_FIX = "check COO_CALENDAR_ICS, or COO_CALDAV_URL, COO_CALDAV_USERNAME, COO_CALDAV_PASSWORD and COO_CALDAV_CALENDAR"
+
+
+def doctor_check(config: CalendarConfig) -> Finding:
+    """Read the next week of every configured calendar (``coo doctor``)."""
+    now = datetime.now(config.tz)
+    events, failed = read_all(config, now, now + timedelta(days=7))
+    if failed:
+        return Finding("calendar", False, "; ".join(failed), DOCTOR_FIX)
+    kinds = " and ".join(r.where for r in config.readers)
+    return Finding("calendar", True, f"{kinds}: {len(events)} event(s) in the next 7 days")
+
+
+def _local_day_start(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), tz).astimezone(UTC)
+
+
+def digest_section(config: CalendarConfig | None) -> DigestSection:
+    """Return the digest's ``Upcoming`` section: today's and tomorrow's events.
+
+    A calendar that is down is reported, not fatal; when only some could be read, a line says which.
+    """
+
+    def collect(day: DigestDay) -> DigestPart:
+        if config is None:
+            return DigestPart(["Upcoming: no calendar connected."])
+        start = _local_day_start(day.day, day.tz)
+        end = _local_day_start(day.day + timedelta(days=2), day.tz)
+        try:
+            events, failed = read_all(config, start, end)
+            if failed and len(failed) == len(config.readers):
+                raise CalendarUnavailable(failed[0])
+        except ConnectorError as exc:
+            return DigestPart([f"Upcoming: the calendar could not be read ({exc})"])
+        first = start.astimezone(config.tz)
+        items = [event_line(e, first) for e in events] + [f"could not read: {msg}" for msg in failed]
+        lines = [
+            f"Upcoming today and tomorrow: {len(items)}" if items else "Upcoming: nothing today or tomorrow."
+        ]
+        return DigestPart(lines + [f"  • {item}" for item in items[:DIGEST_LINES]])
+
+    return DigestSection("Upcoming", collect)
+
+
 def spec(deps: Deps, config: CalendarConfig | None = None) -> AgentSpec:
     """Return the calendar agent (not set up without an ICS feed or CalDAV)."""
     return AgentSpec(
@@ -388,5 +442,7 @@ def spec(deps: Deps, config: CalendarConfig | None = None) -> AgentSpec:
         help=HELP,
         phrasings=PHRASINGS,
         checks=(policy_check(config),) if config is not None else (),
+        doctor=(lambda: doctor_check(config),) if config is not None else (),
+        digest=(digest_section(config),),
         not_set_up=None if config is not None else NOT_SET_UP,
     )

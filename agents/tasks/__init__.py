@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
@@ -20,11 +20,24 @@ from sqlmodel import Session, col, select
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.dates import due_text, is_overdue, parse_due, reminder_at
 from agents.phrasings import Phrasing, phrasing
-from agents.spec import AgentSpec, Deps, HelpEntry, Rule
+from agents.spec import (
+    DIGEST_LINES,
+    AgentSpec,
+    Deps,
+    DigestDay,
+    DigestPart,
+    DigestSection,
+    HelpEntry,
+    Rule,
+    more_lines,
+)
 from agents.tasks.remind import REMIND_KIND, REMIND_RETRY, remind_kind
 from memory import jobs
 from memory.job_tables import Job
 from memory.tables import Task, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 __all__ = ["AGENT", "REMIND_KIND", "TasksConfig", "line", "open_tasks", "operations", "spec", "urgency"]
 
@@ -367,8 +380,25 @@ PHRASINGS: tuple[Phrasing, ...] = (
 )
 
 
+def digest_section(db: Engine) -> DigestSection:
+    """The digest's ``Open tasks`` section: how many, how many due or overdue, those first."""
+
+    def collect(day: DigestDay) -> DigestPart:
+        with Session(db) as s:
+            every = open_tasks(s, day.now, day.tz)  # overdue and due today first
+        shown = every[:DIGEST_LINES]
+        due = [t for t in every if t.due_at is not None and urgency(t, day.now, day.tz)[0] <= 1]
+        lines = [f"Open tasks: {len(every)}" + (f", {len(due)} due or overdue" if due else "")]
+        lines += [f"  • {line(t, day.now, day.tz)[:120]}" for t in shown]
+        lines += more_lines(len(shown), len(every))
+        facts = [f"Task {line(t, day.now, day.tz).split(' ', 1)[1]}" for t in due[:10]]
+        return DigestPart(lines, facts)
+
+    return DigestSection("Open tasks", collect)
+
+
 def spec(deps: Deps, config: TasksConfig | None = None) -> AgentSpec:
-    """Return the tasks agent: its operations in the operator's zone, and the reminder job."""
+    """Return the tasks agent: its operations in the operator's zone, the reminder job, its digest section."""
     config = config or TasksConfig(tz=deps.tz, clock=deps.clock)
     return AgentSpec(
         name=AGENT,
@@ -378,4 +408,5 @@ def spec(deps: Deps, config: TasksConfig | None = None) -> AgentSpec:
         rules=RULES,
         help=HELP,
         phrasings=PHRASINGS,
+        digest=(digest_section(deps.db),) if deps.db is not None else (),
     )

@@ -4,8 +4,8 @@
 - every job kind an agent enqueues is registered by a spec, and every enqueue passes the attempts of
   the same ``Retry`` policy its kind is built with;
 - every prompt has a version and renders into the planner's system prompt;
-- every reversible operation has a compensation, and a case in the connector contract suite
-  (``tests/connectors/test_contract_*.py``) that checks it.
+- every reversible operation has a compensation, and a case that checks it: in the parametrised
+  connector contract suite (``tests/connectors/test_contracts.py``), or named here.
 """
 
 from __future__ import annotations
@@ -163,19 +163,21 @@ def test_every_prompt_has_a_version_and_renders(specs: list[AgentSpec]) -> None:
         assert planner_version([p]).endswith(f"+{p.version}")
 
 
+SUITE = "tests/connectors/test_contracts.py"
+SUITE_TESTS = (
+    "test_same_idempotency_key_twice_is_one_effect",
+    "test_compensation_restores_the_prior_state",
+    "test_compensating_twice_changes_nothing_more",
+)
 CONTRACTS: dict[str, str] = {
-    # every reversible operation -> the test that holds its compensation to its connector's contract
+    # every reversible operation -> the test that holds its compensation to its connector's contract;
+    # SUITE: a case of the parametrised connector contract suite (tests/connectors/contract_cases/)
     **dict.fromkeys(
         [
             "bookkeeping.record_expense",
             "bookkeeping.record_income",
             "bookkeeping.create_invoice",
             "bookkeeping.mark_paid",
-        ],
-        "tests/connectors/test_contract_ledger.py::test_compensation_restores_the_prior_state",
-    ),
-    **dict.fromkeys(
-        [
             "crm.add_customer",
             "crm.update_customer",
             "crm.add_deal",
@@ -183,11 +185,11 @@ CONTRACTS: dict[str, str] = {
             "crm.log_activity",
             "drafts.create_draft",
             "drafts.edit_draft",
+            "calendar.create_event",
+            "research.research",
         ],
-        "tests/connectors/test_contract_crm.py::test_compensation_restores_the_prior_state",
+        SUITE,
     ),
-    "calendar.create_event": "tests/connectors/test_contract_calendar.py::test_compensation_restores_the_prior_state",
-    "research.research": "tests/connectors/test_contract_web.py::test_undo_after_the_job_forgets_only_what_it_stored",
     **dict.fromkeys(
         ["knowledge.remember", "knowledge.forget"],
         "tests/test_memory_chat.py::test_remember_recall_forget_and_undo",
@@ -199,19 +201,31 @@ CONTRACTS: dict[str, str] = {
 }
 
 
+def _functions(path: str) -> set[str]:
+    return {
+        n.name
+        for n in ast.walk(ast.parse((ROOT / path).read_text()))
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
 def test_every_reversible_operation_has_a_compensation_and_a_contract_case(specs: list[AgentSpec]) -> None:
+    from tests.connectors.contract_cases import all_cases
+
     reversible = {op.key for s in specs for op in s.operations if op.side_effect is SideEffect.REVERSIBLE}
     assert all(op.compensate is not None for s in specs for op in s.operations if op.key in reversible)
     assert reversible - set(CONTRACTS) == set(), "reversible operations with no contract case"
     assert set(CONTRACTS) - reversible == set(), "contract cases of operations that are not reversible"
-    for case in set(CONTRACTS.values()):
+    # an operation mapped to the suite is one of its cases, and the suite runs all three checks on it
+    cases = [c.key for c in all_cases()]
+    assert len(cases) == len(set(cases)), "an operation has two cases in the contract suite"
+    in_suite = {op for op, case in CONTRACTS.items() if case == SUITE}
+    assert in_suite - set(cases) == set(), "operations mapped to the contract suite with no case in it"
+    assert set(cases) - reversible == set(), "contract suite cases of operations that are not reversible"
+    assert set(SUITE_TESTS) <= _functions(SUITE), f"{SUITE} lost one of {SUITE_TESTS}"
+    for case in set(CONTRACTS.values()) - {SUITE}:
         path, test = case.split("::")
-        names = {
-            n.name
-            for n in ast.walk(ast.parse((ROOT / path).read_text()))
-            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-        }
-        assert test in names, f"{case} does not exist"
+        assert test in _functions(path), f"{case} does not exist"
 
 
 # The generic contract for operations whose only connector is the workspace (SQL): the same key twice
@@ -276,5 +290,22 @@ def test_a_workspace_compensation_restores_the_prior_state(tmp_path: Path, key: 
             assert [t["status"] for t in after["tasks"]] == ["cancelled"]
         else:
             assert after["tasks"] == before["tasks"]
+    finally:
+        engine.dispose()
+
+
+def test_doctor_checks_and_digest_sections_come_from_the_specs(
+    specs: list[AgentSpec], tmp_path: Path
+) -> None:
+    from memory.db import make_engine
+
+    assert {s.name for s in specs if s.doctor} == {"calendar"}
+    assert [sec.title for s in specs for sec in s.digest] == ["Upcoming"]  # tasks' needs a database
+    engine = make_engine(f"sqlite:///{tmp_path / 'digest.sqlite'}")
+    try:
+        with_db = catalog.build_specs(Deps(db=engine))
+        # the digest's order: tasks, then the calendar (not set up here: it says so)
+        assert [sec.title for s in with_db for sec in s.digest] == ["Open tasks", "Upcoming"]
+        assert not any(s.doctor for s in with_db)
     finally:
         engine.dispose()

@@ -1,19 +1,18 @@
-"""The connector contract for the CRM and drafts: every write is keyed (the same idempotency key twice
-gives one effect) and reversible (its compensation restores the prior state exactly); sending a draft
-is irreversible, and its undo is refused plainly once the window has closed. SQLite and PostgreSQL."""
+"""The CRM's and drafts' contract cases: every write is keyed and reversible (SQL workspace)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 from sqlmodel import Session, SQLModel, select
 
 from agents.contract import SideEffect
-from agents.errors import NotReversible
+from graph.errors import AlreadyDone
 from memory.crm import Activity, Deal
-from memory.job_tables import Job
 from memory.workspace import Customer, Draft
+from tests.connectors.contract_cases import Case
 
 TABLES: list[type[SQLModel]] = [Customer, Deal, Activity, Draft]
 SEED = [
@@ -49,18 +48,16 @@ def run(app, key: str, args: dict[str, Any], run_id: str, index: int = 0):
     return action, app.engine.executor.execute(action, run_id=run_id, conversation="c", actor="console:local")
 
 
-@pytest.fixture
-def seeded(app_factory):
-    app = app_factory()
+def seeded(request: pytest.FixtureRequest):
+    app = request.getfixturevalue("app_factory")()
     for i, (key, args) in enumerate(SEED):
         _, result = run(app, key, args, "seed", i)
         assert result.ok, result.text
     return app
 
 
-@pytest.mark.parametrize(("key", "args"), WRITES, ids=[k for k, _ in WRITES])
-def test_same_key_twice_is_one_effect(seeded, key, args):
-    app = seeded
+def replay(key: str, args: dict[str, Any], request: pytest.FixtureRequest) -> None:
+    app = seeded(request)
     assert app.registry.get(key).side_effect is SideEffect.REVERSIBLE
     action, first = run(app, key, args, "r1")
     after_first = snapshot(app)
@@ -71,9 +68,8 @@ def test_same_key_twice_is_one_effect(seeded, key, args):
     assert snapshot(app) == after_first
 
 
-@pytest.mark.parametrize(("key", "args"), WRITES, ids=[k for k, _ in WRITES])
-def test_compensation_restores_the_prior_state(seeded, key, args):
-    app = seeded
+def restore(key: str, args: dict[str, Any], request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    app = seeded(request)
     before = snapshot(app)
     _, result = run(app, key, args, "r2")
     assert result.ok and result.reversible, result.text
@@ -85,24 +81,18 @@ def test_compensation_restores_the_prior_state(seeded, key, args):
         assert made["status"] == "discarded"
         after["draft"].remove(made)
     assert after == before
+    return app, result
 
 
-def test_sending_a_draft_is_irreversible_and_undo_after_the_window_is_refused(app_factory):
-    settings = {"smtp_url": "smtp://127.0.0.1:1", "coo_email_from": "coo@example.com", "coo_undo_window_s": 0}
-    app = app_factory(settings=settings)
-    _, made = run(app, *SEED[2], "seed")
-    assert made.ok
-    with Session(app.db) as s:
-        key, args = app.registry.expand("drafts.send_draft", {"draft_id": 1}, s)
-    assert (key, args) == (
-        "outreach.send_email",
-        {"to": "dana@acme.com", "subject": "Hello", "body": "Hi", "draft_id": 1},
-    )
-    assert app.registry.get(key).side_effect is SideEffect.IRREVERSIBLE
-    action, sent = run(app, key, args, "s1")
-    again = app.engine.executor.execute(action, run_id="s1", conversation="c", actor="console:local")
-    assert again.duplicate and again.event_id == sent.event_id
-    with Session(app.db) as s:
-        assert len(s.exec(select(Job)).all()) == 1  # one send scheduled
-    with pytest.raises(NotReversible, match=r"^Too late: the undo window closed at .*is being sent\.$"):
-        app.engine.executor.undo(sent.event_id, run_id="u", actor="console:local")
+def twice(key: str, args: dict[str, Any], request: pytest.FixtureRequest) -> None:
+    app, result = restore(key, args, request)
+    undone = snapshot(app)
+    with pytest.raises(AlreadyDone):
+        app.engine.executor.undo(result.event_id, run_id="u2", actor="console:local")
+    assert snapshot(app) == undone
+
+
+CASES = [
+    Case(key, partial(replay, key, args), partial(restore, key, args), partial(twice, key, args))
+    for key, args in WRITES
+]
