@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from agents.errors import Refusal
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_NAMES = (
     r"mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?"
@@ -26,7 +28,7 @@ _TIME_FIRST_END = re.compile(rf"\s+at\s+{_TIME}\s+{_DAY_PHRASE}\s*[.!]?$", re.I)
 ALL_DAY_REMINDER = time(9, 0)  # an all-day task is reminded of at 09:00 on its day
 
 
-class DateError(ValueError):
+class DateError(Refusal):
     """A due date that looks like one but is not; the message says what to type."""
 
 

@@ -5,7 +5,13 @@ AgentError (base)
  ├── InvalidArguments   the arguments do not fit the operation's schema
  ├── PrecheckFailed     what the action needs is not there (no such invoice, email not set up)
  ├── NotReversible      undo was asked of an operation that cannot be undone
- └── ConnectorFailed    a connector (calendar, ...) could not read or write; the message says why
+ ├── ConnectorFailed    a connector (calendar, ...) could not read or write; the message says why
+ ├── Refusal            the request cannot be done as asked (INV-7 is already paid); also a ValueError
+ └── Missing            what the request names is not there (no task #9); also a LookupError
+
+An agent raises these, never a bare ValueError or LookupError, for anything a user is to read: only an
+error carrying a ``user_message`` is shown (graph/errors.py); a built-in exception's text never is.
+Refusal and Missing subclass ValueError and LookupError so that callers catching those keep working.
 """
 
 from agents.contract import as_clause
@@ -52,3 +58,11 @@ class NotReversible(AgentError):
 
 class ConnectorFailed(AgentError):
     """A connector could not do what the operation needed (the message says which and why)."""
+
+
+class Refusal(AgentError, ValueError):
+    """The request cannot be done as asked; the message says why, for the user."""
+
+
+class Missing(AgentError, LookupError):
+    """What the request names is not there (no such task, invoice, customer); the message says which."""

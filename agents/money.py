@@ -18,6 +18,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, PlainSerializer
 from pydantic_core import PydanticCustomError
 
+from agents.errors import Refusal
+
 CENT = Decimal("0.01")
 MAX_CENTS = 2**31 - 1  # the ledger's amount columns are 32-bit integers of cents
 MAX_AMOUNT = Decimal(MAX_CENTS) / 100
@@ -46,7 +48,7 @@ AMOUNT_START = rf"(?:(?i:{'|'.join(sorted(CODES))})\s+(?=[-\d.]))?(?:US|C|A)?[-(
 _books = ["USD"]
 
 
-class AmountError(ValueError):
+class AmountError(Refusal):
     """What was typed is not an amount the books can record; the message says what to type instead."""
 
 

@@ -67,6 +67,8 @@ class Registry:
         try:
             return op.expand(session, args)
         except (LookupError, ValueError) as exc:
+            if _user_message(exc) is None:
+                raise  # a bug (a KeyError, ...): unexpected, never shown
             raise InvalidArguments(op.key, str(exc)) from None
 
     def expands(self, key: str) -> bool:
@@ -87,7 +89,9 @@ class Registry:
         """Run an action's pre-check against the workspace, before any card is shown.
 
         Raises:
-            PrecheckFailed: What the action needs is not there; the message says what and why.
+            PrecheckFailed: What the action needs is not there; the message says what and why. Only an
+                error written for the user (one with a ``user_message``, such as ``agents.errors.Refusal``)
+                becomes this; any other error from the pre-check (a ``KeyError`` of a bug) is raised as it is.
         """
         op = self.get(action.name)
         if op.precheck is None:
@@ -95,6 +99,8 @@ class Registry:
         try:
             op.precheck(session, op.args.model_validate(action.arguments))
         except (LookupError, ValueError) as exc:
+            if _user_message(exc) is None:
+                raise  # a bug (a KeyError, ...): unexpected, never shown
             raise PrecheckFailed(op.key, action.summary, str(exc)) from None
 
     def _validate(self, op: Operation[Any], arguments: dict[str, Any]) -> Any:
@@ -142,3 +148,9 @@ class Registry:
             amount_cents=op.amount_cents(args),
             untrusted_source=untrusted,
         )
+
+
+def _user_message(exc: BaseException) -> str | None:
+    """Return the message an error carries for the user, or None (the marker of graph/errors.py)."""
+    msg = getattr(exc, "user_message", None)
+    return msg if isinstance(msg, str) and msg.strip() else None

@@ -21,19 +21,13 @@ from memory.db import transaction
 
 log = logging.getLogger(__name__)
 
-# Transitional: agents still raise some of their refusals as a bare ValueError or LookupError whose text
-# is written for the user ("INV-7 is already paid, not open"). Until they raise AgentError subclasses
-# (issue 15, item 4: the agents' side), those exact two types are shown; their subclasses (KeyError,
-# IndexError, pydantic's ValidationError, JSONDecodeError, ...) never are. Empty this tuple then.
-LEGACY_USER_ERRORS: tuple[type[Exception], ...] = (ValueError, LookupError)
-
-
 def shown_message(exc: BaseException) -> str | None:
-    """Return what an operation's error may show the user, or None when it is unexpected."""
-    msg = user_message(exc)
-    if msg is None and type(exc) in LEGACY_USER_ERRORS:
-        return str(exc)
-    return msg
+    """Return what an operation's error may show the user, or None when it is unexpected.
+
+    Only an error carrying a ``user_message`` is shown (agents raise ``agents.errors`` types for their
+    refusals); a built-in exception's text (a bare ValueError, a KeyError) never is.
+    """
+    return user_message(exc)
 
 
 @dataclass(frozen=True)

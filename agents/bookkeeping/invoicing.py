@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from agents.bookkeeping.journal import AGENT, PROMPT_VERSION, NoArgs, balance_cents, reverse
 from agents.contract import ExecContext, Operation, Outcome, SideEffect, joined
-from agents.errors import NotReversible
+from agents.errors import Missing, NotReversible, Refusal
 from agents.money import Money, cents, fmt
 from memory import invoices, ledger
 from memory.invoices import Invoice
@@ -103,7 +103,7 @@ def _create(ctx: ExecContext, args: InvoiceArgs) -> Outcome:
 def _void(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
     inv = ctx.session.get(Invoice, int(payload["invoice_id"]))
     if inv is None:
-        raise LookupError(f"invoice {payload['invoice_id']} not found")
+        raise Missing(f"invoice {payload['invoice_id']} not found")
     if inv.status == "paid":
         raise NotReversible(f"{inv.number} is paid: undo the payment first, then void it.")
     rev = reverse(ctx, int(inv.entry_id or 0))
@@ -120,9 +120,9 @@ def _payable(s: Session, args: PaidArgs) -> Invoice:
     """Return the invoice a payment is for, if it exists and the amount (when given) is its amount."""
     inv = invoices.by_number(s, args.number)
     if inv is None:
-        raise LookupError(f"there is no invoice {args.number.upper()} (type `invoices` for the open ones)")
+        raise Missing(f"there is no invoice {args.number.upper()} (type `invoices` for the open ones)")
     if args.amount is not None and cents(args.amount) != inv.amount_cents:
-        raise ValueError(f"{inv.number} is for {fmt(inv.amount_cents)}, not {fmt(cents(args.amount))}")
+        raise Refusal(f"{inv.number} is for {fmt(inv.amount_cents)}, not {fmt(cents(args.amount))}")
     return inv
 
 
@@ -130,7 +130,7 @@ def _check_paid(s: Session, args: PaidArgs) -> None:
     """Refuse before the card: no such invoice, a different amount, or not open."""
     inv = _payable(s, args)
     if inv.status != "open":
-        raise ValueError(
+        raise Refusal(
             f"{inv.number} is {'already paid' if inv.status == 'paid' else inv.status}, not open"
         )
 
@@ -140,7 +140,7 @@ def _paid(ctx: ExecContext, args: PaidArgs) -> Outcome:
     inv = _payable(s, args)
     prior = s.exec(select(LedgerEntry).where(LedgerEntry.idempotency_key == ctx.idempotency_key)).first()
     if inv.status != "open" and (prior is None or prior.id != inv.paid_entry_id):
-        raise ValueError(
+        raise Refusal(
             f"{inv.number} is {'already paid' if inv.status == 'paid' else inv.status}, not open"
         )
     entry = ledger.post_entry(
@@ -163,7 +163,7 @@ def _paid(ctx: ExecContext, args: PaidArgs) -> Outcome:
 def _unpay(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
     inv = ctx.session.get(Invoice, int(payload["invoice_id"]))
     if inv is None:
-        raise LookupError(f"invoice {payload['invoice_id']} not found")
+        raise Missing(f"invoice {payload['invoice_id']} not found")
     rev = reverse(ctx, int(payload["entry_id"]))
     inv.status, inv.paid_entry_id = "open", None
     ctx.session.add(inv)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session
 
 from agents.contract import Action, ExecContext, Operation, Outcome, RawProposal, SideEffect
-from agents.errors import ConnectorFailed
+from agents.errors import ConnectorFailed, Refusal
 from agents.phrasings import Phrasing, phrasing
 from agents.spec import (
     DIGEST_LINES,
@@ -235,11 +235,11 @@ def operations(config: CalendarConfig) -> list[Operation[Any]]:
 
     def writable(_s: Session, _args: EventArgs) -> None:
         if config.writer is None:
-            raise ValueError(READ_ONLY)
+            raise Refusal(READ_ONLY)
 
     def create(ctx: ExecContext, args: EventArgs) -> Outcome:
         if config.writer is None:
-            raise ValueError(READ_ONLY)
+            raise Refusal(READ_ONLY)
         assert args.end is not None
         new = NewEvent(args.title, args.start, args.end, args.location, tuple(args.attendees))
         try:

@@ -27,6 +27,7 @@ from agents.crm.schemas import (
     NoArgs,
     UpdateArgs,
 )
+from agents.errors import Missing, Refusal
 from agents.money import cents, fmt
 from agents.phrasings import Phrasing, phrasing
 from agents.spec import AgentSpec, Deps, HelpEntry
@@ -50,7 +51,7 @@ def _payload(**values: Any) -> dict[str, Any]:
 def _no_duplicate_email(session: Session, email: str, other_than: int | None = None) -> None:
     existing = crm.customer_by_email(session, email)
     if existing is not None and existing.id != other_than:
-        raise ValueError(f"customer #{existing.id} {existing.name} already has the email {email}")
+        raise Refusal(f"customer #{existing.id} {existing.name} already has the email {email}")
 
 
 def _add_customer(ctx: ExecContext, args: CustomerArgs) -> Outcome:
@@ -159,7 +160,7 @@ def _log_activity(ctx: ExecContext, args: ActivityArgs) -> Outcome:
     c = resolve_customer(ctx.session, args.customer)
     assert c.id is not None
     if args.deal_id is not None and _deal(ctx.session, args.deal_id).customer_id != c.id:
-        raise ValueError(f"deal #{args.deal_id} is not {c.name}'s")
+        raise Refusal(f"deal #{args.deal_id} is not {c.name}'s")
     row = Activity(
         customer_id=c.id,
         deal_id=args.deal_id,
@@ -180,7 +181,7 @@ def _log_activity(ctx: ExecContext, args: ActivityArgs) -> Outcome:
 def _unlog_activity(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
     row = ctx.session.get(Activity, int(payload["activity_id"]))
     if row is None:
-        raise LookupError(f"activity {payload['activity_id']} not found")
+        raise Missing(f"activity {payload['activity_id']} not found")
     ctx.session.delete(row)
     return Outcome(text=f"Removed activity #{row.id}.", payload={"activity_id": row.id})
 
@@ -229,14 +230,14 @@ def _pipeline(ctx: ExecContext, _args: NoArgs) -> Outcome:
 def _customer(session: Session, customer_id: int) -> Customer:
     c = session.get(Customer, customer_id)
     if c is None:
-        raise LookupError(f"there is no customer #{customer_id}")
+        raise Missing(f"there is no customer #{customer_id}")
     return c
 
 
 def _deal(session: Session, deal_id: int) -> Deal:
     d = session.get(Deal, deal_id)
     if d is None:
-        raise LookupError(f"there is no deal #{deal_id}")
+        raise Missing(f"there is no deal #{deal_id}")
     return d
 
 

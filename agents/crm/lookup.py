@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from agents.contract import ExecContext
+from agents.errors import Missing
 from memory import crm, workspace
 from memory.workspace import Customer
 
@@ -19,7 +20,7 @@ def resolve_customer(session: Session, ref: str) -> Customer:
     if text.lstrip("#").isdigit():
         c = session.get(Customer, int(text.lstrip("#")))
         if c is None:
-            raise LookupError(f"there is no customer #{text.lstrip('#')}")
+            raise Missing(f"there is no customer #{text.lstrip('#')}")
         return c
     if "@" in text:
         by_email = crm.customer_by_email(session, text)
@@ -34,9 +35,9 @@ def resolve_customer(session: Session, ref: str) -> Customer:
     if len(full) == 1:
         return full[0]
     if not full:
-        raise LookupError(f"no customer matches {text!r}")
+        raise Missing(f"no customer matches {text!r}")
     names = ", ".join(f"#{c.id} {c.name}" for c in full)
-    raise LookupError(f"several customers match {text!r} ({names}); use the number")
+    raise Missing(f"several customers match {text!r} ({names}); use the number")
 
 
 def source_of(ctx: ExecContext) -> str:

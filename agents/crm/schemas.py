@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from agents.errors import Refusal
 from agents.money import Money
 from memory.workspace import Customer
 
@@ -106,4 +107,4 @@ class CustomerOut(BaseModel):
 
 def _check_email(value: str) -> None:
     if value and not re.fullmatch(EMAIL, value):
-        raise ValueError(f"not an email address: {value[:60]!r}")
+        raise Refusal(f"not an email address: {value[:60]!r}")

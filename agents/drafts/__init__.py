@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from agents.contract import AgentPrompt, ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.crm.schemas import EMAIL
+from agents.errors import Missing, Refusal
 from agents.phrasings import Phrasing, phrasing
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from memory import crm
@@ -113,7 +114,7 @@ def _line(d: Draft) -> str:
 def _get(session: Session, draft_id: int) -> Draft:
     d = session.get(Draft, draft_id)
     if d is None:
-        raise LookupError(f"there is no draft #{draft_id}")
+        raise Missing(f"there is no draft #{draft_id}")
     return d
 
 
@@ -138,7 +139,7 @@ def _create(ctx: ExecContext, args: DraftArgs) -> Outcome:
 def _discard(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
     d = _get(ctx.session, int(payload["draft_id"]))
     if d.status == "sent":
-        raise LookupError(f"draft #{d.id} was already sent; it is kept as a record")
+        raise Missing(f"draft #{d.id} was already sent; it is kept as a record")
     d.status = "discarded"
     ctx.session.add(d)
     return Outcome(text=f"Discarded draft #{d.id}.", payload={"draft_id": d.id})
@@ -147,7 +148,7 @@ def _discard(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
 def _edit(ctx: ExecContext, args: EditArgs) -> Outcome:
     d = _get(ctx.session, args.draft_id)
     if d.status != "draft":
-        raise ValueError(f"draft #{d.id} is {d.status}; only a draft can be edited")
+        raise Refusal(f"draft #{d.id} is {d.status}; only a draft can be edited")
     previous = {f: getattr(d, _column(f)) for f, v in args.changes().items() if getattr(d, _column(f)) != v}
     for f in previous:
         setattr(d, _column(f), getattr(args, f))
@@ -167,7 +168,7 @@ def _edit(ctx: ExecContext, args: EditArgs) -> Outcome:
 def _restore(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
     d = _get(ctx.session, int(payload["draft_id"]))
     if d.status == "sent":
-        raise LookupError(f"draft #{d.id} was already sent; its text can no longer change")
+        raise Missing(f"draft #{d.id} was already sent; its text can no longer change")
     for f, v in payload["previous"].items():
         setattr(d, _column(f), v)
     ctx.session.add(d)
@@ -196,13 +197,13 @@ def send_arguments(session: Session, args: DraftRef) -> tuple[str, dict[str, Any
     """
     d = _get(session, args.draft_id)
     if d.status != "draft":
-        raise ValueError(f"draft #{d.id} is {d.status}, not waiting to be sent")
+        raise Refusal(f"draft #{d.id} is {d.status}, not waiting to be sent")
     if d.kind not in ("email", "reply") or not d.recipient:
-        raise ValueError(
+        raise Refusal(
             f"draft #{d.id} is a {d.kind} with no recipient; only emails and replies can be sent"
         )
     if not d.subject:
-        raise ValueError(f"draft #{d.id} has no subject; add one with `draft {d.id} subject: …`")
+        raise Refusal(f"draft #{d.id} has no subject; add one with `draft {d.id} subject: …`")
     return SEND_KEY, {"to": d.recipient, "subject": d.subject, "body": d.body, "draft_id": d.id}
 
 
@@ -217,7 +218,7 @@ def mark_sent(session: Session, draft_id: int, *, to: str, subject: str, body: s
 
 
 def _never(_ctx: ExecContext, _args: DraftRef) -> Outcome:
-    raise ValueError("`send draft` is proposed as the email itself; it never runs on its own")
+    raise Refusal("`send draft` is proposed as the email itself; it never runs on its own")
 
 
 OPERATIONS: list[Operation[Any]] = [

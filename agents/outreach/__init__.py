@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
-from agents.errors import NotReversible
+from agents.errors import NotReversible, Refusal
 from agents.jobkind import Retry
 from agents.outreach.recipients import recipient_check
 from agents.outreach.send import SEND_KIND, SEND_RETRY, EmailArgs, send_email_kind
@@ -64,7 +64,7 @@ def operations(config: OutreachConfig) -> list[Operation[Any]]:
 
     def check(_s: Session, _args: EmailArgs) -> None:
         if not config.email_ready:
-            raise ValueError(NOT_SET_UP)
+            raise Refusal(NOT_SET_UP)
 
     def send(ctx: ExecContext, args: EmailArgs) -> Outcome:
         check(ctx.session, args)

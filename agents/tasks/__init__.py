@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
 from agents.dates import due_text, is_overdue, parse_due, reminder_at
+from agents.errors import Missing, Refusal
 from agents.phrasings import Phrasing, phrasing
 from agents.spec import (
     DIGEST_LINES,
@@ -97,7 +98,7 @@ class ListArgs(BaseModel):
 def _get(session: Session, task_id: int) -> Task:
     task = session.get(Task, task_id)
     if task is None or task.status == "cancelled":
-        raise LookupError(f"there is no task #{task_id}")
+        raise Missing(f"there is no task #{task_id}")
     return task
 
 
@@ -185,7 +186,7 @@ def operations(config: TasksConfig = TasksConfig()) -> list[Operation[Any]]:  # 
     def restore(ctx: ExecContext, payload: dict[str, Any]) -> Outcome:
         task = ctx.session.get(Task, int(payload["task_id"]))
         if task is None:
-            raise LookupError(f"there is no task #{payload['task_id']}")
+            raise Missing(f"there is no task #{payload['task_id']}")
         task.status = payload["previous"]
         _sync_reminder(ctx, task, config)
         ctx.session.add(task)
@@ -197,7 +198,7 @@ def operations(config: TasksConfig = TasksConfig()) -> list[Operation[Any]]:  # 
         def precheck(session: Session, args: TaskRef) -> None:
             task = _get(session, args.task_id)
             if task.status not in want:
-                raise ValueError(f"task #{task.id} is {task.status} already, so there is nothing to {verb}")
+                raise Refusal(f"task #{task.id} is {task.status} already, so there is nothing to {verb}")
 
         return precheck
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from agents.contract import ExecContext, Operation, Outcome, RawProposal, SideEffect
+from agents.errors import Refusal
 from agents.jobkind import Retry
 from agents.spec import AgentSpec, Deps, HelpEntry, Rule
 from agents.webhooks.job import POST_KIND, PostArgs, post_webhook_kind
@@ -57,7 +58,7 @@ def operations(config: WebhooksConfig) -> list[Operation[Any]]:
         if args.target not in config.targets:
             shown = args.target if len(args.target) <= 60 else args.target[:57] + "..."
             listed = ", ".join(sorted(config.targets)) or "none"
-            raise ValueError(
+            raise Refusal(
                 f"there is no webhook target {shown!r} (configured: {listed}; name targets in COO_WEBHOOKS)"
             )
 

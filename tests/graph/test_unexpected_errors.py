@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from agents.contract import ExecContext, Operation, Outcome, SideEffect
-from agents.errors import ConnectorFailed
+from agents.errors import ConnectorFailed, Refusal
 from bot.console import ConsoleSession
 from bot.runs_view import trace_text
 from graph.planner import Plan, PlanRequest, RawProposal
@@ -184,3 +184,70 @@ def test_a_bug_inside_an_undo_is_reported_with_an_id_in_the_trace_of_the_run_it_
     trace = trace_text(app, run_id)
     assert trace is not None and error_id[1] in trace
     assert any(error_id[1] in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def _raise_bare_value_error(_ctx: ExecContext, _args: Args) -> Outcome:
+    raise ValueError(INTERNAL)  # a built-in exception's text is never shown, even a bare ValueError's
+
+
+@SQLITE
+def test_a_bare_value_error_inside_an_operation_is_not_shown(app_factory):
+    app, _ = _probe_app(app_factory, _raise_bare_value_error)
+    chat = ConsoleSession(app)
+    chat.send("poke it")
+    failed = chat.send("approve")[-1]
+    assert INTERNAL not in failed.text and ERROR_ID.search(failed.text) is not None, failed.text
+    assert failed.text.startswith("Could not poke the probe: something went wrong on our side (error E-")
+
+
+def _probe_app_checked(app_factory, *, precheck=None, expand=None) -> Any:
+    app = app_factory(planner=Proposes("probe.poke"))
+    app.registry.add(
+        Operation(
+            agent="probe",
+            name="poke",
+            description="poke the probe",
+            args=Args,
+            side_effect=SideEffect.IRREVERSIBLE,
+            summarize=lambda a: "Poke the probe",
+            changes=lambda a: "the probe is poked",
+            execute=_poked,
+            precheck=precheck,
+            expand=expand,
+        )
+    )
+    return app
+
+
+def _key_error_check(_s: Session, _args: Args) -> None:
+    _ = {}[INTERNAL]
+
+
+def _key_error_expand(_s: Session, _args: Args) -> tuple[str, dict[str, Any]]:
+    return {}[INTERNAL]
+
+
+def _refusing_check(_s: Session, _args: Args) -> None:
+    raise Refusal("the probe is asleep")
+
+
+@SQLITE
+@pytest.mark.parametrize("hook", ["precheck", "expand"])
+def test_a_bug_in_a_precheck_or_an_expansion_does_not_reach_the_user(app_factory, caplog, hook):
+    app = _probe_app_checked(app_factory, **{hook: _key_error_check if hook == "precheck" else _key_error_expand})
+    chat = ConsoleSession(app)
+    with caplog.at_level(logging.ERROR, logger="graph.telemetry"):
+        failed = chat.send("poke it")[-1]
+    assert failed.card is None
+    error_id = ERROR_ID.search(failed.text)
+    assert error_id is not None and INTERNAL not in failed.text, failed.text
+    assert not any(INTERNAL in t for t in _turns(app))
+    assert any(error_id[1] in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+@SQLITE
+def test_a_refusal_in_a_precheck_is_shown_as_it_is(app_factory):
+    app = _probe_app_checked(app_factory, precheck=_refusing_check)
+    [refused] = ConsoleSession(app).send("poke it")
+    assert refused.card is None
+    assert refused.text == "Cannot poke the probe: the probe is asleep. Nothing was asked or changed."
