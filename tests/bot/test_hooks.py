@@ -121,10 +121,11 @@ async def test_a_replayed_delivery_proposes_nothing(app_factory):
     await hooks.drain()
     before = counts(app)
     # the same delivery again (the sender retrying), freshly signed
-    again = await post(hooks, "/hooks/stripe", body, signed(body))
-    assert (again.status_code, again.json()["duplicate"]) == (200, True)
-    # a captured request replayed under another id (the signature does not cover the id)
     captured = signed(body)
+    again = await post(hooks, "/hooks/stripe", body, captured)
+    assert (again.status_code, again.json()["duplicate"]) == (200, True)
+    # that request, captured in transit, replayed under another id (the signature does not cover the
+    # id). It must be the very request sent: one signed afresh a second later is a new signature.
     replayed = await post(hooks, "/hooks/stripe", body, {**captured, "Webhook-Id": "d1-again"})
     assert (replayed.status_code, replayed.json()["duplicate"]) == (200, True)
     # without a Webhook-Id, the body's hash is the delivery id
