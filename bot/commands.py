@@ -193,6 +193,25 @@ def handle(app: App, actor: str, text: str) -> list[Reply] | None:
 
 
 HELP_WORDS = {"help", "/help", "?", "/start"}
+PRIVATE_ONLY = {"/login"}  # what answers with a secret (a sign-in link) is never posted where others read
+NOT_HERE = (
+    "I send sign-in links only in a private chat, since anyone here could use one: "
+    "open a direct chat with me and send /login there."
+)
+
+
+def is_shared(conversation: str) -> bool:
+    """Tell whether others may read a conversation: a Telegram group (negative chat id) or a Slack channel.
+
+    The console and direct messages are private. (Slack's slash commands answer privately anyway.)
+    """
+    channel, _, rest = conversation.partition(":")
+    chat = rest.split(":", 1)[0]
+    if channel == "telegram":
+        return chat.startswith("-")
+    if channel == "slack":
+        return not chat.startswith("D")
+    return False
 
 
 def command(
@@ -206,6 +225,8 @@ def command(
     word = text.strip().split(" ", 1)[0].lower()
     if text.strip().lower() in HELP_WORDS or word in ("/help", "/start"):
         return [Reply(text=HELP)]
+    if word in PRIVATE_ONLY and is_shared(conversation):
+        return [Reply(text=NOT_HERE)]
     job = word if word.startswith("/") else text  # a slash command is its first word (`/digest@bot …`)
     if job_command(job) and chat_job(app, conversation, job, delivery) is not None:
         return []

@@ -61,3 +61,31 @@ def test_a_telegram_card_approved_in_the_web_is_edited_in_place(app_factory):
             assert edit["message_id"] in (card["_message_id"], str(card["_message_id"]))
             assert edit["text"].startswith(f"Approved by {operator}")
             assert any(m["text"].startswith("Done: ") for m in tg.sent())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_sign_in_link_is_never_posted_in_a_group(app_factory):
+    # Given an operator in a Telegram group, where everyone in it reads what the bot answers
+    app = app_factory(settings=OPS)
+    with fake_telegram() as (fake, url), running(app, fake, url) as tg:
+        # When they send /login there (as /login@bot, as Telegram writes it in groups)
+        tg.post(message_update("/login@coo_bot", chat_id=-100555, chat_type="supergroup"))
+        tg.drain()
+        # Then no link is posted; they are told to ask in a private chat, which does get one
+        [answer] = tg.sent()
+        assert "/ui/login/" not in answer["text"] and "private chat" in answer["text"]
+        tg.post(message_update("/login"))
+        tg.drain()
+        assert f"{app.settings.public_url}/ui/login/" in tg.sent()[-1]["text"]
+    with app.db.connect() as c:  # and the refused request minted no link
+        from sqlalchemy import text
+
+        assert c.execute(text("select count(*) from uilink")).scalar() == 1
+
+
+def test_which_conversations_others_read():
+    from bot.commands import is_shared
+
+    assert is_shared("telegram:-100555") and is_shared("telegram:-42:7")
+    assert not is_shared("telegram:12345") and not is_shared("console:local")
+    assert is_shared("slack:C111:1596183880.000002") and not is_shared("slack:D111:1596183880.000002")
