@@ -5,6 +5,7 @@ from __future__ import annotations
 from agents.catalog import rules
 from agents.money import AmountError
 from agents.spec import Rule
+from graph import smalltalk
 from graph.help import HELP
 from graph.planner import Plan, PlanRequest, RawProposal
 from graph.understand import Understander, Understood
@@ -69,6 +70,8 @@ class RulePlanner:
         fast, u = self.decide(request.text)
         if fast is not None:
             return fast
+        if (said := smalltalk.answer(request.text)) is not None:
+            return Plan(reply=said, planner="rules:smalltalk")
         text = request.text.strip()
         example = _NEEDS_AMOUNT.get(text.split(None, 1)[0].lower() if text else "")
         # A money word without an amount where one belongs: say where it goes.

@@ -146,3 +146,27 @@ def test_amounts_that_could_be_misread_are_refused_before_any_card(line, why):
     assert (
         answer.proposals == [] and answer.reply.startswith("Nothing was recorded: ") and why in answer.reply
     )
+
+
+@pytest.mark.parametrize("line", ["hi", "Hello!", "hey coo", "good morning", "Hi there :)", "morning"])
+def test_a_greeting_is_welcomed_with_lines_to_try(line):
+    got = plan(line)
+    assert got.proposals == [] and got.reply.startswith("Hi, I am coo")
+    assert "did not understand" not in got.reply
+
+
+@pytest.mark.parametrize("line", ["thanks", "Thank you!", "ok thanks", "thx", "cheers", "thanks a lot coo"])
+def test_thanks_gets_a_short_reply(line):
+    assert plan(line).reply.startswith("You're welcome")
+
+
+@pytest.mark.parametrize("line", ["hi Dana, the invoice is late", "thanks for nothing, refund me 40", "hello world app"])
+def test_a_line_that_only_starts_like_small_talk_is_not_small_talk(line):
+    assert not plan(line).reply.startswith(("Hi, I am coo", "You're welcome"))
+
+
+def test_every_line_the_welcome_suggests_runs_as_it_is():
+    from graph.rules import parses
+    from graph.smalltalk import TRY
+
+    assert all(parses(line) for line in TRY)
