@@ -157,7 +157,7 @@ def lines_of(session: Session, entry_id: int) -> list[Line]:
 def reverse_entry(
     session: Session, entry_id: int, idempotency_key: str, at: datetime | None = None
 ) -> LedgerEntry:
-    """Post the compensating entry of one entry: every line swapped, pointing at the original.
+    """Post the compensating entry of one entry once: every line swapped, pointing at the original.
 
     Raises:
         LookupError: No such entry.
@@ -165,6 +165,11 @@ def reverse_entry(
     original = session.get(LedgerEntry, entry_id)
     if original is None:
         raise LookupError(f"ledger entry {entry_id} not found")
+    # An entry is reversed once (``reverses`` is unique): a second compensation, even under a fresh
+    # key, gets the reversal already posted instead of a constraint error.
+    done = session.exec(select(LedgerEntry).where(LedgerEntry.reverses == original.id)).first()
+    if done is not None:
+        return done
     swapped = [Line(x.account, debit=x.credit, credit=x.debit) for x in lines_of(session, entry_id)]
     return post_entry(
         session,

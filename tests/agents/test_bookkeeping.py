@@ -432,3 +432,16 @@ def test_an_invoice_is_linked_to_the_matching_workspace_customer(tmp_path):
         with Session(engine) as s:
             linked = [(i.customer, i.customer_id) for i in s.exec(select(Invoice).order_by(Invoice.id)).all()]
         assert linked == [("acme", 1), ("Nobody Ltd", None)]
+
+
+def test_an_entry_is_reversed_once_even_under_a_fresh_key(tmp_path, database_url):
+    with books_engine(tmp_path, database_url) as engine, transaction(engine) as s:
+        lines = [ledger.dr(ledger.expense_account("ink"), 40_00), ledger.cr(ledger.CASH, 40_00)]
+        entry = ledger.post_entry(s, kind="expense", memo="ink", lines=lines, idempotency_key="e1")
+        first = ledger.reverse_entry(s, entry.id or 0, "undo-1")
+        # When it is compensated again under another key (a retried undo that lost its key),
+        again = ledger.reverse_entry(s, entry.id or 0, "undo-2")
+        # then the reversal already posted comes back and the books moved once.
+        assert again.id == first.id
+        assert ledger.account_balance(s, ledger.CASH) == 0
+        assert len(s.exec(select(LedgerEntry).where(LedgerEntry.reverses == entry.id)).all()) == 1
