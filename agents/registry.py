@@ -90,18 +90,21 @@ class Registry:
 
         Raises:
             PrecheckFailed: What the action needs is not there; the message says what and why. Only an
-                error written for the user (one with a ``user_message``, such as ``agents.errors.Refusal``)
-                becomes this; any other error from the pre-check (a ``KeyError`` of a bug) is raised as it is.
+                error written for the user (one with a ``user_message``: ``agents.errors.Refusal``, a
+                ``connectors.errors.ConnectorError``) becomes this; any other error from the pre-check (a ``KeyError`` of a bug) is raised as it is.
         """
         op = self.get(action.name)
         if op.precheck is None:
             return
         try:
             op.precheck(session, op.args.model_validate(action.arguments))
-        except (LookupError, ValueError) as exc:
-            if _user_message(exc) is None:
+        except Exception as exc:
+            # Any error written for the user counts: a Refusal, and a connector's own error (the
+            # calendar server said no) too, which used to escape as the run's failure.
+            said = _user_message(exc)
+            if said is None:
                 raise  # a bug (a KeyError, ...): unexpected, never shown
-            raise PrecheckFailed(op.key, action.summary, str(exc)) from None
+            raise PrecheckFailed(op.key, action.summary, said) from None
 
     def _validate(self, op: Operation[Any], arguments: dict[str, Any]) -> Any:
         if not isinstance(arguments, dict):

@@ -124,3 +124,55 @@ def test_every_operation_with_a_precheck_is_checked_at_proposal(tmp_path):
             registry.precheck(action, s)
     finally:
         engine.dispose()
+
+
+def _op_whose_precheck_raises(exc: Exception):
+    from pydantic import BaseModel
+
+    from agents.contract import Operation, SideEffect
+    from agents.registry import Registry
+
+    class NoArgs(BaseModel):
+        pass
+
+    def check(_s: Session, _a: NoArgs) -> None:
+        raise exc
+
+    op = Operation(
+        agent="cal",
+        name="book",
+        description="book a slot",
+        args=NoArgs,
+        side_effect=SideEffect.IRREVERSIBLE,
+        summarize=lambda _a: "Book a slot",
+        changes=lambda _a: "a slot",
+        execute=lambda _c, _a: None,  # type: ignore[arg-type,return-value]
+        precheck=check,
+    )
+    registry = Registry([op])
+    return registry, registry.propose("cal.book", {}, run_id="r", index=0)
+
+
+def test_a_connectors_own_error_in_a_precheck_is_a_refusal_with_its_sentence(tmp_path):
+    from connectors.errors import CalendarUnavailable
+    from memory.db import make_engine
+
+    registry, action = _op_whose_precheck_raises(CalendarUnavailable("the calendar server did not answer"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    try:
+        with Session(engine) as s, pytest.raises(PrecheckFailed, match="the calendar server did not answer"):
+            registry.precheck(action, s)
+    finally:
+        engine.dispose()
+
+
+def test_a_bug_in_a_precheck_is_raised_as_it_is_never_shown(tmp_path):
+    from memory.db import make_engine
+
+    registry, action = _op_whose_precheck_raises(KeyError("internal"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    try:
+        with Session(engine) as s, pytest.raises(KeyError):
+            registry.precheck(action, s)
+    finally:
+        engine.dispose()
