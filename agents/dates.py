@@ -158,3 +158,54 @@ def is_overdue(due: datetime, all_day: bool, now: datetime, tz: tzinfo) -> bool:
     if all_day:
         return due.astimezone(tz).date() < now.astimezone(tz).date()
     return due < now
+
+
+_PAST = re.compile(
+    rf"(?:^|\s+|,\s*)(?P<on>on\s+|dated\s+)?(?P<past>(?:the\s+)?day\s+before\s+yesterday|yesterday|today|"
+    rf"this\s+(?:morning|afternoon|evening)|tonight|last\s+night|"
+    rf"(?P<n>\d{{1,3}}|a|one|two|three)\s+(?P<unit>days?|weeks?)\s+ago|"
+    rf"(?P<last>last\s+)?(?P<weekday>{_DAY_NAMES})|(?P<iso>\d{{4}}-\d{{1,2}}-\d{{1,2}}))\s*[.!]?$",
+    re.I,
+)
+
+
+def take_past_day(text: str, today: date) -> tuple[date | None, str]:
+    """Take the day something happened off the end of a memo: ``ink yesterday`` is ink, one day ago.
+
+    Money is recorded after it moves, so a weekday is the latest one on or before today (``friday``
+    on a Friday is today; ``last friday`` is a week before that), and a date after today is refused.
+
+    Returns:
+        ``(day, rest)``, or ``(None, text)`` when the memo ends in no day.
+
+    Raises:
+        DateError: The phrase looks like a date but is not one, or it is after today.
+    """
+    m = _PAST.search(text)
+    if m is None:
+        return None, text
+    if m["weekday"] and not (m["on"] or m["last"]) and m["weekday"].lower() not in WEEKDAYS:
+        return None, text  # "a hat for the sun": a bare short name is a word, not a day
+    word = " ".join(m["past"].lower().split())
+    if word.endswith("day before yesterday"):
+        day = today - timedelta(days=2)
+    elif word in ("yesterday", "last night"):
+        day = today - timedelta(days=1)
+    elif m["n"]:
+        n = _COUNTS.get(m["n"].lower()) or int(m["n"])
+        day = today - timedelta(days=n * (7 if m["unit"].lower().startswith("week") else 1))
+    elif m["weekday"]:
+        back = (today.weekday() - _weekday(m["weekday"])) % 7
+        day = today - timedelta(days=back or (7 if m["last"] else 0))
+    elif m["iso"]:
+        try:
+            day = date.fromisoformat("-".join(p.zfill(2) for p in m["iso"].split("-")))
+        except ValueError:
+            raise DateError(f"{m['iso']!r} is not a date; type it like 2026-12-01.") from None
+        if day > today:
+            raise DateError(
+                f"{day:%Y-%m-%d} is after today: record money when it has moved (a task can remind you)."
+            )
+    else:  # today, this morning, tonight
+        day = today
+    return day, text[: m.start()].strip()

@@ -35,12 +35,20 @@ class UnknownOperation(AgentError):
 
 
 class InvalidArguments(AgentError):
-    """The arguments were rejected by the operation's schema."""
+    """The arguments were rejected by the operation's schema.
 
-    def __init__(self, name: str, detail: str) -> None:
-        super().__init__(f"invalid arguments for {name}: {detail}")
+    ``whole``: the detail is a sentence written for the user (a validator refused a date after today),
+    and the message is that sentence alone, not the schema's wording around it.
+    """
+
+    def __init__(self, name: str, detail: str, *, whole: bool = False) -> None:
+        if whole:
+            super().__init__(f"{detail.rstrip('.')}. Nothing was asked or changed.")
+        else:
+            super().__init__(f"invalid arguments for {name}: {detail}")
         self.name = name
         self.detail = detail
+        self.whole = whole
 
 
 class PrecheckFailed(AgentError):

@@ -112,6 +112,10 @@ class Registry:
         try:
             return op.args.model_validate(arguments)
         except ValidationError as exc:
+            # A validator's own refusal (a Refusal such as DateError) is shown as its sentence alone.
+            said = [m for e in exc.errors() if (m := _user_message(e.get("ctx", {}).get("error")))]
+            if said and len(said) == len(exc.errors()):
+                raise InvalidArguments(op.key, " ".join(said), whole=True) from None
             detail = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
             )
@@ -153,7 +157,7 @@ class Registry:
         )
 
 
-def _user_message(exc: BaseException) -> str | None:
+def _user_message(exc: object) -> str | None:
     """Return the message an error carries for the user, or None (the marker of graph/errors.py)."""
     msg = getattr(exc, "user_message", None)
     return msg if isinstance(msg, str) and msg.strip() else None

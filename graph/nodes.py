@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from sqlmodel import Session
 
-from agents.errors import AgentError, PrecheckFailed
+from agents.errors import AgentError, InvalidArguments, PrecheckFailed
 from agents.registry import Registry
 from graph.approvals import ApprovalStore
 from graph.context import Assembled
@@ -77,6 +77,8 @@ def plan(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
             proposals.append(Proposal(key=action.name, action=action))
         except PrecheckFailed as exc:
             proposals.append(Proposal(key=raw.key, verdict="deny", reason=str(exc), prechecked=True))
+        except InvalidArguments as exc:  # a sentence of its own (``whole``) is shown as it is
+            proposals.append(Proposal(key=raw.key, verdict="deny", reason=str(exc), prechecked=exc.whole))
         except AgentError as exc:
             proposals.append(Proposal(key=raw.key, verdict="deny", reason=str(exc)))
     usage = [dataclasses.asdict(u) for u in result.usage]

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from agents.bookkeeping import invoicing, ledger_summary
+from agents.bookkeeping import invoicing, journal, ledger_summary
 from agents.bookkeeping.journal import AGENT, OPERATIONS, PROMPT, PROMPT_VERSION
 from agents.contract import AgentPrompt, RawProposal
 from agents.money import AMOUNT_START, AmountError, split_amount
@@ -71,8 +71,8 @@ RULES: tuple[Rule, ...] = (
 HELP: tuple[HelpEntry, ...] = (
     HelpEntry(
         "expense <amount> <memo>",
-        "record money spent (asks first); 40, $40, 1,200.50, 5k; no rounding",
-        ("expense 12.50 coffee", "spent 40 train", "expense 5k laptop"),
+        "record money spent (asks first); 40, $40, 1,200.50, 5k; a day at the end dates it",
+        ("expense 12.50 coffee", "spent 40 train yesterday", "expense 5k laptop"),
     ),
     HelpEntry(
         "income <amount> <memo>",
@@ -221,7 +221,7 @@ def spec(deps: Deps, config: None = None) -> AgentSpec:
     """Return the bookkeeping agent: the ledger, invoices and the monthly summary."""
     return AgentSpec(
         name=AGENT,
-        operations=(*OPERATIONS, *invoicing.OPERATIONS, *ledger_summary.OPERATIONS),
+        operations=(*journal.operations(deps.tz, deps.clock), *invoicing.OPERATIONS, *ledger_summary.OPERATIONS),
         rules=RULES,
         help=HELP,
         phrasings=PHRASINGS,

@@ -445,3 +445,54 @@ def test_an_entry_is_reversed_once_even_under_a_fresh_key(tmp_path, database_url
         assert again.id == first.id
         assert ledger.account_balance(s, ledger.CASH) == 0
         assert len(s.exec(select(LedgerEntry).where(LedgerEntry.reverses == entry.id)).all()) == 1
+
+
+def test_a_day_at_the_end_of_the_memo_dates_the_entry(tmp_path):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from agents.bookkeeping import journal
+    from agents.errors import InvalidArguments
+    from agents.registry import Registry
+
+    berlin = ZoneInfo("Europe/Berlin")
+    # Given Friday 4 Dec 2026, 23:30 in Berlin (already Saturday 00:30 is not: still Friday there),
+    now = datetime(2026, 12, 4, 22, 30, tzinfo=UTC)
+    registry = Registry(journal.operations(berlin, lambda: now))
+
+    def propose(memo: str) -> dict[str, object]:
+        return registry.propose("bookkeeping.record_expense", {"amount": "40", "memo": memo}, run_id="r", index=0).arguments
+
+    # When a memo ends in a day, the day is taken off it, read in the operator's zone, past-facing,
+    assert propose("ink yesterday") == {"amount": "40.00", "memo": "ink", "on": "2026-12-03"}
+    assert propose("taxi last friday")["on"] == "2026-11-27"
+    assert propose("lunch on monday") == {"amount": "40.00", "memo": "lunch", "on": "2026-11-30"}
+    assert propose("stamps 2 days ago")["on"] == "2026-12-02"
+    # a memo without one keeps the arguments as they always were,
+    assert propose("hat for the sun") == {"amount": "40.00", "memo": "hat for the sun"}
+    # and a day after today is refused with one sentence, never recorded.
+    with pytest.raises(InvalidArguments) as refused:
+        propose("parking 2026-12-25")
+    assert str(refused.value).startswith("2026-12-25 is after today") and "Value error" not in str(refused.value)
+    with pytest.raises(InvalidArguments, match="is after today"):
+        registry.propose(
+            "bookkeeping.record_expense", {"amount": "1", "on": f"{now.date() + timedelta(days=2)}"}, run_id="r", index=1
+        )
+
+
+def test_a_dated_expense_is_booked_on_its_day_and_its_card_says_so(app_factory):
+    import json
+
+    chat = ConsoleSession(app_factory())
+    # Given an expense said to be yesterday's, the card names the day it read (no clock read here: the
+    # day is whatever the card's arguments say, so the test holds across midnight),
+    [card] = chat.send("spent 40 on ink yesterday")
+    assert card.card is not None
+    on = date.fromisoformat(json.loads(dict(card.card.fields)["Arguments"])["on"])
+    shown = f"on {on:%a} {on.day} {on:%b}"
+    assert card.card.title == f"Approve? Record an expense of $40.00 for ink {shown}"
+    # when it is approved, the entry is booked on that day, and the Done says so.
+    [_, done] = chat.send("approve")
+    assert done.text.startswith(f"Done: Recorded expense #1: $40.00 ink {shown}.")
+    with Session(chat.app.db) as s:
+        assert s.exec(select(LedgerEntry)).one().created_at.date() == on
