@@ -171,7 +171,40 @@ def operations(store: KnowledgeStore) -> list[Operation[Any]]:
     ]
 
 
+_ABOUT = r"(?:about|on|regarding|for)"
+_TOPIC = r"(?:(?:the|my|our)\s+)?(?P<q>.+?)[\s?.!]*$"
+_NOT_A_NAME = r"(?!(?:i|you|we|they|he|she|it|this|that|the|a|my|our|people|customers|clients)\b)"
+
+
+def _recall(m: re.Match[str]) -> RawProposal:
+    query = " ".join(p for p in (m.groupdict().get("who"), m.groupdict().get("verb"), m["q"]) if p)
+    return RawProposal("knowledge.recall", {"query": " ".join(query.split())})
+
+
+_QUESTIONS: tuple[str, ...] = (
+    # "what do I know about Globex", "what did I note about the lease", "what have we saved on pricing"
+    rf"^(?:what|anything)\s+(?:do|did|have)\s+(?:i|we|you)\s+(?:already\s+)?"
+    rf"(?:know|note|noted|save|saved|write|wrote|written|jot|jotted|store|stored)"
+    rf"(?:\s+down)?\s+{_ABOUT}\s+{_TOPIC}",
+    # "anything in memory about pricing?", "anything about Priya"
+    rf"^anything\s+(?:in\s+(?:memory|my\s+notes)\s+|saved\s+|noted\s+)?{_ABOUT}\s+{_TOPIC}",
+    # "look up my notes on the printer", "search my notes for VAT", "any notes on Acme"
+    rf"^(?:(?:look\s+up|search|check|find|show(?:\s+me)?)\s+(?:in\s+)?(?:my\s+)?|any\s+|my\s+)notes\s+{_ABOUT}\s+{_TOPIC}",
+    # "find what I saved about Sam"
+    rf"^(?:find|show(?:\s+me)?|tell\s+me)\s+what\s+(?:i|we)\s+(?:saved|noted|wrote|know)(?:\s+down)?\s+{_ABOUT}\s+{_TOPIC}",
+)
+
 RULES: tuple[Rule, ...] = (
+    *(Rule(re.compile(q, re.I), _recall) for q in _QUESTIONS),
+    # "what does Priya prefer?", "what does Jordan like for meetings": a person's preference, recalled
+    Rule(
+        re.compile(
+            rf"^what\s+(?:does|did|do)\s+{_NOT_A_NAME}(?P<who>[\w'.-]+(?:\s+[A-Z][\w'.-]*)?)\s+"
+            rf"(?P<verb>prefer|like|want|need|use|say|said)(?:\s+(?P<q>.+?))?[\s?.!]*$",
+            re.I,
+        ),
+        _recall,
+    ),
     Rule(
         re.compile(r"^remember\s+(?:that\s+)?(?P<text>.+)$", re.I | re.S),  # "remember that X": X
         lambda m: RawProposal("knowledge.remember", {"text": m["text"].strip()}),
@@ -185,7 +218,18 @@ RULES: tuple[Rule, ...] = (
 
 HELP: tuple[HelpEntry, ...] = (
     HelpEntry("remember <text>", "keep a note in memory (asks first)", ("remember Priya prefers mornings",)),
-    HelpEntry("recall <query>", "find what was remembered", ("recall Priya",)),
+    HelpEntry(
+        "recall <query>",
+        "find what was remembered; or ask: what do I know about Globex?",
+        (
+            "recall Priya",
+            "what do I know about Globex?",
+            "anything about pricing?",
+            "search my notes for VAT",
+            "find what I saved about Sam",
+            "what does Priya prefer?",
+        ),
+    ),
     HelpEntry("forget <id>", "forget a remembered item (asks first)", ("forget 12",)),
 )
 
