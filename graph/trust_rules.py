@@ -1,0 +1,205 @@
+"""The rules of graduated autonomy, pure: a kind's record, when to offer auto, when to take it back.
+
+Everything here is a function of observations (``memory.trust``) and settings: no database, no clock
+of its own, no model. The engine offers a promotion; only an operator's approval grants it
+(``graph/trust.py``); a hard limit can never be granted away (``HardLimits``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from memory.trust import TRUST_AGENT, Level, Observation
+
+STREAK = 10  # consecutive unchanged approvals before coo offers auto
+QUIET = timedelta(days=30)  # no undo or failure of the kind for this long
+WINDOW = timedelta(days=30)  # the record's rolling window
+BANDS_CENTS = (5_00, 10_00, 20_00, 50_00, 100_00, 200_00, 500_00, 1_000_00, 2_000_00, 5_000_00)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A kind's numbers over the window."""
+
+    kind: str
+    approved: int = 0
+    edited: int = 0
+    rejected: int = 0
+    undone: int = 0
+    failed: int = 0
+    auto: int = 0
+    median_decide_s: float | None = None
+    cost_usd: float = 0.0
+    largest_cents: int | None = None  # the largest amount approved
+    last_undo: datetime | None = None
+    last_failure: datetime | None = None
+    streak: int = 0  # unchanged approvals since the last edit, reject, undo or failure
+    streak_largest_cents: int | None = None
+
+    @property
+    def cards(self) -> int:
+        """Return how many cards the operator decided."""
+        return self.approved + self.edited + self.rejected
+
+    @property
+    def override_rate(self) -> float:
+        """Return the share of decided cards that were edited before approval."""
+        return self.edited / self.cards if self.cards else 0.0
+
+
+@dataclass(frozen=True)
+class HardLimits:
+    """What no history can make automatic.
+
+    Attributes:
+        auto_amount_limit_cents: ``COO_AUTO_AMOUNT_LIMIT_USD``: no bound goes above it.
+        never: Kinds that always ask: irreversible operations and the trust cards themselves.
+        denied: Kinds the policy denies.
+    """
+
+    auto_amount_limit_cents: int
+    never: frozenset[str] = frozenset()
+    denied: frozenset[str] = frozenset()
+
+    def allows(self, kind: str) -> bool:
+        """Tell whether a kind may ever run on auto."""
+        return kind not in self.never and kind not in self.denied and not kind.startswith(f"{TRUST_AGENT}.")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A promotion the engine offers: run ``kind`` without asking, up to ``bound_cents``."""
+
+    kind: str
+    bound_cents: int | None
+    record: Record
+
+
+def record(
+    kind: str, observations: Iterable[Observation], now: datetime, window: timedelta = WINDOW
+) -> Record:
+    """Return a kind's record from its observations within the window before ``now``."""
+    obs = sorted(
+        (o for o in observations if o.kind == kind and now - window <= o.at <= now), key=lambda o: o.at
+    )
+    counts = {"approved": 0, "edited": 0, "rejected": 0, "failed": 0, "auto": 0}
+    undone, streak, streak_largest = 0, 0, None
+    last_undo: datetime | None = None
+    last_failure: datetime | None = None
+    largest: int | None = None
+    times: list[float] = []
+    for o in obs:
+        counts[o.outcome] += 1
+        if o.decide_s is not None:
+            times.append(o.decide_s)
+        if o.outcome == "approved" and o.amount_cents is not None:
+            largest = max(largest or 0, o.amount_cents)
+        if o.undone_at is not None and o.undone_at <= now:
+            undone += 1
+            last_undo = max(last_undo or o.undone_at, o.undone_at)
+        if o.outcome == "failed":
+            last_failure = o.at
+    # The streak counts back from the newest observation and breaks at anything not plainly approved;
+    # an undo breaks it wherever it happened (it is dated by the undo, which may be later).
+    for o in reversed(obs):
+        if o.outcome == "auto" and o.undone_at is None:
+            continue
+        if (
+            o.outcome != "approved"
+            or o.undone_at is not None
+            or (last_undo is not None and o.at <= last_undo)
+        ):
+            break
+        streak += 1
+        if o.amount_cents is not None:
+            streak_largest = max(streak_largest or 0, o.amount_cents)
+    return Record(
+        kind=kind,
+        approved=counts["approved"],
+        edited=counts["edited"],
+        rejected=counts["rejected"],
+        undone=undone,
+        failed=counts["failed"],
+        auto=counts["auto"],
+        median_decide_s=statistics.median(times) if times else None,
+        cost_usd=round(sum(o.cost_usd for o in obs), 6),
+        largest_cents=largest,
+        last_undo=last_undo,
+        last_failure=last_failure,
+        streak=streak,
+        streak_largest_cents=streak_largest,
+    )
+
+
+def band(amount_cents: int, limit_cents: int) -> int:
+    """Return the round bound that covers an amount (``$42`` -> ``$50``), never above the limit."""
+    for b in BANDS_CENTS:
+        if b >= amount_cents:
+            return min(b, limit_cents)
+    return limit_cents
+
+
+def offer(
+    rec: Record,
+    level: Level | None,
+    limits: HardLimits,
+    now: datetime,
+    *,
+    streak: int = STREAK,
+    quiet: timedelta = QUIET,
+    offer_pending: bool = False,
+) -> Offer | None:
+    """Return the promotion to offer for a kind now, or None.
+
+    A kind earns an offer with ``streak`` consecutive unchanged approvals (count them after the last
+    offer the operator declined: ``since_offer``), no undo or failure within ``quiet``, and no hard limit in the way. The bound
+    is the round amount covering the largest approved in the streak, never above the auto limit.
+    """
+    if not limits.allows(rec.kind) or offer_pending:
+        return None
+    if level is not None and level.level in ("auto", "advisory"):
+        return None
+    if rec.streak < streak:
+        return None
+    for when in (rec.last_undo, rec.last_failure):
+        if when is not None and now - when < quiet:
+            return None
+    if rec.streak_largest_cents is None:
+        bound = None
+    else:
+        bound = band(rec.streak_largest_cents, limits.auto_amount_limit_cents)
+        if rec.streak_largest_cents > limits.auto_amount_limit_cents:
+            bound = limits.auto_amount_limit_cents
+    return Offer(rec.kind, bound, rec)
+
+
+def covers(level: Level | None, limits: HardLimits, kind: str, amount_cents: int | None) -> bool:
+    """Tell whether a granted level lets one action of ``kind`` run without asking.
+
+    Hard limits win over any level: a kind that may never be automatic, or an amount above the auto
+    limit or the granted bound, asks.
+    """
+    if level is None or level.level != "auto" or level.kind != kind or not limits.allows(kind):
+        return False
+    if amount_cents is None:
+        return True
+    if amount_cents > limits.auto_amount_limit_cents:
+        return False
+    return level.bound_cents is not None and amount_cents <= level.bound_cents
+
+
+def demotes(level: Level | None, observation: Observation) -> bool:
+    """Tell whether an observation takes a kind's auto level back to ask: an undo or a failure while auto."""
+    if level is None or level.level != "auto" or observation.kind != level.kind:
+        return False
+    return observation.undone_at is not None or observation.outcome == "failed"
+
+
+def since_offer(observations: Sequence[Observation], last_offer_at: datetime | None) -> list[Observation]:
+    """Return the observations after the last offer (a declined offer needs a fresh streak)."""
+    if last_offer_at is None:
+        return list(observations)
+    return [o for o in observations if o.at > last_offer_at]
