@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from graph import outcomes as o
 from graph.request import Request
 from graph.state import Preset
-from graph.trust_rules import QUIET, STREAK, WINDOW, HardLimits, Offer, Record, offer, record, since_offer
+from graph.trust_rules import QUIET, STREAK, WINDOW, HardLimits, Offer, Record, earned, record
 from memory import trust as store
 from memory.tables import Approval, Event, utcnow
 
@@ -86,16 +86,15 @@ class TrustKeeper:
         cards = store.offers(self.db, kind)
         pending = any(a.status == "pending" and a.expires_at > now for a in cards)
         closed = [a.decided_at or a.created_at for a in cards if a.status != "pending"]
-        fresh = record(kind, since_offer(obs, max(closed) if closed else None), now)
-        whole = record(kind, obs, now, max(WINDOW, self.quiet))
-        rec = replace(whole, streak=fresh.streak, streak_largest_cents=fresh.streak_largest_cents)
-        return offer(
-            rec,
+        return earned(
+            kind,
+            obs,
             self.level(kind),
             self.limits,
             now,
             streak=self.streak,
             quiet=self.quiet,
+            last_offer_closed=max(closed) if closed else None,
             offer_pending=pending,
         )
 

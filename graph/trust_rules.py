@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from memory.trust import TRUST_AGENT, Level, Observation
@@ -203,3 +203,27 @@ def since_offer(observations: Sequence[Observation], last_offer_at: datetime | N
     if last_offer_at is None:
         return list(observations)
     return [o for o in observations if o.at > last_offer_at]
+
+
+def earned(
+    kind: str,
+    observations: Iterable[Observation],
+    level: Level | None,
+    limits: HardLimits,
+    now: datetime,
+    *,
+    streak: int = STREAK,
+    quiet: timedelta = QUIET,
+    last_offer_closed: datetime | None = None,
+    offer_pending: bool = False,
+) -> Offer | None:
+    """Return the offer a kind has earned now from its whole history, or None.
+
+    The streak is counted after the last offer that was closed (declined, expired or granted); the
+    quiet period and the counts look at the whole window.
+    """
+    obs = [o for o in observations if o.kind == kind]
+    fresh = record(kind, since_offer(obs, last_offer_closed), now)
+    whole = record(kind, obs, now, max(WINDOW, quiet))
+    rec = replace(whole, streak=fresh.streak, streak_largest_cents=fresh.streak_largest_cents)
+    return offer(rec, level, limits, now, streak=streak, quiet=quiet, offer_pending=offer_pending)
