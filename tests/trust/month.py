@@ -180,3 +180,6 @@ def scripted_month() -> list[Step]:
         steps.append(Step(day, INCOME, 10_00, untrusted=day > 10, minute=10))
         steps.append(Step(day, SEND, minute=15))
     return steps
+
+
+KINDS_FOR_BENCH = [EXPENSE, EXPENSE, EXPENSE, TASK, TASK, INCOME, SEND]
