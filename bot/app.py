@@ -134,7 +134,8 @@ class App:
         # Graduated autonomy (graph/trust.py): the levels operators granted widen ask to run within
         # their bounds; the hard limits (irreversible, denied, the auto amount limit) never move.
         limits = HardLimits(
-            self.policy.auto_amount_limit_cents, never=never_auto(self.registry.offered()),
+            self.policy.auto_amount_limit_cents,
+            never=never_auto(self.registry.offered()),
             denied=frozenset(self.policy.denied),
         )
         self.trust = TrustKeeper(self.db, limits, streak=settings.coo_trust_streak or 10**9)

@@ -233,6 +233,9 @@ class SlackChannel:
                     inbound.actor(command.get("user_id", "")),
                     command["command"],
                     command.get("text", ""),
+                    inbound.conversation_key(command["channel_id"], None)
+                    if command.get("channel_id")
+                    else "",
                 )
             except Exception:
                 log.exception("slack: %s failed", command["command"])
