@@ -53,6 +53,7 @@ def kind_line(rec: Record, level: store.Level | None) -> str:
         f"{rec.kind}: {_level(level)} · {rec.approved} approved, {rec.override_rate:.0%} overridden "
         f"({rec.edited} edited), {rec.rejected} rejected, {rec.undone} undone, {rec.failed} failed, "
         f"{rec.auto} on auto · median decision {_duration(rec.median_decide_s)} · cost ${rec.cost_usd:.4f}"
+        + (" · disagreements: " + ", ".join(f"{what} {n}" for what, n in rec.disagreements) if rec.disagreements else "")
     )
 
 
@@ -121,3 +122,21 @@ def trust(app: App, actor: str, args: str = "", conversation: str = "") -> list[
         source=f"set:{uuid.uuid4().hex}",
     )
     return render_all(outs)
+
+
+def agent_line(db: Engine, limits: HardLimits) -> str | None:
+    """Return /status's line: per agent, the success rate and the override rate over 30 days (None: no history)."""
+    per: dict[str, list[Record]] = {}
+    for rec in TrustKeeper(db, limits).records():
+        per.setdefault(rec.kind.split(".", 1)[0], []).append(rec)
+    if not per:
+        return None
+    shown = []
+    for agent, recs in sorted(per.items()):
+        ran = sum(r.approved + r.auto for r in recs)
+        bad = sum(r.undone + r.failed for r in recs)
+        cards = sum(r.cards for r in recs)
+        success = f"{max(ran - bad, 0) / ran:.0%} succeeded" if ran else "nothing ran"
+        override = f"{sum(r.edited for r in recs) / cards:.0%} overridden" if cards else "no cards"
+        shown.append(f"{agent} {success}, {override}")
+    return "Per agent, last 30 days: " + "; ".join(shown)

@@ -8,6 +8,7 @@ of its own, no model. The engine offers a promotion; only an operator's approval
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ class Record:
     last_failure: datetime | None = None
     streak: int = 0  # unchanged approvals since the last edit, reject, undo or failure
     streak_largest_cents: int | None = None
+    disagreements: tuple[tuple[str, int], ...] = ()  # what edits and rejects said was wrong, most first
 
     @property
     def cards(self) -> int:
@@ -116,8 +118,10 @@ def record(
         streak += 1
         if o.amount_cents is not None:
             streak_largest = max(streak_largest or 0, o.amount_cents)
+    said = Counter(o.disagreement for o in obs if o.disagreement)
     return Record(
         kind=kind,
+        disagreements=tuple(sorted(said.items(), key=lambda kv: (-kv[1], kv[0]))),
         approved=counts["approved"],
         edited=counts["edited"],
         rejected=counts["rejected"],

@@ -8,6 +8,7 @@ the operator granted are stored (``memory.trust_tables``), append-only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,7 @@ class Observation:
     cost_usd: float = 0.0
     model: str = ""
     run_id: str = ""
+    disagreement: str = ""  # for an edit or a reject: what was wrong (``classify``)
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,10 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
     if until is not None:
         aps = [a for a in aps if a.decided_at is not None and a.decided_at <= until]
         events = [e for e in events if e.at <= until]
-    edited = {
-        r.input[len(EDIT_PREFIX) :].split(":", 1)[0] for r in runs.values() if r.input.startswith(EDIT_PREFIX)
+    edits = {
+        r.input[len(EDIT_PREFIX) :].split(":", 1)[0]: r.input for r in runs.values() if r.input.startswith(EDIT_PREFIX)
     }
+    edited = set(edits)
     effects = {e.idempotency_key: e for e in events if e.kind == "effect"}
     carded = {str(a.action.get("idempotency_key")) for a in aps}
     out: list[Observation] = []
@@ -127,6 +130,9 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
                 cost_usd=cost,
                 model=model,
                 run_id=a.run_id,
+                disagreement=classify(a.action.get("arguments") or {}, edits.get(a.id))
+                if outcome != "approved"
+                else "",
             )
         )
     for e in events:
@@ -157,6 +163,34 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
                         Observation(kind=str(r.get("key", "")), at=e.at, outcome="failed", run_id=e.run_id)
                     )
     return sorted(out, key=lambda o: o.at)
+
+
+_RECIPIENT = {"to", "recipient", "customer", "customer_id", "email", "name", "company"}
+_DATE = ("date", "due", "when", "start", "end", "at")
+
+
+def classify(proposed: dict[str, Any], edit_input: str | None) -> str:
+    """Say what the operator disagreed with: a reject is ``not wanted``; an edit, what it changed.
+
+    Args:
+        proposed: The arguments coo proposed.
+        edit_input: The input of the run the edit became (``edit of ap_…: kind {arguments}``), or None
+            for a plain reject.
+    """
+    if edit_input is None:
+        return "not wanted"
+    try:
+        edited = json.loads(edit_input.split(" ", 4)[4])
+    except (IndexError, ValueError):
+        return "wrong details"
+    changed = {k for k in set(proposed) | set(edited) if str(proposed.get(k)) != str(edited.get(k))}
+    if "amount" in changed:
+        return "wrong amount"
+    if changed & _RECIPIENT:
+        return "wrong recipient or customer"
+    if any(k.startswith(_DATE) or k.endswith(_DATE) for k in changed):
+        return "wrong date"
+    return "wrong details"
 
 
 def current(db: Engine, kinds: Iterable[str] | None = None) -> dict[str, Level]:

@@ -91,3 +91,23 @@ def test_undoing_a_level_change_restores_the_level_before(app_factory):
     [again] = app.engine.undo(done.undo_event, CONSOLE, app.is_operator)
     assert isinstance(again, o.Notice) and "Already undone" in again.text
     assert len(store.current(app.db)) == 1
+
+
+def test_trust_and_status_show_overrides_and_what_each_disagreement_was(app_factory):
+    from bot import commands
+
+    app = app_factory()
+    like = app.request("console", "console:local", CONSOLE, "")
+    [ask] = [x for x in say(app, "expense 10 lunch") if isinstance(x, o.Ask)]
+    outs = app.engine.revise(ask.approval_id, {"amount": "12", "memo": "lunch"}, like, "run_edit_t1")
+    [new] = [x for x in outs if isinstance(x, o.Ask)]
+    app.engine.decide(new.approval_id, True, CONSOLE)
+    [ask] = [x for x in say(app, "expense 7 taxi") if isinstance(x, o.Ask)]
+    app.engine.decide(ask.approval_id, False, CONSOLE)
+    approve_expense(app, "expense 3 pens")
+    [text] = [r.text for r in commands.command(app, "console:local", CONSOLE, "/trust")]
+    line = next(x for x in text.splitlines() if "bookkeeping.record_expense" in x)
+    assert "bookkeeping.record_expense: ask · 1 approved, 33% overridden (1 edited), 1 rejected" in line
+    assert "disagreements: not wanted 1, wrong amount 1" in line
+    [status] = commands.status(app, CONSOLE)
+    assert "Per agent, last 30 days: bookkeeping 100% succeeded, 33% overridden" in status.text
