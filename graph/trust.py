@@ -143,7 +143,7 @@ class TrustKeeper:
             deciders=tuple(deciders),
             preset=(Preset(key=SET_LEVEL, arguments=args),),
         )
-        run_id = "run_trust_" + hashlib.sha256(f"{kind}:{level}:{source}".encode()).hexdigest()[:24]
+        run_id = store.TRUST_RUN_PREFIX + hashlib.sha256(f"{kind}:{level}:{source}".encode()).hexdigest()[:24]
         return self.submit(req, run_id)
 
     def after_undo(self, event_id: str) -> list[o.Outcome]:

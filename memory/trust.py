@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlalchemy import and_, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -25,6 +26,7 @@ from memory.trust_tables import TrustLevel
 Outcome = Literal["approved", "edited", "rejected", "auto", "failed"]
 LevelName = Literal["advisory", "ask", "auto"]
 TRUST_AGENT = "trust"  # the trust cards' own operations: never counted, never promoted
+TRUST_RUN_PREFIX = "run_trust_"  # the runs that raise trust cards (graph/trust.py)
 EDIT_PREFIX = "edit of "  # the input of the run an edited card became (graph/engine.py ``revise``)
 
 
@@ -83,7 +85,11 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
                 )
             ).all()
         )
-        evq = select(Event).where(col(Event.kind).in_(("effect", "step")), col(Event.at) >= since)
+        # Effects, and the execute steps' breadcrumbs (which say what failed); not the other steps.
+        evq = select(Event).where(
+            or_(col(Event.kind) == "effect", and_(col(Event.kind) == "step", col(Event.action) == "execute")),
+            col(Event.at) >= since,
+        )
         events = list(s.exec(evq).all())
         comps = {
             e.compensates: e.at
@@ -254,7 +260,8 @@ def record_once(db: Engine, **change: Any) -> bool:
 def offers(db: Engine, kind: str) -> list[Approval]:
     """Return the trust cards raised for a kind (any status), oldest first."""
     with Session(db) as s:
-        rows = s.exec(select(Approval).order_by(col(Approval.created_at))).all()
+        q = select(Approval).where(col(Approval.run_id).startswith(TRUST_RUN_PREFIX))
+        rows = s.exec(q.order_by(col(Approval.created_at))).all()
     return [
         a
         for a in rows

@@ -79,8 +79,14 @@ def test_a_streak_posts_the_promotion_card_and_only_an_operator_grants_it(slack)
 
 def test_trust_set_raises_a_card_and_refuses_what_can_never_be_auto(slack):
     answer = trust_command(slack, f"set {KIND} auto 20")
-    assert f"Do {KIND} up to $20 without asking?" in text_of(answer) and "approve" in buttons(answer)
+    assert answer["text"].startswith("The card is posted")
+    card = slack.posted()[-1]
+    assert card["channel"] == "C111" and f"Do {KIND} up to $20 without asking?" in text_of(card)
     assert store.level_of(slack.app.db, KIND) is None  # a card, not a change
+    slack.click("approve", buttons(card)["approve"], message=card)
+    slack.drain()
+    level = store.level_of(slack.app.db, KIND)
+    assert level is not None and (level.level, level.bound_cents) == ("auto", 20_00)
     refused = trust_command(slack, "set outreach.send_email auto")
     assert "never runs without asking" in refused["text"]
     too_much = trust_command(slack, f"set {KIND} auto 5000")
