@@ -111,3 +111,37 @@ def test_trust_and_status_show_overrides_and_what_each_disagreement_was(app_fact
     assert "disagreements: not wanted 1, wrong amount 1" in line
     [status] = commands.status(app, CONSOLE)
     assert "Per agent, last 30 days: bookkeeping 100% succeeded, 33% overridden" in status.text
+
+
+def test_a_failed_auto_action_demotes_its_kind_and_the_digest_lists_what_ran_unasked(app_factory):
+    from datetime import UTC
+
+    from agents.spec import DigestDay
+    from graph.faults import Faults
+    from memory.tables import utcnow
+
+    armed: list[bool] = []
+
+    def locked() -> None:
+        if armed:
+            raise ValueError("the books are locked")
+
+    app = app_factory(settings={"coo_trust_streak": 2}, faults=Faults("before_effect", action=locked))
+    approve_expense(app, "expense 4 tea")
+    [offer] = [x for x in approve_expense(app, "expense 6 milk") if isinstance(x, o.Ask)]
+    app.engine.decide(offer.approval_id, True, CONSOLE)
+    assert [type(x) for x in say(app, "expense 3 sugar")] == [o.Done]  # ran unasked
+
+    [section] = next(s for s in app.specs if s.name == "trust").digest
+    now = utcnow()
+    part = section.collect(DigestDay(day=now.date(), now=now, tz=UTC))
+    assert part.lines[0] == "Ran without asking: 1" and "bookkeeping.record_expense" in part.lines[1]
+
+    armed.append(True)
+    outs = say(app, "expense 2 salt")
+    assert any(isinstance(x, o.Failed) for x in outs)
+    [notice] = [x for x in outs if isinstance(x, o.Say)]
+    assert "asks first again: its action failed" in notice.text
+    assert store.level_of(app.db, "bookkeeping.record_expense").level == "ask"
+    armed.clear()
+    assert any(isinstance(x, o.Ask) for x in say(app, "expense 1 pepper"))
