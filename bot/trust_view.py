@@ -19,7 +19,7 @@ from bot.app import App
 from bot.messages import Reply
 from bot.render import render_all
 from graph.trust import TrustKeeper, usd
-from graph.trust_rules import HardLimits, Record
+from graph.trust_rules import WINDOW, HardLimits, Record
 from memory import trust as store
 
 USAGE = "Usage: /trust · /trust set <kind> ask · /trust set <kind> auto <bound, e.g. 50> · /trust set <kind> advisory"
@@ -68,6 +68,9 @@ def trust_text(db: Engine, limits: HardLimits, now: datetime | None = None) -> s
         return "No approvals yet in the last 30 days: every change asks first."
     lines = ["Trust per action kind (last 30 days):"]
     lines += [f"  {kind_line(r, levels.get(r.kind))}" for r in records]
+    by_model = planner_line(db, keeper.clock())
+    if by_model:
+        lines.append(by_model)
     lines.append(
         f"Never on auto: sends to new recipients, anything from a run that read untrusted content, amounts "
         f"over {usd(limits.auto_amount_limit_cents)}, irreversible and denied actions."
@@ -140,3 +143,18 @@ def agent_line(db: Engine, limits: HardLimits) -> str | None:
         override = f"{sum(r.edited for r in recs) / cards:.0%} overridden" if cards else "no cards"
         shown.append(f"{agent} {success}, {override}")
     return "Per agent, last 30 days: " + "; ".join(shown)
+
+
+def planner_line(db: Engine, now: datetime) -> str | None:
+    """Return which planner planned the decided cards, with each one's override rate (None: no cards)."""
+    per: dict[str, list[str]] = {}
+    for ob in store.observations(db, now - WINDOW, now):
+        if ob.outcome in ("approved", "edited", "rejected"):
+            per.setdefault(ob.model.split("+", 1)[0] or "unknown", []).append(ob.outcome)
+    if not per:
+        return None
+    shown = [
+        f"{model} {len(outs)} card{'s' if len(outs) != 1 else ''}, {outs.count('edited') / len(outs):.0%} overridden"
+        for model, outs in sorted(per.items())
+    ]
+    return "Planned by: " + "; ".join(shown)

@@ -109,6 +109,7 @@ def test_trust_and_status_show_overrides_and_what_each_disagreement_was(app_fact
     line = next(x for x in text.splitlines() if "bookkeeping.record_expense" in x)
     assert "bookkeeping.record_expense: ask · 1 approved, 33% overridden (1 edited), 1 rejected" in line
     assert "disagreements: not wanted 1, wrong amount 1" in line
+    assert "Planned by: rules 3 cards, 33% overridden" in text
     [status] = commands.status(app, CONSOLE)
     assert "Per agent, last 30 days: bookkeeping 100% succeeded, 33% overridden" in status.text
 
