@@ -163,6 +163,8 @@ class App:
             budget=self.ledger,
         )
         self.engine.trust, self.trust.submit = self.trust, self.engine.submit
+        if self.ladder is not None:  # the cheap model plans an agent whose overrides it does no worse on
+            self.ladder.prefer_cheap = self.trust.prefer_cheap
         # Long work (bot/jobs.py): the job queue on the broker, and the notifier jobs report through.
         self.notifier, self.jobs = build_jobs(self)
         self._stack.callback(self.jobs.close)

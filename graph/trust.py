@@ -10,8 +10,9 @@ output: the card is raised by this code, shaped by the history, and decided only
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,11 +22,23 @@ from sqlmodel import Session, select
 from graph import outcomes as o
 from graph.request import Request
 from graph.state import Preset
-from graph.trust_rules import QUIET, STREAK, WINDOW, HardLimits, Offer, Record, earned, record
+from graph.trust_rules import (
+    QUIET,
+    STREAK,
+    WINDOW,
+    HardLimits,
+    ModelChoice,
+    Offer,
+    Record,
+    earned,
+    model_choice,
+    record,
+)
 from memory import trust as store
 from memory.tables import Approval, Event, utcnow
 
 SET_LEVEL = f"{store.TRUST_AGENT}.set_level"
+CHOICE_TTL_S = 60.0  # how long a model choice is kept before the history is read again
 COO = "coo"  # the actor of the runs that raise trust cards (it decides nothing: deciders are operators)
 
 
@@ -65,6 +78,26 @@ class TrustKeeper:
     quiet: timedelta = QUIET
     clock: Callable[[], datetime] = utcnow
     submit: Callable[[Request, str], list[o.Outcome]] | None = None
+    choice_ttl_s: float = CHOICE_TTL_S
+    _choices: dict[str | None, tuple[float, str]] = field(default_factory=dict)
+
+    def model_choice(self, agent: str | None = None) -> ModelChoice:
+        """Return whether the cheap model plans an agent's requests (all agents' when None), and why."""
+        now = self.clock()
+        return model_choice(store.observations(self.db, now - WINDOW, now), agent)
+
+    def prefer_cheap(self, agents: tuple[str, ...] | None) -> str:
+        """Return why the cheap model plans a request routed to ``agents`` ("" when the primary should).
+
+        The ladder asks before every planning call; the answer is kept for a minute per agent.
+        """
+        agent = agents[0] if agents is not None and len(agents) == 1 else None
+        now = time.monotonic()
+        kept = self._choices.get(agent)
+        if kept is None or now - kept[0] >= self.choice_ttl_s:
+            choice = self.model_choice(agent)
+            kept = self._choices[agent] = (now, choice.why if choice.cheap else "")
+        return kept[1]
 
     def level(self, kind: str) -> store.Level | None:
         """Return the level in force for a kind (policy's ``learned``)."""

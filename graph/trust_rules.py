@@ -231,3 +231,54 @@ def earned(
     whole = record(kind, obs, now, max(WINDOW, quiet))
     rec = replace(whole, streak=fresh.streak, streak_largest_cents=fresh.streak_largest_cents)
     return offer(rec, level, limits, now, streak=streak, quiet=quiet, offer_pending=offer_pending)
+
+
+CHEAP_LAST = 30  # the runs each model's override rate is judged on
+CHEAP_MARGIN = 0.05  # the cheap model may override this much more often and still be chosen
+CHEAP_MIN = 10  # the cheap model needs this many decided runs before it can be judged
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Whether the cheap model plans an agent's requests, and the override rates it was judged on."""
+
+    cheap: bool
+    primary_rate: float | None
+    cheap_rate: float | None
+    why: str
+
+
+def _rate(obs: Sequence[Observation], rung: str, last: int) -> tuple[float | None, int]:
+    runs: dict[str, bool] = {}
+    for o in sorted((o for o in obs if o.rung == rung), key=lambda o: o.at):
+        runs[o.run_id] = runs.get(o.run_id, False) or o.outcome in ("edited", "rejected")
+    judged = list(runs.values())[-last:]
+    return (sum(judged) / len(judged) if judged else None), len(judged)
+
+
+def model_choice(
+    observations: Iterable[Observation],
+    agent: str | None = None,
+    *,
+    last: int = CHEAP_LAST,
+    margin: float = CHEAP_MARGIN,
+    minimum: int = CHEAP_MIN,
+) -> ModelChoice:
+    """Choose the cheap model for an agent when its override rate is no worse than the primary's.
+
+    A run counts as overridden when a card of it was edited or rejected. Each model is judged on its
+    last ``last`` decided runs of the agent (all agents when ``agent`` is None); the cheap one needs
+    ``minimum`` of them, and the primary at least one, to compare. When the cheap model's overrides
+    rise above the primary's by more than ``margin``, the primary plans again.
+    """
+    obs = [
+        o for o in observations
+        if o.outcome in ("approved", "edited", "rejected") and (agent is None or o.kind.startswith(f"{agent}."))
+    ]
+    primary, n_primary = _rate(obs, "primary", last)
+    cheap, n_cheap = _rate(obs, "cheap", last)
+    if cheap is None or n_cheap < minimum or primary is None:
+        return ModelChoice(False, primary, cheap, f"too few runs to compare ({n_cheap} cheap, {n_primary} primary)")
+    if cheap <= primary + margin:
+        return ModelChoice(True, primary, cheap, f"cheap model overrides {cheap:.0%} vs primary {primary:.0%}")
+    return ModelChoice(False, primary, cheap, f"cheap model overrides {cheap:.0%} vs primary {primary:.0%}")

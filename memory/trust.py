@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from memory.db import transaction
-from memory.tables import Approval, Event, Run
+from memory.tables import Approval, Event, Run, Spend
 from memory.trust_tables import TrustLevel
 
 Outcome = Literal["approved", "edited", "rejected", "auto", "failed"]
@@ -57,6 +57,7 @@ class Observation:
     model: str = ""
     run_id: str = ""
     disagreement: str = ""  # for an edit or a reject: what was wrong (``classify``)
+    rung: str = ""  # which ladder rung planned its run: primary, cheap, cache, rules
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,11 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
         }
         run_ids = {a.run_id for a in aps} | {e.run_id for e in events}
         runs = {r.id: r for r in s.exec(select(Run).where(col(Run.id).in_(run_ids))).all()} if run_ids else {}
+        rungs = (
+            {sp.run_id: sp.rung for sp in s.exec(select(Spend).where(col(Spend.run_id).in_(run_ids))).all()}
+            if run_ids
+            else {}
+        )
     if until is not None:
         aps = [a for a in aps if a.decided_at is not None and a.decided_at <= until]
         events = [e for e in events if e.at <= until]
@@ -136,6 +142,7 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
                 cost_usd=cost,
                 model=model,
                 run_id=a.run_id,
+                rung=rungs.get(a.run_id, ""),
                 disagreement=classify(a.action.get("arguments") or {}, edits.get(a.id))
                 if outcome != "approved"
                 else "",
