@@ -71,6 +71,12 @@ def trust_text(db: Engine, limits: HardLimits, now: datetime | None = None) -> s
     by_model = planner_line(db, keeper.clock())
     if by_model:
         lines.append(by_model)
+    agents = sorted({r.kind.split(".", 1)[0] for r in records})
+    cheap = [(a, c.why) for a in agents if (c := keeper.model_choice(a)).cheap]
+    lines.append(
+        "Model choice: " + ("; ".join(f"cheap model for {a} ({why})" for a, why in cheap) if cheap else "primary model")
+        + f" · {keeper.model_choice().why}"
+    )
     lines.append(
         f"Never on auto: sends to new recipients, anything from a run that read untrusted content, amounts "
         f"over {usd(limits.auto_amount_limit_cents)}, irreversible and denied actions."

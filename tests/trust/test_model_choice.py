@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, col, select
 
+from bot import commands
 from bot.console import ConsoleSession
 from graph.trust_rules import model_choice
 from memory.tables import Spend
@@ -80,5 +81,7 @@ def test_the_ladder_plans_on_the_cheap_model_once_it_earned_it_and_steps_back_up
     assert fake_openai.models()[-1] == "gpt-4o-mini"
     now = app.ladder.now()
     assert now.rung == "cheap" and "cheap model overrides 0% vs primary 33%" in now.reason
+    [shown] = commands.command(app, "console:local", CONSOLE, "/trust")
+    assert "Model choice: cheap model for bookkeeping (cheap model overrides 0% vs primary 33%)" in shown.text
     # Its overrides rise: once 7 of its 18 runs were rejected (39%, over 33% + 5), the primary plans again.
     assert [run(False) for _ in range(8)] == ["cheap"] * 7 + ["primary"]
