@@ -18,6 +18,7 @@ from agents import (
     outreach,
     research,
     tasks,
+    trust,
     webhooks,
     workspace,
 )
@@ -38,6 +39,7 @@ AGENTS: dict[str, SpecFactory] = {
     "crm": crm.spec,
     "drafts": drafts.spec,
     "workspace": workspace.spec,
+    "trust": trust.spec,
 }
 
 

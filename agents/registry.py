@@ -122,7 +122,14 @@ class Registry:
             raise InvalidArguments(op.key, detail) from None
 
     def propose(
-        self, key: str, arguments: dict[str, Any], *, run_id: str, index: int, untrusted: bool = False
+        self,
+        key: str,
+        arguments: dict[str, Any],
+        *,
+        run_id: str,
+        index: int,
+        untrusted: bool = False,
+        internal: bool = False,
     ) -> Action:
         """Validate a raw proposal and return the typed Action.
 
@@ -132,13 +139,15 @@ class Registry:
             run_id: The run proposing it; part of the idempotency key.
             index: The proposal's position in the run; part of the idempotency key.
             untrusted: Whether the run had read untrusted content when proposing it.
+            internal: The proposal comes from coo's code, never a planner (a preset: an operator's
+                edit, a webhook's fixed proposal, a trust card), so operations not offered are allowed.
 
         Raises:
             UnknownOperation: No such operation, or one planners may not propose.
             InvalidArguments: The arguments do not fit the schema.
         """
         op = self.get(key)
-        if not op.offered:
+        if not op.offered and not internal:
             raise UnknownOperation(key)
         args = self._validate(op, arguments)
         canonical = args.model_dump(mode="json")

@@ -36,6 +36,8 @@ from graph.limits import Limits
 from graph.planner import Planner
 from graph.policy import Policy
 from graph.rules import RulePlanner
+from graph.trust import TrustKeeper, never_auto
+from graph.trust_rules import HardLimits
 from memory.db import make_engine
 from memory.engines import ensure_data_dir
 from memory.knowledge.embedders import Embedder
@@ -129,6 +131,16 @@ class App:
         base_policy = policy or build_policy(settings)
         agent_checks = tuple(check for spec in self.specs for check in spec.checks)
         self.policy = replace(base_policy, checks=(*base_policy.checks, *agent_checks))
+        # Graduated autonomy (graph/trust.py): the levels operators granted widen ask to run within
+        # their bounds; the hard limits (irreversible, denied, the auto amount limit) never move.
+        limits = HardLimits(
+            self.policy.auto_amount_limit_cents,
+            never=never_auto(self.registry.offered()),
+            denied=frozenset(self.policy.denied),
+        )
+        self.trust = TrustKeeper(self.db, limits, streak=settings.coo_trust_streak or 10**9)
+        if self.policy.learned is None:
+            self.policy = replace(self.policy, learned=self.trust.level)
         notes = OutcomeNotes(self.knowledge, self.db)
         self.engine = Engine(
             db=self.db,
@@ -150,6 +162,9 @@ class App:
             faults=faults,
             budget=self.ledger,
         )
+        self.engine.trust, self.trust.submit = self.trust, self.engine.submit
+        if self.ladder is not None:  # the cheap model plans an agent whose overrides it does no worse on
+            self.ladder.prefer_cheap = self.trust.prefer_cheap
         # Long work (bot/jobs.py): the job queue on the broker, and the notifier jobs report through.
         self.notifier, self.jobs = build_jobs(self)
         self._stack.callback(self.jobs.close)

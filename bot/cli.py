@@ -146,6 +146,16 @@ def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trust(settings: Settings, _args: argparse.Namespace) -> int:
+    """Print each action kind's trust level and numbers."""
+    from bot.trust_view import trust_text
+    from graph.trust_rules import HardLimits
+
+    with database(settings) as opened:
+        print(trust_text(opened.db, HardLimits(round(settings.coo_auto_amount_limit_usd * 100))))
+    return 0
+
+
 def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
     """Print a run as a timeline."""
     from bot.runs_view import trace_text
@@ -239,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list recent runs")
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(func=cmd_runs)
+    sub.add_parser("trust", help="show each action kind's trust level and numbers").set_defaults(
+        func=cmd_trust
+    )
     trace = sub.add_parser("trace", help="show one run as a timeline")
     trace.add_argument("run")
     trace.set_defaults(func=cmd_trace)

@@ -18,6 +18,7 @@ from bot.jobs import chat_job, job_command
 from bot.messages import Reply
 from bot.queues import waiting_lines  # jobs whose queue no live worker takes
 from bot.runs_view import runs_text
+from bot.trust_view import agent_line, trust
 from graph.budget import Period
 from graph.rules import HELP
 from graph.spend_report import Line, daily_series, month_start, recent_run_costs, spend_by, total
@@ -141,6 +142,9 @@ def status(app: App, actor: str, args: str = "") -> list[Reply]:
             f"  {r.id} {why} since {r.created_at:%Y-%m-%d %H:%M} {r.input[:50]!r}" for r, why in st["stuck"]
         ]
     lines.append(deliveries_line(app.db))
+    per_agent = agent_line(app.db, app.trust.limits)  # success and override rates (bot/trust_view.py)
+    if per_agent:
+        lines.append(per_agent)
 
     lines += waiting_lines(app)
     runs = recent_run_costs(app.db, 5)
@@ -180,6 +184,7 @@ COMMANDS: dict[str, Callable[[App, str, str], list[Reply]]] = {
     "/budget": budget,
     "/status": status,
     "/runs": runs,
+    "/trust": trust,
     "/login": login,
     "/logout": logout,
 }
@@ -230,4 +235,6 @@ def command(
     job = word if word.startswith("/") else text  # a slash command is its first word (`/digest@bot …`)
     if job_command(job) and chat_job(app, conversation, job, delivery) is not None:
         return []
+    if word == "/trust":  # its card (``/trust set``) is posted in this conversation
+        return trust(app, actor, text.strip().partition(" ")[2], conversation)
     return handle(app, actor, text)

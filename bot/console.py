@@ -75,7 +75,7 @@ class ConsoleSession:
                 return [Reply(text="Nothing is waiting for approval.")]
             numbered = [Reply(text=which_card(asks))] if len(asks) > 1 else []
             return numbered + self._track(list(asks))
-        if cmd in ("status", "budget", "runs"):  # the console also takes them without the slash
+        if cmd in ("status", "budget", "runs", "trust"):  # the console also takes them without the slash
             text = "/" + text
         handled = command(self.app, self.conversation, CONSOLE_ACTOR, text)  # a job answers by itself
         if handled is not None:

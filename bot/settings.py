@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     coo_approval_ttl_s: float = 7 * 24 * 3600
     coo_auto_amount_limit_usd: float = 100.0
     coo_hard_amount_limit_usd: float = 1_000_000.0
+    coo_trust_streak: int = 10  # unchanged approvals in a row before coo offers auto (0: never offers)
     coo_max_input_chars: int = 8_000
     coo_max_steps: int = 25
     coo_rate_per_minute: int = 120

@@ -36,6 +36,7 @@ from graph.policy import Policy
 from graph.request import Request
 from graph.state import Preset, RunState
 from graph.telemetry import Telemetry
+from graph.trust import TrustKeeper
 from memory import eventlog
 from memory.conversations import Conversations
 from memory.redact import NO_SECRETS, Redactor
@@ -94,7 +95,12 @@ class Engine:
             history=self.history, on_plan=self.driver.record_plan,
             context=self.driver.build_context if context is not None else None,
         )
-        self._drive = self.driver.drive
+        self.trust: TrustKeeper | None = None  # graduated autonomy (graph/trust.py), set by the composition root
+
+    def _drive(self, run_id: str, graph_input: Any, config: dict[str, Any] | None = None) -> list[o.Outcome]:
+        """Drive a run, then add what its failed auto actions change in trust (a demotion's notice)."""
+        outs = self.driver.drive(run_id, graph_input, config)
+        return outs + (self.trust.after_run(run_id) if self.trust is not None else [])
 
     # ---- requests -------------------------------------------------------------------------------
 
@@ -146,7 +152,10 @@ class Engine:
         self.crumbs.add(run_id=ap.run_id, conversation=ap.conversation, kind="decision", key=f"decision:{ap.id}",
                         actor=actor, payload=payload)
         out: list[o.Outcome] = [o.Decided(ap.id, decided.decision, actor, ap.decided_at or utcnow(), summary)]
-        return out + self.resume_if_ready(ap.run_id)
+        out += self.resume_if_ready(ap.run_id)
+        if self.trust is not None:  # a failure may demote its kind; a streak may earn an offer (a card)
+            out += self.trust.after_run(ap.run_id) + self.trust.after_decision(ap)
+        return out
 
     def revise(
         self, approval_id: str, arguments: dict[str, Any], like: Request, run_id: str | None = None
@@ -245,7 +254,8 @@ class Engine:
                     self.on_undone(undone_run)
             except Exception:  # noqa: BLE001 - an after-undo hook never fails the undo it follows
                 log.exception("after-undo hook failed for %s", res.event_id)
-        return [o.Undone(res.event_id, res.text)]
+        demoted = self.trust.after_undo(res.event_id) if self.trust is not None else []
+        return [o.Undone(res.event_id, res.text), *demoted]
 
     # ---- reading --------------------------------------------------------------------------------
 

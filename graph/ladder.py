@@ -131,6 +131,9 @@ class Ladder:
         # A request is routed to its agents first: it is offered their tools, planned by their endpoint.
         self.router = router
         self.placed = {name: [ModelRung("primary", p, name)] for name, p in (endpoints or {}).items()}
+        # Model choice by override rate (graph/trust.py): given the agents a request is routed to, the
+        # reason the cheap model plans it although the budget is not tight ("" when the primary should).
+        self.prefer_cheap: Callable[[tuple[str, ...] | None], str] | None = None
 
     def fixed_tokens(self, agents: tuple[str, ...] | None) -> int:
         """Count the instructions and tools a call routed to ``agents`` carries (for the context budget)."""
@@ -141,7 +144,7 @@ class Ladder:
     def _rungs(self, endpoint: str) -> list[ModelRung]:
         return self.placed.get(endpoint, self.rungs)
 
-    def _why_not(self, rung: ModelRung, agent: str) -> str:
+    def _why_not(self, rung: ModelRung, agent: str, agents: tuple[str, ...] | None = None) -> str:
         """Return why a rung is skipped before pricing the call ("" when it is not)."""
         resting = self.backoff.resting(rung.key)
         if resting:
@@ -150,6 +153,8 @@ class Ladder:
             pressure = self.ledger.headroom(agent).pressure
             if pressure >= self.cheap_at:
                 return f"spend at {pressure:.0%} of a cap"
+            if self.prefer_cheap is not None and (why := self.prefer_cheap(agents)):
+                return why
         return ""
 
     def plan(self, request: PlanRequest) -> Plan:
@@ -176,7 +181,7 @@ class Ladder:
             prompt_hash = prompt_hash or prompt.prompt_hash()
             if self.cache is not None and (hit := self.cache.get(prompt.key())) is not None:
                 return self._cached(run_id, agent, rung.planner.model_name, hit)
-            why = self._why_not(rung, agent)
+            why = self._why_not(rung, agent, request.agents)
             plan = None if why else self._call(rung, prompt, run_id, agent, reasons, broken)
             if plan is not None:
                 return plan

@@ -70,7 +70,9 @@ def plan(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
             if deps.registry.expands(key):  # e.g. `send draft 2` becomes the email it stands for
                 with Session(deps.executor.engine) as s:  # a read: safe if the node runs again
                     key, arguments = deps.registry.expand(key, arguments, s)
-            action = deps.registry.propose(key, arguments, run_id=state.run_id, index=i, untrusted=untrusted)
+            action = deps.registry.propose(
+                key, arguments, run_id=state.run_id, index=i, untrusted=untrusted, internal=bool(state.preset)
+            )
             if deps.registry.prechecks(action.name):  # known before approval: refused instead of a card
                 with Session(deps.executor.engine) as s:  # a read: safe if the node runs again
                     deps.registry.precheck(action, s)

@@ -8,6 +8,8 @@ from typing import Literal
 
 from agents.contract import Action, SideEffect
 from graph.state import Verdict
+from graph.trust_rules import HardLimits, covers
+from memory.trust import TRUST_AGENT, Level
 
 Trust = Literal["ask", "auto"]
 Check = Callable[[Action], "tuple[Verdict, str] | None"]
@@ -37,6 +39,8 @@ class Policy:
         hard_amount_limit_cents: Amounts above this are denied outright.
         denied: Actions that are never allowed.
         checks: Extra rules that vote on every action (see ``Check``).
+        learned: The level an operator granted a kind from its history (``graph/trust.py``), read per
+            action; it can only widen ask to run within its bound, and every other rule still votes.
     """
 
     trust: Mapping[str, Trust] = field(default_factory=dict)
@@ -44,10 +48,20 @@ class Policy:
     hard_amount_limit_cents: int = 1_000_000_00
     denied: frozenset[str] = frozenset()
     checks: tuple[Check, ...] = ()
+    learned: Callable[[str], Level | None] | None = None
+
+    def hard_limits(self) -> HardLimits:
+        """Return what no granted level can make automatic."""
+        return HardLimits(self.auto_amount_limit_cents, denied=frozenset(self.denied))
+
+    def _learned_auto(self, action: Action) -> tuple[bool, Level | None]:
+        level = self.learned(action.name) if self.learned is not None else None
+        return covers(level, self.hard_limits(), action.name, action.amount_cents), level
 
     def decide(self, action: Action) -> PolicyDecision:
         """Decide one action; every rule votes and the strictest vote wins."""
         votes: list[tuple[Verdict, str]] = []
+        learned_ok, learned = self._learned_auto(action) if action.side_effect is SideEffect.REVERSIBLE else (False, None)
         if action.name in self.denied:
             votes.append(("deny", f"{action.name} is not allowed by policy"))
         if action.amount_cents is not None and action.amount_cents > self.hard_amount_limit_cents:
@@ -56,13 +70,17 @@ class Policy:
             votes.append(("run", "read-only"))
         elif action.side_effect is SideEffect.IRREVERSIBLE:
             votes.append(("ask", "irreversible actions always need approval"))
-        elif self.trust.get(action.name) == "auto":
+        elif action.agent == TRUST_AGENT:
+            votes.append(("ask", "a trust level changes only by an operator's approval"))
+        elif self.trust.get(action.name) == "auto" or learned_ok:
             if action.amount_cents is not None and action.amount_cents > self.auto_amount_limit_cents:
                 votes.append(("ask", "amount is above the auto-approval limit"))
             elif action.untrusted_source:
                 votes.append(("ask", "the run has read untrusted content"))
             else:
                 votes.append(("run", "trusted to run automatically"))
+        elif learned is not None and learned.level == "auto" and learned.bound_cents is not None:
+            votes.append(("ask", f"amount is above the {_usd(learned.bound_cents)} {action.name} may do unasked"))
         else:
             votes.append(("ask", "changes need approval"))
         extra = [vote for check in self.checks if (vote := check(action)) is not None]
@@ -71,6 +89,10 @@ class Policy:
         # "irreversible actions always need approval"): it is the one given when they agree.
         reason = next((r for v, r in extra if v == verdict), reason)
         return PolicyDecision(verdict, reason)
+
+
+def _usd(cents: int) -> str:
+    return f"${cents / 100:,.2f}".replace(".00", "")
 
 
 def allowlist(action_name: str, argument: str, allowed: Iterable[str], what: str) -> Check:

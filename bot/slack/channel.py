@@ -233,10 +233,16 @@ class SlackChannel:
                     inbound.actor(command.get("user_id", "")),
                     command["command"],
                     command.get("text", ""),
+                    inbound.conversation_key(command["channel_id"], None)
+                    if command.get("channel_id")
+                    else "",
                 )
             except Exception:
                 log.exception("slack: %s failed", command["command"])
                 reply = Reply(text=f"{command['command']} failed; the error was logged.")
+        if reply.card is not None and command.get("channel_id"):  # a card (/trust set) is posted where it is decided
+            await self.dispatcher.deliver(inbound.conversation_key(command["channel_id"], None), [reply])
+            reply = Reply(text="The card is posted in this conversation for an operator to decide.")
         msg = blocks.single(reply)
         await args.respond(text=msg.text, blocks=msg.blocks, response_type="ephemeral")
         if reply.image and command.get("channel_id"):  # the chart goes to the channel as a file

@@ -21,6 +21,7 @@ BOT_EVENTS = ["app_mention", "message.im"]
 _DESCRIPTIONS = {
     "/status": "Runs in flight, pending approvals, recent failures",
     "/budget": "Model spend today and this month against the limits",
+    "/trust": "What may run without asking, and the numbers behind it",
     "/runs": "Recent runs with status, cost and duration",
 }
 

@@ -56,6 +56,7 @@ BOT_COMMANDS = [
     ("status", "Runs in flight, pending approvals, failures"),
     ("budget", "Model spend against the budget"),
     ("runs", "Recent runs"),
+    ("trust", "What may run without asking, and the numbers"),
     ("login", "A sign-in link to the web console"),
     ("logout", "/logout all: end your web console sessions"),
     ("digest", "Build today's digest now"),

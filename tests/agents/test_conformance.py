@@ -198,6 +198,7 @@ CONTRACTS: dict[str, str] = {
         ["tasks.add_task", "tasks.complete_task", "tasks.reopen_task", "tasks.delete_task"],
         "tests/agents/test_conformance.py::test_a_workspace_compensation_restores_the_prior_state",
     ),
+    "trust.set_level": "tests/trust/test_engine_trust.py::test_undoing_a_level_change_restores_the_level_before",
 }
 
 
@@ -304,8 +305,8 @@ def test_doctor_checks_and_digest_sections_come_from_the_specs(
     engine = make_engine(f"sqlite:///{tmp_path / 'digest.sqlite'}")
     try:
         with_db = catalog.build_specs(Deps(db=engine))
-        # the digest's order: tasks, then the calendar (not set up here: it says so)
-        assert [sec.title for s in with_db for sec in s.digest] == ["Open tasks", "Upcoming"]
+        # the digest's order: tasks, the calendar (not set up here: it says so), what ran without asking
+        assert [sec.title for s in with_db for sec in s.digest] == ["Open tasks", "Upcoming", "Ran without asking"]
         assert not any(s.doctor for s in with_db)
     finally:
         engine.dispose()

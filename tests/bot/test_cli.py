@@ -279,3 +279,14 @@ def test_books_left_in_the_old_data_folder_are_pointed_out(tmp_path: Path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"coo: {tmp_path / 'data' / 'coo.sqlite'} holds books from an older coo" in done.stderr
     assert "set COO_DATA_DIR=./data" in done.stderr
+
+
+def test_trust_prints_each_kinds_numbers_from_the_database_alone():
+    empty = coo("trust")
+    assert empty.returncode == 0 and "every change asks first" in empty.stdout, empty.stderr[-2000:]
+    chat = coo("chat", input="expense 3 pens\napprove\nexpense 4 ink\nreject\ntrust\n")
+    assert chat.returncode == 0 and "bookkeeping.record_expense: ask · 1 approved" in chat.stdout, chat.stderr[-2000:]
+    shown = coo("trust")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "bookkeeping.record_expense: ask · 1 approved, 0% overridden (0 edited), 1 rejected" in shown.stdout
+    assert "disagreements: not wanted 1" in shown.stdout

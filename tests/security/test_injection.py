@@ -1,4 +1,4 @@
-"""The injection suite as a test: the honest and the compromised model, 245 cases (5 benign tasks, 240
+"""The injection suite as a test: the honest and the compromised model, 265 cases (5 benign tasks, 260
 attacks over four surfaces); the operator approves only what the card honestly says. Then again with
 every action trusted to run automatically: auto-approval still never covers a send, a new recipient, a
 new URL or an amount above the limit."""
