@@ -16,6 +16,7 @@ from agents import (
     drafts,
     knowledge,
     outreach,
+    playbooks,
     research,
     tasks,
     webhooks,
@@ -38,6 +39,7 @@ AGENTS: dict[str, SpecFactory] = {
     "crm": crm.spec,
     "drafts": drafts.spec,
     "workspace": workspace.spec,
+    "playbooks": playbooks.spec,
 }
 
 

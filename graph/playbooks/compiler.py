@@ -184,7 +184,8 @@ def _run_step(
     items = _items(step, sc)
     if step.query is not None:
         query = deps.queries[step.query]
-        ctx = QueryContext(deps.db, deps.clock(), deps.tz, dict(state.get("trigger") or {}))
+        trigger = {**dict(state.get("trigger") or {}), "run_id": state["run_id"], "conversation": state["conversation"]}
+        ctx = QueryContext(deps.db, deps.clock(), deps.tz, trigger)
         values = [query(ctx, render(step.args, _scoped(step, sc, it))) for it in items]
         value = values if step.for_each is not None else values[0]
         listed = value if isinstance(value, list) else [value]

@@ -40,7 +40,10 @@ Query = Callable[[QueryContext, dict[str, Any]], Any]
 
 
 def _invoice(i: Any, email: str, today: date) -> dict[str, Any]:
+    overdue = (today - i.due_on).days
     return {
+        "line": f"{i.number} {i.customer} {fmt(i.amount_cents)} due {i.due_on:%Y-%m-%d}"
+        + (f" (overdue {overdue} days)" if overdue > 0 else ""),
         "number": i.number,
         "customer": i.customer,
         "email": email,

@@ -174,21 +174,48 @@ class PlaybookRunner:
         run = store.claim(self.db, pb.name, slot, version=pb.version, conversation=conversation)
         if run is None:
             return Report("", "taken", [o.Notice(f"Playbook {pb.name} already ran for {slot}.")])
-        state: PlaybookState = {
-            "run_id": run.id,
+        state = self._initial(pb, run.id, conversation, channel, deciders, {"slot": slot, **dict(trigger or {})}, untrusted)
+        return self._drive(pb, run.id, state)
+
+    @staticmethod
+    def _initial(
+        pb: Playbook,
+        run_id: str,
+        conversation: str,
+        channel: str,
+        deciders: Iterable[str],
+        trigger: dict[str, Any],
+        untrusted: bool,
+    ) -> PlaybookState:
+        return {
+            "run_id": run_id,
             "playbook": pb.name,
             "version": pb.version,
             "conversation": conversation,
             "channel": channel,
             "deciders": list(deciders),
-            "trigger": {"slot": slot, **dict(trigger or {})},
+            "trigger": trigger,
             "untrusted": untrusted,
             "outputs": {},
             "messages": [],
             "failed": "",
             "error": "",
         }
-        return self._drive(pb, run.id, state)
+
+    def run_claimed(self, run_id: str, deciders: Callable[[str], list[str]]) -> Report:
+        """Run a slot the scheduler claimed (a ``playbook.run`` job); a run already under way goes on instead.
+
+        A job delivered again (its worker died mid-run) finds the run's checkpoints and continues from
+        the last one: the steps done are not done again, and an action's run is found, not repeated.
+        """
+        pb, row = self._of(run_id)
+        if pb is None or row is None:
+            return Report(run_id, "failed", [o.Notice(f"There is no playbook run {run_id}.")])
+        if self.graph_of(pb).get_state(_config(run_id)).values:
+            return self.resume(run_id)
+        channel = row.conversation.split(":", 1)[0]
+        state = self._initial(pb, run_id, row.conversation, channel, deciders(channel), {"slot": row.slot}, False)
+        return self._drive(pb, run_id, state)
 
     def run_now(self, pb: Playbook, *, conversation: str, channel: str, deciders: Iterable[str]) -> Report:
         """Run a playbook now, outside its schedule (`playbook run <name>`)."""

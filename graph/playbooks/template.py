@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 _EXPR = re.compile(r"{{\s*(.*?)\s*}}")
-_PATH = re.compile(r"^[A-Za-z_][\w-]*(\.[\w-]+)*$")
+_PATH = re.compile(r"^[A-Za-z_][\w-]*(\.([\w-]+|\*))*$")
 _COMPARE = re.compile(r"^(?P<left>.+?)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<right>.+)$")
 FILTERS = ("length", "join", "first", "lines")
 
@@ -54,8 +54,13 @@ def references(value: Any) -> Iterator[str]:
 
 def lookup(path: str, scope: Mapping[str, Any]) -> Any:
     """Return the value at a dotted path (missing keys raise TemplateError naming the path)."""
-    cur: Any = scope
-    for part in path.split("."):
+    return _walk(path, path.split("."), scope)
+
+
+def _walk(path: str, parts: list[str], cur: Any) -> Any:
+    for n, part in enumerate(parts):
+        if part == "*" and isinstance(cur, list):  # every element: steps.q.items.*.number
+            return [_walk(path, parts[n + 1 :], x) for x in cur]
         if isinstance(cur, Mapping) and part in cur:
             cur = cur[part]
         elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):

@@ -198,6 +198,7 @@ CONTRACTS: dict[str, str] = {
         ["tasks.add_task", "tasks.complete_task", "tasks.reopen_task", "tasks.delete_task"],
         "tests/agents/test_conformance.py::test_a_workspace_compensation_restores_the_prior_state",
     ),
+    "playbooks.save": "tests/playbooks/test_shipped.py::test_pasted_yaml_becomes_a_card_with_the_diff_and_approving_stores_a_new_version",
 }
 
 
