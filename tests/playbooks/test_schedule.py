@@ -1,0 +1,111 @@
+"""Scheduled playbooks: each slot exactly once across processes, and missed slots put on one card."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from agents.jobkind import JobKind, JobResult, NullReporter
+from graph.jobs.queue import JobQueue
+from graph.playbooks.schedule import PLAYBOOK_KIND, Missed, PlaybookScheduler, slot_key
+from graph.playbooks.shipped import SHIPPED
+from memory import playbooks as store
+from memory.db import make_engine
+from memory.job_tables import Job
+from memory.playbook_tables import PlaybookRun
+from tests.services import fresh_postgres_database
+
+START = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)  # a Sunday: four weeks and a month's 1st ahead
+HOURLY = """
+name: hourly
+trigger: {cron: "0 * * * *"}
+steps:
+  - id: hi
+    message: hi
+"""
+TZ = ZoneInfo("Europe/Paris")
+
+
+def _queue(db: Engine) -> JobQueue:
+    kind = JobKind(name=PLAYBOOK_KIND, run=lambda ctx: JobResult(text=""))
+    return JobQueue(db, StubBroker(), [kind], NullReporter(), worker="test", shared_broker=False)
+
+
+def _store(db: Engine) -> None:
+    for name, text in {**SHIPPED, "hourly": HOURLY}.items():
+        store.ensure(db, name, text, by="test", now=START)
+
+
+def _worker(url: str, hours: int, barrier: Any, out: Any) -> None:
+    db = make_engine(url)
+    now = [START]
+    sched = PlaybookScheduler(db, _queue(db), tz=TZ, destination="console:t", clock=lambda: now[0])
+    mine: list[str] = []
+    for h in range(1, hours + 1):
+        now[0] = START + timedelta(hours=h)
+        barrier.wait(timeout=60)  # both processes tick the same moment: a real race for each slot
+        mine += sched.tick()
+    out.put(mine)
+    db.dispose()
+
+
+def test_two_processes_on_postgres_fire_each_slot_exactly_once_over_four_weeks() -> None:
+    hours = 24 * 28
+    with fresh_postgres_database() as url:
+        db = make_engine(url)
+        _store(db)
+        ctx = mp.get_context("spawn")
+        barrier, out = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=_worker, args=(url, hours, barrier, out)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        claimed = [out.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+            assert p.exitcode == 0
+        with Session(db) as s:
+            runs = s.exec(select(PlaybookRun)).all()
+            jobs = s.exec(select(Job).where(Job.kind == PLAYBOOK_KIND)).all()
+        db.dispose()
+    per = Counter(r.playbook for r in runs)
+    assert per == {"hourly": hours, "overdue-invoices": 4, "month-end": 1}
+    assert {r.status for r in runs} == {"queued"}  # nothing missed: every slot fired on time
+    assert len({(r.playbook, r.slot) for r in runs}) == len(runs)
+    assert sorted(claimed[0] + claimed[1]) == sorted(r.id for r in runs)  # each claimed by one process
+    assert all(claimed)  # both won some races
+    assert sorted(j.args["run_id"] for j in jobs) == sorted(r.id for r in runs)  # one job per claimed slot
+    mondays = sorted(r.slot for r in runs if r.playbook == "overdue-invoices")
+    assert mondays == ["2026-11-30T08:00Z", "2026-12-07T08:00Z", "2026-12-14T08:00Z", "2026-12-21T08:00Z"]
+
+
+def test_missed_slots_are_put_on_one_card_never_run_silently(tmp_path: Any) -> None:
+    db = make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    _store(db)
+    store.set_paused(db, "hourly", True, by="test")
+    now = [START + timedelta(days=21, hours=12)]  # down for three weeks: three Mondays and a 1st passed
+    cards: list[Missed] = []
+    sched = PlaybookScheduler(db, _queue(db), tz=TZ, destination="console:t", clock=lambda: now[0], on_missed=cards.append)
+    assert sched.tick() == []
+    assert {c.playbook: len(c.slots) for c in cards} == {"overdue-invoices": 3, "month-end": 1}
+    [card] = [c for c in cards if c.playbook == "overdue-invoices"]
+    assert card.text.startswith("3 runs of overdue-invoices were missed while coo was down")
+    assert "`playbook backfill overdue-invoices run`" in card.text
+    assert sched.tick() == [] and len(cards) == 2  # said once
+    with Session(db) as s:
+        assert s.exec(select(Job)).all() == []  # nothing ran on its own
+    assert sched.backfill("overdue-invoices", run=True) == [slot_key(START + timedelta(days=d, hours=8)) for d in (1, 8, 15)]
+    assert sched.backfill("overdue-invoices", run=True) == []  # a second click runs nothing more
+    assert sched.backfill("month-end", run=False) == ["2026-12-01T08:00Z"]
+    with Session(db) as s:
+        assert len(s.exec(select(Job)).all()) == 3
+        statuses = Counter(r.status for r in s.exec(select(PlaybookRun)).all())
+    assert statuses == {"queued": 3, "skipped": 1}
+    now[0] = START + timedelta(days=22, hours=8, minutes=5)  # the next Monday fires on time again
+    assert len(sched.tick()) == 1 and len(cards) == 2
