@@ -15,7 +15,9 @@ from bot.commands import command
 from bot.digest import build_digest
 from bot.playbooks import digest_sources, service
 from memory.invoices import Invoice
+from memory.job_tables import Job
 from memory.knowledge.tables import KnowledgeItem
+from memory.playbook_tables import PlaybookRun
 from memory.tables import Approval, Event
 from memory.workspace import Customer
 from tests.fakes.smtp_server import smtp_server
@@ -123,3 +125,17 @@ def test_pasted_yaml_becomes_a_card_with_the_diff_and_approving_stores_a_new_ver
     bad = app.engine.submit(app.request("console", CONV, CONSOLE, "name: broken\nsteps:\n  - id: a\n    op: nope\n"))
     words = "\n".join(getattr(x, "text", "") for x in bad)
     assert "line 1" in words and "trigger" in words
+
+
+def test_a_claimed_slot_runs_as_a_job(app: App) -> None:
+    pbs = service(app)
+    run_id = pbs.scheduler.claim("month-end", 1, "2026-12-01T09:00Z")
+    assert run_id is not None and pbs.scheduler.claim("month-end", 1, "2026-12-01T09:00Z") is None
+    with Session(app.db) as s:
+        [job] = s.exec(select(Job).where(Job.kind == "playbook.run")).all()
+    app.jobs.runner.run(job.id)
+    with Session(app.db) as s:
+        job = s.get(Job, job.id)
+        assert job is not None and job.status == "done"
+        row = s.get(PlaybookRun, run_id)
+    assert row is not None and row.status == "done" and row.text.startswith("Month end: Summary")
