@@ -121,6 +121,7 @@ def start_workers(app: App) -> Workers:
         )
         periodic.append(scheduler.tick)
         periodic.append(lambda: ",".join(playbooks_service(app).scheduler.tick()) or None)  # scheduled playbooks
+        periodic.append(lambda: ",".join(playbooks_service(app).resume_decided()) or None)  # cards decided one by one
     workers = Workers(
         app.jobs,
         threads=settings.coo_job_threads,

@@ -90,6 +90,21 @@ class Playbooks:
         if self.destination:
             self.app.notifier.deliver(self.destination, [Reply(text=missed.text)])
 
+    def resume_decided(self) -> list[str]:
+        """Resume waiting runs whose cards were all decided (say, one by one with each card's buttons).
+
+        Each run's outcomes go to its conversation. Returns the ids of the runs resumed.
+        """
+        resumed = []
+        for row in store.with_status(self.app.db, "waiting"):
+            if self.runner.batch(row.id):
+                continue
+            rep = self.runner.resume(row.id)
+            if rep.outcomes and row.conversation:
+                self.app.notifier.deliver(row.conversation, render_all(rep.outcomes))
+            resumed.append(row.id)
+        return resumed
+
     def run_job(self, ctx: JobContext) -> JobResult:
         """Run a claimed slot (the ``playbook.run`` job)."""
         rep = self.runner.run_claimed(str(ctx.args["run_id"]), self.app.deciders_for)

@@ -182,3 +182,14 @@ def version(db: Engine, name: str, number: int) -> PlaybookVersion | None:
     with Session(db) as s:
         q = select(PlaybookVersion).where(PlaybookVersion.name == name, PlaybookVersion.version == number)
         return s.exec(q).first()
+
+
+def take(db: Engine, run_id: str, was: str, now_status: str) -> bool:
+    """Move a run from one status to another in one conditional UPDATE; False when it was not ``was``."""
+    with transaction(db) as s:
+        changed = s.execute(
+            update(PlaybookRun)
+            .where(col(PlaybookRun.id) == run_id, col(PlaybookRun.status) == was)
+            .values(status=now_status)
+        ).rowcount  # type: ignore[attr-defined]
+    return bool(changed)

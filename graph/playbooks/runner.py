@@ -229,10 +229,16 @@ class PlaybookRunner:
             return Report(run_id, "failed", [o.Notice(f"There is no playbook run {run_id}.")])
         snap = self.graph_of(pb).get_state(_config(run_id))
         if snap.interrupts:
+            if self.batch(run_id):
+                return self._report(pb, run_id, len(snap.values.get("messages") or []))  # cards still wait
+            if not store.take(self.db, run_id, "waiting", "running"):
+                return Report(run_id, row.status, [])  # another process resumed it in the same moment
             return self._drive(pb, run_id, Command(resume={"run_id": run_id}))
         if snap.next:
             return self._drive(pb, run_id, None)
-        return self._report(pb, run_id, 0)
+        if row.status in store.FINISHED:
+            return Report(run_id, row.status, [o.Notice(f"Playbook run {run_id} already ended ({row.status}).")])
+        return self._report(pb, run_id, len((snap.values or {}).get("messages") or []))
 
     def retry(self, run_id: str) -> Report:
         """Run a stopped run's failed step again (new attempts of its actions), then go on."""

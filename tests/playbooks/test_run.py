@@ -93,3 +93,24 @@ steps:
     assert "not allowed" in out[0].text  # type: ignore[attr-defined]
     assert _effects(app) == []
 
+
+
+def test_cards_decided_one_by_one_resume_the_playbook_once(app: App, runner: PlaybookRunner) -> None:
+    text = """
+name: ask3
+trigger: {manual: true}
+steps:
+  - id: inv
+    op: bookkeeping.create_invoice
+    args: {customer: Acme, amount: 120}
+  - id: tell
+    message: "invoiced"
+"""
+    rep = start(runner, text)
+    [(approval_id, _line)] = runner.batch(rep.run_id)
+    assert runner.resume(rep.run_id).status == "waiting"  # its card still waits: nothing moves
+    app.engine.decide(approval_id, True, CONSOLE)  # the card's own Approve button
+    first = runner.resume(rep.run_id)
+    assert first.status == "done" and "invoiced" in first.text
+    assert runner.resume(rep.run_id).text == f"Playbook run {rep.run_id} already ended (done)."
+    assert [e.action for e in _effects(app)] == ["bookkeeping.create_invoice"]
