@@ -107,7 +107,8 @@ class Playbooks:
 
     def run_job(self, ctx: JobContext) -> JobResult:
         """Run a claimed slot (the ``playbook.run`` job)."""
-        rep = self.runner.run_claimed(str(ctx.args["run_id"]), self.app.deciders_for)
+        trigger = ctx.args.get("trigger") or {}
+        rep = self.runner.run_claimed(str(ctx.args["run_id"]), self.app.deciders_for, trigger)
         return JobResult(text=rep.text, data={"run_id": rep.run_id, "status": rep.status})
 
 

@@ -193,3 +193,10 @@ def take(db: Engine, run_id: str, was: str, now_status: str) -> bool:
             .values(status=now_status)
         ).rowcount  # type: ignore[attr-defined]
     return bool(changed)
+
+
+def has_slot(db: Engine, playbook: str, slot: str) -> bool:
+    """Tell whether a slot of a playbook was claimed (a cheap look before trying the claim)."""
+    with Session(db) as s:
+        q = select(PlaybookRun.id).where(PlaybookRun.playbook == playbook, PlaybookRun.slot == slot)
+        return s.exec(q).first() is not None

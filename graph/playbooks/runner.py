@@ -202,7 +202,9 @@ class PlaybookRunner:
             "error": "",
         }
 
-    def run_claimed(self, run_id: str, deciders: Callable[[str], list[str]]) -> Report:
+    def run_claimed(
+        self, run_id: str, deciders: Callable[[str], list[str]], trigger: Mapping[str, Any] | None = None
+    ) -> Report:
         """Run a slot the scheduler claimed (a ``playbook.run`` job); a run already under way goes on instead.
 
         A job delivered again (its worker died mid-run) finds the run's checkpoints and continues from
@@ -214,7 +216,8 @@ class PlaybookRunner:
         if self.graph_of(pb).get_state(_config(run_id)).values:
             return self.resume(run_id)
         channel = row.conversation.split(":", 1)[0]
-        state = self._initial(pb, run_id, row.conversation, channel, deciders(channel), {"slot": row.slot}, False)
+        fired = {"slot": row.slot, **dict(trigger or {})}
+        state = self._initial(pb, run_id, row.conversation, channel, deciders(channel), fired, False)
         return self._drive(pb, run_id, state)
 
     def run_now(self, pb: Playbook, *, conversation: str, channel: str, deciders: Iterable[str]) -> Report:

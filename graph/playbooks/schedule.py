@@ -13,18 +13,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from graph.jobs.queue import JobQueue
 from graph.playbooks.cron import Cron
+from graph.playbooks.queries import QueryContext, invoices_open
 from graph.playbooks.schema import parse
 from memory import playbooks as store
 from memory.db import transaction
 from memory.playbook_tables import PlaybookRun
 from memory.tables import utcnow
+from memory.workspace import Customer
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +115,8 @@ class PlaybookScheduler:
         if row is None or switch.paused:
             return []
         pb = parse(row.text)
+        if pb.trigger.event is not None:
+            return self._events(name, row.version, pb.trigger.event, switch.since, now)
         if pb.trigger.cron is None:
             return []
         last = store.last_slot(self.db, name)
@@ -129,7 +135,30 @@ class PlaybookScheduler:
         run_id = self.claim(name, row.version, slot_key(latest))
         return [run_id] if run_id else []
 
-    def claim(self, name: str, version: int, slot: str) -> str | None:
+    def _events(self, name: str, version: int, event: str, since: datetime, now: datetime) -> list[str]:
+        """Claim one run per event that happened since the playbook was stored or resumed (polled each tick).
+
+        ``invoice.overdue``: an open invoice whose due date passed on or after that day (its slot is
+        ``event:invoice.overdue:<number>``); ``customer.new``: a customer added since (``event:customer.new:<id>``).
+        """
+        ctx = QueryContext(self.db, now, self.tz, {})
+        found: list[tuple[str, dict[str, Any]]] = []
+        if event == "invoice.overdue":
+            first = since.astimezone(self.tz).date()
+            for inv in invoices_open(ctx, {}):
+                if inv["days_overdue"] > 0 and date.fromisoformat(inv["due_on"]) >= first:
+                    found.append((f"event:invoice.overdue:{inv['number']}", {"invoice": inv}))
+        elif event == "customer.new":
+            with Session(self.db) as s:
+                rows = s.exec(select(Customer).where(col(Customer.created_at) > since)).all()
+            found = [
+                (f"event:customer.new:{c.id}", {"customer": {"id": c.id, "name": c.name, "email": c.email, "company": c.company}})
+                for c in rows
+            ]
+        claimed = [self.claim(name, version, slot, trigger) for slot, trigger in found if not store.has_slot(self.db, name, slot)]
+        return [c for c in claimed if c]
+
+    def claim(self, name: str, version: int, slot: str, trigger: dict[str, Any] | None = None) -> str | None:
         """Claim one slot and queue its run in one transaction; None when another process has it."""
         try:
             with transaction(self.db) as s:
@@ -137,7 +166,11 @@ class PlaybookScheduler:
                 s.add(run)
                 s.flush()  # the unique (playbook, slot) decides here, before the job is queued
                 self.queue.enqueue(
-                    s, PLAYBOOK_KIND, key=f"playbook:{name}:{slot}", args={"run_id": run.id}, conversation=self.destination
+                    s,
+                    PLAYBOOK_KIND,
+                    key=f"playbook:{name}:{slot}",
+                    args={"run_id": run.id, "trigger": trigger or {}},
+                    conversation=self.destination,
                 )
                 run_id = run.id
         except IntegrityError:

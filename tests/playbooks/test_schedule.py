@@ -109,3 +109,30 @@ def test_missed_slots_are_put_on_one_card_never_run_silently(tmp_path: Any) -> N
     assert statuses == {"queued": 3, "skipped": 1}
     now[0] = START + timedelta(days=22, hours=8, minutes=5)  # the next Monday fires on time again
     assert len(sched.tick()) == 1 and len(cards) == 2
+
+
+def test_events_fire_once_each_for_overdue_invoices_and_new_customers(tmp_path: Any) -> None:
+    from memory.invoices import Invoice  # noqa: PLC0415
+    from memory.workspace import Customer  # noqa: PLC0415
+
+    db = make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    on_overdue = 'name: chase\ntrigger: {event: invoice.overdue}\nsteps:\n  - id: a\n    message: "{{ trigger.invoice.number }}"\n'
+    on_customer = 'name: welcome\ntrigger: {event: customer.new}\nsteps:\n  - id: a\n    message: "{{ trigger.customer.name }}"\n'
+    store.save(db, "chase", on_overdue, by="test", now=START)
+    store.save(db, "welcome", on_customer, by="test", now=START)
+    with Session(db) as s:
+        c = Customer(name="Dana", email="dana@example.org")
+        s.add(c)
+        s.flush()
+        for n, due in ((1, START.date() - timedelta(days=3)), (2, START.date() + timedelta(days=2)), (3, START.date() + timedelta(days=30))):
+            s.add(Invoice(number=f"INV-2026-{n:04d}", year=2026, seq=n, customer="Dana", customer_id=c.id, amount_cents=100,
+                          issued_on=START.date() - timedelta(days=40), due_on=due, idempotency_key=f"k{n}"))
+        s.commit()
+    now = [START + timedelta(days=5)]
+    sched = PlaybookScheduler(db, _queue(db), tz=TZ, destination="console:t", clock=lambda: now[0])
+    assert len(sched.tick()) == 2  # INV-2 became overdue after the playbook was stored; Dana is new
+    assert sched.tick() == []
+    with Session(db) as s:
+        triggers = sorted(str(j.args["trigger"]) for j in s.exec(select(Job)).all())
+    assert "INV-2026-0002" in triggers[0] + triggers[1] and "Dana" in triggers[0] + triggers[1]
+    assert not any("INV-2026-0001" in t or "INV-2026-0003" in t for t in triggers)
