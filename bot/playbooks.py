@@ -105,6 +105,23 @@ class Playbooks:
             resumed.append(row.id)
         return resumed
 
+    def fire_hook(self, hook: str, key: str, body: str) -> list[str]:
+        """Claim a run of every playbook triggered by this inbound hook, once per delivery; return their ids.
+
+        The payload came from outside: it is the run's ``trigger.payload`` and the run is untrusted, so
+        policy asks before any write its steps propose, whatever the trust levels say.
+        """
+        claimed = []
+        for name in store.names(self.app.db):
+            pb = self.runner.load(name)
+            if pb is None or pb.trigger.hook != hook or store.switch(self.app.db, name).paused:
+                continue
+            trigger = {"hook": hook, "payload": body[:20_000], "untrusted": True}
+            run_id = self.scheduler.claim(name, pb.version, f"event:hook:{key}"[:100], trigger)
+            if run_id is not None:
+                claimed.append(run_id)
+        return claimed
+
     def run_job(self, ctx: JobContext) -> JobResult:
         """Run a claimed slot (the ``playbook.run`` job)."""
         trigger = ctx.args.get("trigger") or {}

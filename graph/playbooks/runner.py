@@ -217,7 +217,8 @@ class PlaybookRunner:
             return self.resume(run_id)
         channel = row.conversation.split(":", 1)[0]
         fired = {"slot": row.slot, **dict(trigger or {})}
-        state = self._initial(pb, run_id, row.conversation, channel, deciders(channel), fired, False)
+        untrusted = bool(fired.pop("untrusted", False))  # an inbound hook's payload: policy asks for every write
+        state = self._initial(pb, run_id, row.conversation, channel, deciders(channel), fired, untrusted)
         return self._drive(pb, run_id, state)
 
     def run_now(self, pb: Playbook, *, conversation: str, channel: str, deciders: Iterable[str]) -> Report:

@@ -14,6 +14,7 @@ from bot.app import App
 from bot.commands import command
 from bot.digest import build_digest
 from bot.playbooks import digest_sources, service
+from memory import playbooks as store
 from memory.invoices import Invoice
 from memory.job_tables import Job
 from memory.knowledge.tables import KnowledgeItem
@@ -139,3 +140,20 @@ def test_a_claimed_slot_runs_as_a_job(app: App) -> None:
         assert job is not None and job.status == "done"
         row = s.get(PlaybookRun, run_id)
     assert row is not None and row.status == "done" and row.text.startswith("Month end: Summary")
+
+
+def test_an_inbound_hook_starts_its_playbooks_once_and_untrusted(app: App) -> None:
+    pbs = service(app)
+    store.save(app.db, "on-paid", 'name: on-paid\ntrigger: {hook: stripe}\nsteps:\n  - id: t\n    op: tasks.add_task\n'
+               '    args: {text: "check payment {{ trigger.payload }}"}\n', by="test")
+    assert pbs.fire_hook("other", "d0", "{}") == []
+    [run_id] = pbs.fire_hook("stripe", "d1", '{"id": "evt_1"}')
+    assert pbs.fire_hook("stripe", "d1", '{"id": "evt_1"}') == []  # the same delivery again: no second run
+    with Session(app.db) as s:
+        [job] = s.exec(select(Job).where(Job.kind == "playbook.run")).all()
+    app.jobs.runner.run(job.id)
+    with Session(app.db) as s:
+        row = s.get(PlaybookRun, run_id)
+        [ap] = s.exec(select(Approval)).all()
+    assert row is not None and row.status == "waiting"  # a card, labelled: it came from outside
+    assert ap.action["untrusted_source"] is True
