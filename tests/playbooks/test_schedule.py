@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -20,7 +24,7 @@ from memory import playbooks as store
 from memory.db import make_engine
 from memory.job_tables import Job
 from memory.playbook_tables import PlaybookRun
-from tests.services import fresh_postgres_database
+from tests.services import fresh_postgres_database, redis_url
 
 START = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)  # a Sunday: four weeks and a month's 1st ahead
 HOURLY = """
@@ -33,9 +37,12 @@ steps:
 TZ = ZoneInfo("Europe/Paris")
 
 
-def _queue(db: Engine) -> JobQueue:
+def _queue(db: Engine, redis: tuple[str, str] | None = None) -> JobQueue:
     kind = JobKind(name=PLAYBOOK_KIND, run=lambda ctx: JobResult(text=""))
-    return JobQueue(db, StubBroker(), [kind], NullReporter(), worker="test", shared_broker=False)
+    if redis is None:
+        return JobQueue(db, StubBroker(), [kind], NullReporter(), worker="test", shared_broker=False)
+    broker = RedisBroker(url=redis[0], namespace=redis[1])  # what `coo worker` uses with REDIS_URL
+    return JobQueue(db, broker, [kind], NullReporter(), worker="test", shared_broker=True)
 
 
 def _store(db: Engine) -> None:
@@ -43,10 +50,10 @@ def _store(db: Engine) -> None:
         store.ensure(db, name, text, by="test", now=START)
 
 
-def _worker(url: str, hours: int, barrier: Any, out: Any) -> None:
+def _worker(url: str, redis: tuple[str, str], hours: int, barrier: Any, out: Any) -> None:
     db = make_engine(url)
     now = [START]
-    sched = PlaybookScheduler(db, _queue(db), tz=TZ, destination="console:t", clock=lambda: now[0])
+    sched = PlaybookScheduler(db, _queue(db, redis), tz=TZ, destination="console:t", clock=lambda: now[0])
     mine: list[str] = []
     for h in range(1, hours + 1):
         now[0] = START + timedelta(hours=h)
@@ -56,14 +63,16 @@ def _worker(url: str, hours: int, barrier: Any, out: Any) -> None:
     db.dispose()
 
 
-def test_two_processes_on_postgres_fire_each_slot_exactly_once_over_four_weeks() -> None:
+def test_two_processes_on_postgres_and_redis_fire_each_slot_exactly_once_over_four_weeks() -> None:
     hours = 24 * 28
+    redis = (redis_url(), f"coo-test-{uuid.uuid4().hex[:8]}")
+    client = Redis.from_url(redis[0])
     with fresh_postgres_database() as url:
         db = make_engine(url)
         _store(db)
         ctx = mp.get_context("spawn")
         barrier, out = ctx.Barrier(2), ctx.Queue()
-        procs = [ctx.Process(target=_worker, args=(url, hours, barrier, out)) for _ in range(2)]
+        procs = [ctx.Process(target=_worker, args=(url, redis, hours, barrier, out)) for _ in range(2)]
         for p in procs:
             p.start()
         claimed = [out.get(timeout=600) for _ in procs]
@@ -74,6 +83,10 @@ def test_two_processes_on_postgres_fire_each_slot_exactly_once_over_four_weeks()
             runs = s.exec(select(PlaybookRun)).all()
             jobs = s.exec(select(Job).where(Job.kind == PLAYBOOK_KIND)).all()
         db.dispose()
+    sent = [json.loads(m)["args"][0] for m in client.hvals(f"{redis[1]}:coo.msgs")]  # messages on Redis
+    for key in client.scan_iter(f"{redis[1]}*"):
+        client.delete(key)
+    assert sorted(sent) == sorted(j.id for j in jobs)  # each slot's job handed to Redis once
     per = Counter(r.playbook for r in runs)
     assert per == {"hourly": hours, "overdue-invoices": 4, "month-end": 1}
     assert {r.status for r in runs} == {"queued"}  # nothing missed: every slot fired on time
