@@ -16,6 +16,7 @@ from agents import (
     drafts,
     knowledge,
     outreach,
+    playbooks,
     research,
     tasks,
     trust,
@@ -40,6 +41,7 @@ AGENTS: dict[str, SpecFactory] = {
     "drafts": drafts.spec,
     "workspace": workspace.spec,
     "trust": trust.spec,
+    "playbooks": playbooks.spec,
 }
 
 

@@ -160,6 +160,13 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
     """Print a run as a timeline."""
     from bot.runs_view import trace_text
 
+    if args.run.startswith("pbr_"):  # a playbook run: its steps, from its checkpoints
+        from bot.app import App
+        from bot.playbooks import service
+
+        with App(settings) as app:
+            print(service(app).runner.trace(args.run))
+        return 0
     with database(settings) as db:
         text = trace_text(db, args.run)
     if text is None:
@@ -177,7 +184,16 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render import render_all
     from memory.tables import Run
 
+    if not args.run.startswith("pbr_") and args.from_step is not None and args.from_step not in STEPS:
+        choices = ", ".join(repr(x) for x in STEPS)
+        raise CliError(f"argument --from: invalid choice: {args.from_step!r} (choose from {choices})", code=2)
     with App(settings) as app:
+        if args.run.startswith("pbr_"):  # a playbook run: --from names one of its steps
+            from bot.playbooks import service
+
+            for reply in render_all(service(app).runner.replay(args.run, args.from_step).outcomes):
+                print(format_reply(reply))
+            return 0
         with Session(app.db) as s:
             run = s.get(Run, args.run)
         if run is None:
@@ -267,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     digest.set_defaults(func=cmd_digest)
     replay = sub.add_parser("replay", help="re-run a run from a checkpoint (done effects are not repeated)")
     replay.add_argument("run")
-    replay.add_argument("--from", dest="from_step", choices=STEPS, help="node to start again before")
+    replay.add_argument(
+        "--from", dest="from_step", help=f"node to start again before ({', '.join(STEPS)}; a playbook run: a step id)"
+    )
     replay.set_defaults(func=cmd_replay)
     slack = sub.add_parser("slack-manifest", help="print the Slack app manifest to create the app from")
     slack.add_argument("--url", help="public https base URL of `coo serve` (events go to <url>/slack/events)")

@@ -16,6 +16,7 @@ from bot.app import App
 from bot.chart import bar_chart_png, sparkline
 from bot.jobs import chat_job, job_command
 from bot.messages import Reply
+from bot.playbooks import playbook_command
 from bot.queues import waiting_lines  # jobs whose queue no live worker takes
 from bot.runs_view import runs_text
 from bot.trust_view import agent_line, trust
@@ -232,6 +233,9 @@ def command(
         return [Reply(text=HELP)]
     if word in PRIVATE_ONLY and is_shared(conversation):
         return [Reply(text=NOT_HERE)]
+    playbook = playbook_command(app, conversation, actor, text)  # `playbooks`, `playbook run …` (bot/playbooks.py)
+    if playbook is not None:
+        return playbook
     job = word if word.startswith("/") else text  # a slash command is its first word (`/digest@bot …`)
     if job_command(job) and chat_job(app, conversation, job, delivery) is not None:
         return []

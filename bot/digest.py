@@ -222,32 +222,52 @@ def render(d: Digest, summary: Summary | None) -> str:
     return "\n".join(out)
 
 
+def build_digest(
+    sources: DigestSources,
+    day: date,
+    now: datetime,
+    *,
+    run_id: str,
+    destination: str,
+    progress: Callable[[str, int], object] = lambda _line, _step: None,
+) -> JobResult:
+    """Build the digest for ``day`` as of ``now``: its text, its cards, and what it cost.
+
+    One builder for the ``digest.build`` job and the ``daily-digest`` playbook, so both say the same.
+    """
+    progress("Building the digest: reading what was done and what waits", 1)
+    span = digests.window(sources.db, job_id=run_id, destination=destination, now=now)
+    d = collect(sources, day, now, span)
+    summary = None
+    if sources.summariser is not None and d.worth_summarising:
+        progress("Building the digest: summarising", 2)
+        summary = sources.summariser.summarise(facts_text(d), run_id=run_id)
+    progress("Building the digest: writing it up", 3)
+    cards: list[o.Outcome] = [
+        o.Ask(ap.id, ap.run_id, Action.model_validate(ap.action), ap.reason, ap.expires_at)
+        for ap in d.pending[:MAX_CARDS]
+    ]
+    if len(d.pending) > MAX_CARDS:
+        cards.append(o.Say(f"{len(d.pending) - MAX_CARDS} more approval(s) wait; type `pending` to see them."))
+    return JobResult(
+        text=render(d, summary),
+        outcomes=cards,
+        data={"day": day.isoformat(), "cost_usd": summary.cost_usd if summary else 0.0},
+    )
+
+
 def digest_kind(sources: DigestSources) -> JobKind:
     """Return the job kind that builds and posts a digest; its args are ``{"day": "YYYY-MM-DD"}``."""
 
     def run(ctx: JobContext) -> JobResult:
         day = date.fromisoformat(str(ctx.args["day"]))
-        ctx.progress.update("Building the digest: reading what was done and what waits", step=1, of=3)
-        now = ctx.now()
-        span = digests.window(sources.db, job_id=ctx.job.id, destination=ctx.job.conversation, now=now)
-        d = collect(sources, day, now, span)
-        summary = None
-        if sources.summariser is not None and d.worth_summarising:
-            ctx.progress.update("Building the digest: summarising", step=2, of=3)
-            summary = sources.summariser.summarise(facts_text(d), run_id=ctx.job.id)
-        ctx.progress.update("Building the digest: writing it up", step=3, of=3)
-        cards: list[o.Outcome] = [
-            o.Ask(ap.id, ap.run_id, Action.model_validate(ap.action), ap.reason, ap.expires_at)
-            for ap in d.pending[:MAX_CARDS]
-        ]
-        if len(d.pending) > MAX_CARDS:
-            cards.append(
-                o.Say(f"{len(d.pending) - MAX_CARDS} more approval(s) wait; type `pending` to see them.")
-            )
-        return JobResult(
-            text=render(d, summary),
-            outcomes=cards,
-            data={"day": day.isoformat(), "cost_usd": summary.cost_usd if summary else 0.0},
+        return build_digest(
+            sources,
+            day,
+            ctx.now(),
+            run_id=ctx.job.id,
+            destination=ctx.job.conversation,
+            progress=lambda line, step: ctx.progress.update(line, step=step, of=3),
         )
 
     return JobKind(

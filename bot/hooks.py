@@ -32,6 +32,7 @@ from bot.dispatch import Door, run_id_for
 from bot.hook_kinds import BadPayload, interpret, parse_body
 from bot.messages import Reply
 from bot.notify import channel_of, owe
+from bot.playbooks import service as playbooks_service
 from bot.render import render_all
 from bot.server import Mount
 from connectors.errors import SignatureInvalid
@@ -161,6 +162,7 @@ class Hooks:
             name = str(item.meta.get("hook", ""))
             inbound = interpret(name, str(item.meta.get("kind", "notice")), parse_body(item.text.encode()))
             replies = self._replies(key, item.conversation, item.actor, inbound)
+            self._fire_playbooks(name, key, item.text)
             status = "done"
             if inbound.preset and not self._has_run(key):
                 # Turned away before a run existed (the engine's rate limit): keep it for the next start.
@@ -178,6 +180,13 @@ class Hooks:
         except Exception:
             log.exception("webhook delivery %s could not be processed", key)
             inbox.finish(db, key, "failed")
+
+    def _fire_playbooks(self, name: str, key: str, body: str) -> None:
+        """Start the playbooks this hook triggers (``trigger: {hook: <name>}``); never fails the delivery."""
+        try:
+            playbooks_service(self.app).fire_hook(name, key, body)
+        except Exception:  # noqa: BLE001 - the delivery's own card still goes out
+            log.exception("webhook delivery %s: its playbooks could not be started", key)
 
     def _replies(self, key: str, conversation: str, actor: str, inbound: Any) -> list[Reply]:
         if not inbound.preset:

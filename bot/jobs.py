@@ -21,10 +21,11 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Retries, TimeLimit
 
 from agents.knowledge.reindex import REINDEX_KIND
-from bot.costs import build_summariser
-from bot.digest import DIGEST_KIND, DigestSources, digest_kind
+from bot.digest import DIGEST_KIND, digest_kind
 from bot.messages import Reply
 from bot.notify import Notifier
+from bot.playbooks import digest_sources, playbook_kind
+from bot.playbooks import service as playbooks_service
 from bot.queues import placement_options
 from bot.queues import waiting_lines as queue_waiting_lines
 from bot.schedule import DigestScheduler, parse_clock
@@ -80,18 +81,8 @@ def build_jobs(app: App) -> tuple[Notifier, JobQueue]:
         app.db, factory=lambda channel: channel_outbound(app, channel), owner=lambda: app.owner
     )
     broker, shared = build_broker(settings)
-    tz = ZoneInfo(settings.coo_timezone)
-    sources = DigestSources(
-        db=app.db,
-        approvals=app.approvals,
-        ledger=app.ledger,
-        tz=tz,
-        summariser=build_summariser(settings, app.ledger),
-        sections=[section for spec in app.specs for section in spec.digest],
-        waiting=lambda: waiting_lines(app),
-    )
-    # Every agent's job kinds come from its spec (agents/<name>/); the digest is the App's own.
-    kinds = [*(kind for spec in app.specs for kind in spec.jobs), digest_kind(sources)]
+    # Every agent's job kinds come from its spec (agents/<name>/); the digest and playbooks are the App's own.
+    kinds = [*(kind for spec in app.specs for kind in spec.jobs), digest_kind(digest_sources(app)), playbook_kind(app)]
     queue = JobQueue(
         app.db,
         broker,
@@ -129,6 +120,8 @@ def start_workers(app: App) -> Workers:
             name=app.jobs.runner.worker,
         )
         periodic.append(scheduler.tick)
+        periodic.append(lambda: ",".join(playbooks_service(app).scheduler.tick()) or None)  # scheduled playbooks
+        periodic.append(lambda: ",".join(playbooks_service(app).resume_decided()) or None)  # cards decided one by one
     workers = Workers(
         app.jobs,
         threads=settings.coo_job_threads,

@@ -199,6 +199,7 @@ CONTRACTS: dict[str, str] = {
         "tests/agents/test_conformance.py::test_a_workspace_compensation_restores_the_prior_state",
     ),
     "trust.set_level": "tests/trust/test_engine_trust.py::test_undoing_a_level_change_restores_the_level_before",
+    "playbooks.save": "tests/playbooks/test_shipped.py::test_pasted_yaml_becomes_a_card_with_the_diff_and_approving_stores_a_new_version",
 }
 
 
