@@ -20,8 +20,8 @@ from memory import callbacks, cost_tables, invoices, job_tables, ledger, retriev
 from memory import crm as crm_tables  # noqa: F401
 from memory.engines import check_url, ensure_data_dir, unreachable
 from memory.knowledge import tables as knowledge_tables  # noqa: F401
-from memory.trust_tables import TrustLevel  # noqa: F401, I001  (the trust levels granted)
 from memory.playbook_tables import PlaybookRun  # noqa: F401, I001  (the playbooks and their runs)
+from memory.trust_tables import TrustLevel  # noqa: F401, I001  (the trust levels granted)
 from memory.ui_tables import UiLink  # noqa: F401, I001  (the web console's links and sessions)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
