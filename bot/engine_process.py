@@ -23,7 +23,7 @@ import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -70,13 +70,17 @@ class EngineProcess:
         self._wake_fd: int | None = None
         self._writer: Connection | None = None
         self._stopping = False
+        self._ready: Any = None  # a multiprocessing Event the engine process sets once it takes work
 
     def start(self) -> None:
         """Start the engine process, and the watch that ends this process if it dies."""
         ctx = multiprocessing.get_context("spawn")  # a fork would copy this process's threads' locks
         reader, writer = ctx.Pipe(duplex=False)
+        self._ready = ctx.Event()
         proc = ctx.Process(
-            target=child_main, args=(self.settings, self.door, self.planner, reader), name="coo-engine"
+            target=child_main,
+            args=(self.settings, self.door, self.planner, reader, self._ready),
+            name="coo-engine",
         )
         proc.start()
         reader.close()
@@ -123,24 +127,33 @@ class EngineProcess:
             self._writer = self._wake_fd = None
 
     @property
+    def ready(self) -> bool:
+        """Tell whether the engine process has started taking work (its App built, its recovery begun)."""
+        return self._ready is not None and self._ready.is_set()
+
+    @property
     def pid(self) -> int | None:
         """The engine process's pid (None before `start`)."""
         return self._proc.pid if self._proc is not None else None
 
 
-def child_main(settings: Settings, door: DoorFactory, planner: Planner | None, wake: Connection) -> None:
+def child_main(
+    settings: Settings, door: DoorFactory, planner: Planner | None, wake: Connection, ready: Any
+) -> None:
     """Run the engine process until SIGTERM, or until the HTTP process is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s engine %(levelname)s %(name)s: %(message)s"
         )
-    asyncio.run(_run(settings, door, planner, wake))
+    asyncio.run(_run(settings, door, planner, wake, ready))
 
 
-async def _run(settings: Settings, make_door: DoorFactory, planner: Planner | None, wake: Connection) -> None:
+async def _run(
+    settings: Settings, make_door: DoorFactory, planner: Planner | None, wake: Connection, ready: Any
+) -> None:
     from bot.app import App
-    from bot.server import warm_up
+    from bot.server import warm_embedder
     from graph.faults import Faults
 
     loop = asyncio.get_running_loop()
@@ -160,9 +173,10 @@ async def _run(settings: Settings, make_door: DoorFactory, planner: Planner | No
 
     loop.add_reader(fd, readable)
     with App(settings, planner=planner, faults=Faults.from_env()) as app:  # faults: crash tests only
-        await asyncio.to_thread(warm_up, app)
+        await asyncio.to_thread(warm_embedder, app)
         door = make_door(app)
         await door.start()
+        ready.set()
         log.info("engine process %s ready", os.getpid())
         while not stop.is_set():
             waiting = [asyncio.ensure_future(woken.wait()), asyncio.ensure_future(stop.wait())]

@@ -330,7 +330,11 @@ class SlackChannel:
         backlog = len(await asyncio.to_thread(inbox.unfinished, self.app.db, inbound.CHANNEL))
         owed = await asyncio.to_thread(outbox.backlog, self.app.db)
         mode = "socket" if self.app_token else "http"
-        return {"ok": True, "mode": mode, "inbox_backlog": backlog, "outbox_backlog": owed["pending"]}
+        doc: dict[str, Any] = {"ok": True, "mode": mode, "inbox_backlog": backlog, "outbox_backlog": owed["pending"]}
+        if self.engine is not None:  # not ready until the engine process takes work (a restart waits on it)
+            doc["engine"] = "ready" if self.engine.ready else "starting"
+            doc["ok"] = self.engine.ready
+        return doc
 
     def mount(self) -> Mount:
         """Return what the HTTP server adds for Slack."""
