@@ -23,7 +23,7 @@ import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -70,20 +70,23 @@ class EngineProcess:
         self._wake_fd: int | None = None
         self._writer: Connection | None = None
         self._stopping = False
-        self._ready: Any = None  # a multiprocessing Event the engine process sets once it takes work
+        self._ready: Connection | None = None  # the engine process writes to it once it takes work
+        self._is_ready = False
 
     def start(self) -> None:
         """Start the engine process, and the watch that ends this process if it dies."""
         ctx = multiprocessing.get_context("spawn")  # a fork would copy this process's threads' locks
         reader, writer = ctx.Pipe(duplex=False)
-        self._ready = ctx.Event()
+        ready_reader, ready_writer = ctx.Pipe(duplex=False)  # a pipe, not an Event: no semaphore to leak
         proc = ctx.Process(
             target=child_main,
-            args=(self.settings, self.door, self.planner, reader, self._ready),
+            args=(self.settings, self.door, self.planner, reader, ready_writer),
             name="coo-engine",
         )
         proc.start()
         reader.close()
+        ready_writer.close()
+        self._ready = ready_reader
         self._proc, self._writer = proc, writer
         self._wake_fd = writer.fileno()
         os.set_blocking(self._wake_fd, False)
@@ -125,11 +128,19 @@ class EngineProcess:
         if self._writer is not None:
             self._writer.close()
             self._writer = self._wake_fd = None
+        if self._ready is not None:
+            self._ready.close()
+            self._ready = None
 
     @property
     def ready(self) -> bool:
         """Tell whether the engine process has started taking work (its App built, its recovery begun)."""
-        return self._ready is not None and self._ready.is_set()
+        if not self._is_ready and self._ready is not None:
+            try:
+                self._is_ready = self._ready.poll()
+            except OSError:
+                return False
+        return self._is_ready
 
     @property
     def pid(self) -> int | None:
@@ -138,7 +149,7 @@ class EngineProcess:
 
 
 def child_main(
-    settings: Settings, door: DoorFactory, planner: Planner | None, wake: Connection, ready: Any
+    settings: Settings, door: DoorFactory, planner: Planner | None, wake: Connection, ready: Connection
 ) -> None:
     """Run the engine process until SIGTERM, or until the HTTP process is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
@@ -150,7 +161,7 @@ def child_main(
 
 
 async def _run(
-    settings: Settings, make_door: DoorFactory, planner: Planner | None, wake: Connection, ready: Any
+    settings: Settings, make_door: DoorFactory, planner: Planner | None, wake: Connection, ready: Connection
 ) -> None:
     from bot.app import App
     from bot.server import warm_embedder
@@ -176,7 +187,7 @@ async def _run(
         await asyncio.to_thread(warm_embedder, app)
         door = make_door(app)
         await door.start()
-        ready.set()
+        ready.send_bytes(b"ready")
         log.info("engine process %s ready", os.getpid())
         while not stop.is_set():
             waiting = [asyncio.ensure_future(woken.wait()), asyncio.ensure_future(stop.wait())]
