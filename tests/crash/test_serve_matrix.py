@@ -265,19 +265,6 @@ def test_kill_serve_at_each_point(point: str, nth: int, dups: int, tmp_path: Pat
     assert row["replies_duplicated"] <= dups, row
 
 
-@pytest.mark.parametrize(("point", "nth", "dups"), CELLS, ids=[f"{p}@{n}" for p, n, _ in CELLS])
-def test_kill_serve_with_an_engine_process_at_each_point(
-    point: str, nth: int, dups: int, tmp_path: Path, database_url: str | None
-):
-    # COO_ENGINE_PROCESS: the fault kills the process it is reached in (the web process for
-    # after_inbox_write, the engine process for the rest); the other goes with it, and the restart's
-    # engine process (or the peer's) takes over.
-    row = run_cell(tmp_path, database_url, point, nth, {"COO_ENGINE_PROCESS": "1"})
-    print(json.dumps({k: v for k, v in row.items() if k != "texts"} | {"engine_process": True}))
-    assert (row["effects_lost"], row["effects_doubled"], row["replies_lost"]) == (0, 0, 0), row["texts"]
-    assert row["replies_duplicated"] <= dups, row
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("point", ["after_claim", "after_approval_recorded"])
 def test_a_peer_on_another_host_takes_over_on_the_lease_alone(point: str, tmp_path: Path):
