@@ -239,7 +239,7 @@ def main() -> None:
                 except httpx.HTTPError:
                     return False
 
-            wait_for(lambda: all(up(p) for p in web_ports), timeout=120, interval=0.2, what="web processes")
+            wait_for(lambda: all(up(p) for p in web_ports), timeout=600, interval=0.2, what="web processes")
             proxy_port, ready = free_port(), threading.Event()
             loop = asyncio.new_event_loop()
             stop = asyncio.Event()
