@@ -13,7 +13,10 @@ The model is instant: every message is ``balance``, which the rules answer witho
 
 Needs PostgreSQL and Redis on 127.0.0.1 (as the tests do).
 
-Run: .venv/bin/python bench/scale.py [--rates 10,25,50,100] [--seconds 20]
+With ``--engine-process`` each `coo serve` runs with ``COO_ENGINE_PROCESS=1``: its Slack engine work
+in a process of its own (bot/engine_process.py), the web process only recording and acknowledging.
+
+Run: .venv/bin/python bench/scale.py [--rates 10,25,50,100] [--seconds 20] [--engine-process]
 """
 
 from __future__ import annotations
@@ -193,6 +196,7 @@ def main() -> None:
     ap.add_argument("--rates", default="10,25,50,100")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--settle", type=float, default=180.0, help="longest wait for the last replies, seconds")
+    ap.add_argument("--engine-process", action="store_true", help="COO_ENGINE_PROCESS=1 for coo serve")
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
 
@@ -218,6 +222,7 @@ def main() -> None:
                     COO_REDIS_NAMESPACE=namespace,
                     PORT=str(port),
                     COO_HOST="127.0.0.1",
+                    **({"COO_ENGINE_PROCESS": "1"} if args.engine_process and role == "serve" else {}),
                 )
                 logs.append(open(Path(tmp) / f"p{i}-{role}.log", "w"))  # noqa: SIM115 - closed below
                 procs.append(
@@ -234,7 +239,7 @@ def main() -> None:
                 except httpx.HTTPError:
                     return False
 
-            wait_for(lambda: all(up(p) for p in web_ports), timeout=120, interval=0.2, what="web processes")
+            wait_for(lambda: all(up(p) for p in web_ports), timeout=600, interval=0.2, what="web processes")
             proxy_port, ready = free_port(), threading.Event()
             loop = asyncio.new_event_loop()
             stop = asyncio.Event()
@@ -246,9 +251,13 @@ def main() -> None:
             threading.Thread(target=run_proxy, daemon=True).start()
             ready.wait(10)
             url = f"http://127.0.0.1:{proxy_port}"
+            # Warm up: a few messages through each web process, answered, before anything is timed.
+            warm, _ = asyncio.run(offer(url, 4, 1, f"warm{uuid.uuid4().hex[:4]}"))
+            wait_for(lambda: len(replies(calls, warm, 0)) >= len(warm), timeout=120, what="the warm-up")
             print(
                 f"2 x coo serve + 2 x coo worker, PostgreSQL + Redis, round-robin proxy on loopback; "
                 f"'balance' (answered without a model), {args.seconds:g} s per rate"
+                + (", engine in a process of its own" if args.engine_process else "")
             )
             print(
                 f"{'offered/s':>9} {'sent':>6} {'delivered':>9} {'p50 reply':>10} {'p99 reply':>10} "

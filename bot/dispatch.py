@@ -164,19 +164,34 @@ class Door:
             return dead, [(c, k) for c in self.lanes for k in owner.claimable(c, dead, starting)]
 
         dead, keys = await asyncio.to_thread(look)
-        started = [
-            self.tasks.spawn(self._work(self.lanes[channel], key, dead))
-            for channel, key in keys
-            if key not in self._working
-        ]
-        return started + await self._sweep_more(dead, starting)
+        return self._start_all(keys, dead) + await self._sweep_more(dead, starting)
+
+    async def take_new(self) -> list[asyncio.Future[Any]]:
+        """Take every delivery nobody works on yet, however young; return the work started.
+
+        The engine process (bot/engine_process.py) calls this when the HTTP process, which only
+        records deliveries, wakes it: the claims decide, so a delivery another process took stays its.
+        """
+        owner = self.app.owner
+
+        def look() -> list[tuple[str, str]]:
+            return [(c, k) for c in self.lanes for k in owner.claimable(c, (), starting=True)]
+
+        return self._start_all(await asyncio.to_thread(look), ())
+
+    def _start_all(self, keys: Sequence[tuple[str, str]], dead: Sequence[str]) -> list[asyncio.Future[Any]]:
+        started = []
+        for channel, key in keys:
+            if key not in self._working:
+                self._working.add(key)  # now, not when the task first runs: the next look may come first
+                started.append(self.tasks.spawn(self._work(self.lanes[channel], key, dead)))
+        return started
 
     async def _sweep_more(self, dead: Sequence[str], starting: bool) -> list[asyncio.Future[Any]]:
         """What else a door takes over in a sweep (the dispatcher: owed replies)."""
         return []
 
     async def _work(self, handler: Lane, key: str, dead: Sequence[str]) -> None:
-        self._working.add(key)
         try:
             await handler(key, dead)
         finally:
@@ -242,6 +257,9 @@ class Dispatcher(Door):
         self._in_flight = 0
         self._quiet: asyncio.Event | None = None
         self.ack_first_s = 2.0
+        # Set when an engine process does the work (bot/engine_process.py): a recorded delivery then
+        # only wakes it, and this process runs no engine work, no sweep and no recovery.
+        self.wake: Callable[[], None] | None = None
 
     async def _engine(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -296,8 +314,18 @@ class Dispatcher(Door):
         new = await asyncio.get_running_loop().run_in_executor(self._ack_pool, record)
         if new:
             self.app.engine.faults.hit("after_inbox_write")
-            self.tasks.spawn(self.process(f"{self.channel}:{delivery_id}"))
+            self.later(f"{self.channel}:{delivery_id}")
         return new
+
+    def later(self, key: str) -> None:
+        """Have a recorded delivery (a message or a click) processed off the request path.
+
+        Here in a task, or by the engine process when there is one (woken now; its claim decides).
+        """
+        if self.wake is not None:
+            self.wake()
+        else:
+            self.tasks.spawn(self.process(key))
 
     async def process(self, key: str, dead: Sequence[str] = ()) -> None:
         """Run one recorded delivery through the engine and deliver the replies (once, through the outbox)."""

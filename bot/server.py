@@ -108,6 +108,13 @@ def warm_up(app: App) -> None:
     of pure-Python tokenizer set-up) while a burst of requests waits for their acknowledgements held the
     GIL against them. A remote embedder is left alone (warming it would be a paid call).
     """
+    if app.settings.coo_engine_process:
+        return  # the engine process warms its own (the turns run there); this process only acknowledges
+    warm_embedder(app)
+
+
+def warm_embedder(app: App) -> None:
+    """Load the local embedding model now (a remote embedder is left alone)."""
     from memory.knowledge.embedders import UseEmbedder
 
     if isinstance(app.embedder, UseEmbedder):

@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     coo_job_lease_s: float = Field(default=30.0, gt=0)  # a dead worker's job is taken over after this
     # A claim (an inbox delivery, a reply being posted) of a dead process is taken over within this
     coo_claim_lease_s: float = Field(default=30.0, gt=0)
+    coo_engine_process: bool = False  # `coo serve`: Slack's engine work in a process of its own
     coo_job_tick_s: float = Field(default=1.0, gt=0)  # relay, heartbeat and scheduler interval
     coo_redis_namespace: str = "coo"  # prefix of the broker's Redis keys
     # Webhooks: {"crm": {"url": "https://…", "secret": "…"}}; {"stripe": {"secret": "…", "kind": "payment"}}

@@ -1,18 +1,22 @@
 """The Slack channel: slack-bolt's AsyncApp on `POST /slack/events` (HTTP mode) or over Socket Mode.
 
 Request path (kept short, so Slack gets its answer within 3 s whatever the model is doing):
-signature and timestamp checked on the raw body (401 otherwise, nothing parsed or recorded) → bolt →
-the delivery recorded in the durable inbox under its event_id (a retry or a concurrent copy stops
-there) → 200. The engine runs afterwards, off the request path, and replies through `SlackOutbound`.
+signature and timestamp checked on the raw body (401 otherwise, nothing parsed or recorded) → a
+message is recorded in the durable inbox under its event_id (a retry or a concurrent copy stops there)
+→ 200. Messages skip bolt (its request machinery cost more than everything else an acknowledgement
+does); everything else goes through bolt. The engine runs afterwards, off the request path (in the
+engine process with ``COO_ENGINE_PROCESS``: bot/engine_process.py), and replies through `SlackOutbound`.
 
-Bolt acknowledges Events API requests before it runs the listener (``process_before_response`` off),
-so events are recorded in *listener middleware*, which runs first; buttons and slash commands ack
-explicitly, after their click is recorded.
+In Socket Mode bolt acknowledges events before it runs the listener (``process_before_response``
+off), so events are recorded in *listener middleware*, which runs first; buttons and slash commands
+ack explicitly, after their click is recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 import re
 from collections.abc import Coroutine
@@ -30,6 +34,7 @@ from starlette.routing import Route
 
 from bot.app import App
 from bot.dispatch import Dispatcher, refused
+from bot.engine_process import EngineProcess
 from bot.messages import Reply
 from bot.server import Mount
 from bot.slack import blocks, commands, inbound
@@ -66,6 +71,7 @@ class SlackChannel:
         signing_secret: str | None,
         app_token: str | None = None,
         api_url: str | None = None,
+        engine: EngineProcess | None = None,
     ) -> None:
         self.app = app
         self.client = web_client(bot_token, api_url)
@@ -86,6 +92,11 @@ class SlackChannel:
         self.socket: AsyncSocketModeHandler | None = None
         self.edits = EditFlow(self)
         self.loop: asyncio.AbstractEventLoop | None = None
+        # With an engine process, this process only records and acknowledges (bot/engine_process.py).
+        self.engine = engine
+        self._bot_user: str | None = None  # the bot's own user id, once bolt has told it
+        if engine is not None:
+            self.dispatcher.wake = engine.wake
         self._register()
 
     @classmethod
@@ -93,12 +104,17 @@ class SlackChannel:
         """Build the channel from the app's settings (the caller checked the bot token is set)."""
         s = app.settings
         assert s.slack_bot_token is not None
+        token = s.slack_bot_token.get_secret_value()
+        engine = None
+        if s.coo_engine_process:
+            engine = EngineProcess(s, functools.partial(engine_door, bot_token=token, api_url=s.slack_api_url))
         return cls(
             app,
-            bot_token=s.slack_bot_token.get_secret_value(),
+            bot_token=token,
             signing_secret=s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None,
             app_token=s.slack_app_token.get_secret_value() if s.slack_app_token else None,
             api_url=s.slack_api_url,
+            engine=engine,
         )
 
     def _register(self) -> None:
@@ -154,26 +170,45 @@ class SlackChannel:
             return PlainTextResponse("malformed body", status_code=400)
         self.dispatcher.request_started()
         try:
+            msg = self._message(body, request.headers.get("content-type", ""))
+            if msg is not None:  # the hot path: record it and answer, without bolt's request machinery
+                await self._accept(msg, request.headers.get("x-slack-retry-num"))
+                return Response(status_code=200)
             return await self.handler.handle(request)
         finally:
             self.dispatcher.request_done()
+
+    def _message(self, body: bytes, content_type: str) -> inbound.Incoming | None:
+        """Return the request a verified, well-formed event callback carries, else None (bolt's to answer).
+
+        Only once bolt has told the bot's own user id (its first event): the bot's own messages are
+        bolt's to drop.
+        """
+        if self._bot_user is None or not content_type.startswith("application/json"):
+            return None
+        doc = json.loads(body)
+        msg = inbound.from_event(doc) if doc.get("type") == "event_callback" else None
+        return None if msg is None or msg.actor == inbound.actor(self._bot_user) else msg
+
+    async def _accept(self, msg: inbound.Incoming, retry: str | None) -> None:
+        new = await self.dispatcher.accept(
+            delivery_id=msg.delivery_id, conversation=msg.conversation, actor=msg.actor, text=msg.text
+        )
+        log.info(
+            "slack: event %s %s%s",
+            msg.delivery_id,
+            "accepted" if new else "duplicate",
+            f" (retry {retry})" if retry else "",
+        )
 
     # ---- listeners ------------------------------------------------------------------------------
 
     async def _record_event(self, args: AsyncArgs) -> None:
         """Record a message in the inbox before bolt acknowledges it; duplicates stop in `accept`."""
+        self._bot_user = self._bot_user or args.context.bot_user_id  # from here on HTTP skips bolt
         msg = inbound.from_event(args.body)
         if msg is not None:
-            new = await self.dispatcher.accept(
-                delivery_id=msg.delivery_id, conversation=msg.conversation, actor=msg.actor, text=msg.text
-            )
-            retry = args.request.headers.get("x-slack-retry-num", [None])[0]
-            log.info(
-                "slack: event %s %s%s",
-                msg.delivery_id,
-                "accepted" if new else "duplicate",
-                f" (retry {retry})" if retry else "",
-            )
+            await self._accept(msg, args.request.headers.get("x-slack-retry-num", [None])[0])
         await args.next()
 
     async def _event_acked(self, args: AsyncArgs) -> None:
@@ -188,9 +223,7 @@ class SlackChannel:
             click.delivery_id, click.conversation, click.actor, f"{click.action} {click.value}"
         )
         if new:  # claimed, carried out, its replies owed and posted; a sweep takes over if this process dies
-            self.spawn(
-                self.dispatcher.process(f"{CLICK_CHANNEL}:{click.delivery_id}")
-            )  # before the ack: drain sees it
+            self.dispatcher.later(f"{CLICK_CHANNEL}:{click.delivery_id}")  # before the ack: drain sees it
         await args.ack()
 
     async def record_interaction(
@@ -273,7 +306,10 @@ class SlackChannel:
         self.loop = asyncio.get_running_loop()
         # Jobs, the digest and the undo window post into Slack from worker threads through the notifier.
         self.app.notifier.register(inbound.CHANNEL, self.outbound, self.loop)
-        self.spawn(self.dispatcher.start())
+        if self.engine is not None:  # the engine process recovers, sweeps and processes
+            await asyncio.to_thread(self.engine.start)
+        else:
+            self.spawn(self.dispatcher.start())
         if self.app_token:
             self.socket = AsyncSocketModeHandler(self.bolt, app_token=self.app_token)
             await self.socket.connect_async()
@@ -286,15 +322,25 @@ class SlackChannel:
             await self.socket.close_async()
         try:
             await self.drain(timeout=10)
+            if self.engine is not None:
+                await asyncio.to_thread(self.engine.stop)
         finally:
             self.dispatcher.close()
+
+    async def take_new(self) -> None:
+        """Take the deliveries recorded since the last look (in the engine process)."""
+        await self.dispatcher.take_new()
 
     async def health(self) -> dict[str, Any]:
         """Report the mode, the inbox backlog and the replies waiting to be posted."""
         backlog = len(await asyncio.to_thread(inbox.unfinished, self.app.db, inbound.CHANNEL))
         owed = await asyncio.to_thread(outbox.backlog, self.app.db)
         mode = "socket" if self.app_token else "http"
-        return {"ok": True, "mode": mode, "inbox_backlog": backlog, "outbox_backlog": owed["pending"]}
+        doc: dict[str, Any] = {"ok": True, "mode": mode, "inbox_backlog": backlog, "outbox_backlog": owed["pending"]}
+        if self.engine is not None:  # not ready until the engine process takes work (a restart waits on it)
+            doc["engine"] = "ready" if self.engine.ready else "starting"
+            doc["ok"] = self.engine.ready
+        return doc
 
     def mount(self) -> Mount:
         """Return what the HTTP server adds for Slack."""
@@ -302,3 +348,8 @@ class SlackChannel:
         return Mount(
             name="slack", routes=list(routes), startup=[self.start], shutdown=[self.stop], health=self.health
         )
+
+
+def engine_door(app: App, *, bot_token: str, api_url: str | None) -> SlackChannel:
+    """Return the Slack channel the engine process runs: its dispatcher and outbound, no HTTP side."""
+    return SlackChannel(app, bot_token=bot_token, signing_secret=None, api_url=api_url)

@@ -167,7 +167,5 @@ class EditFlow:
             delivery, conversation, actor, f"edit {ap.id}", {"arguments": arguments}
         )
         if new:  # claimed and carried out like a click; a sweep takes it over if this process dies
-            self.channel.spawn(
-                self.channel.dispatcher.process(f"{self.channel.dispatcher.click_channel}:{delivery}")
-            )
+            self.channel.dispatcher.later(f"{self.channel.dispatcher.click_channel}:{delivery}")
         await args.ack()

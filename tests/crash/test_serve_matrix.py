@@ -51,8 +51,17 @@ RESULTS: list[dict[str, Any]] = []
 class Cluster:
     """`coo serve` processes on one database; the first one carries the fault."""
 
-    def __init__(self, stack: ExitStack, tmp: Path, db: str | None, fake: FakeSlack, fake_url: str) -> None:
+    def __init__(
+        self,
+        stack: ExitStack,
+        tmp: Path,
+        db: str | None,
+        fake: FakeSlack,
+        fake_url: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.stack, self.tmp, self.db, self.fake, self.fake_url = stack, tmp, db, fake, fake_url
+        self.env = env or {}  # given to every process (e.g. COO_ENGINE_PROCESS)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
         self.killed_at: float | None = None
@@ -60,7 +69,13 @@ class Cluster:
 
     def start(self, crash_at: str | None = None, data: str = "p0", **more: str) -> int:
         port = free_port()
-        extra = {"COO_CLAIM_LEASE_S": str(TAKEOVER_S), "PORT": str(port), "COO_DIGEST_TIME": "23:59", **more}
+        extra = {
+            "COO_CLAIM_LEASE_S": str(TAKEOVER_S),
+            "PORT": str(port),
+            "COO_DIGEST_TIME": "23:59",
+            **self.env,
+            **more,
+        }
         if crash_at:
             extra["COO_TEST_CRASH_AT"] = crash_at
         env = base_env(self.db or "", self.fake_url, self.fake.token, self.tmp / data, **extra)
@@ -138,11 +153,13 @@ def query(db: str | None, tmp: Path, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
-def run_cell(tmp: Path, db: str | None, point: str, nth: int, **faulty_env: str) -> dict[str, Any]:
+def run_cell(
+    tmp: Path, db: str | None, point: str, nth: int, env: dict[str, str] | None = None, **faulty_env: str
+) -> dict[str, Any]:
     fake = FakeSlack()
     with ExitStack() as stack:
         fake_url = stack.enter_context(serve(fake.app()))
-        c = Cluster(stack, tmp, db, fake, fake_url)
+        c = Cluster(stack, tmp, db, fake, fake_url, env)
         c.start(f"{point}@{nth}", **faulty_env)
         if db is not None:
             c.start(data="p1")  # the peer sharing PostgreSQL: it takes over alone

@@ -109,3 +109,19 @@ def test_stranger_is_told_no_and_nothing_runs(slack):
     [reply] = slack.posted()
     assert text_of(reply).startswith("I only take requests from this workspace's operators")
     assert slack.app.engine.pending() == []
+
+
+def test_once_messages_skip_bolt_the_bots_own_still_start_nothing(slack):
+    # The first event goes through bolt, which tells the bot's own user id; later messages skip bolt
+    first = dm_event("balance")
+    slack.event(first)
+    slack.drain()
+    assert len(slack.posted()) == 1
+    own = dm_event("expense 99 mine", user="UBOT")
+    again = dm_event("balance")
+    for e in (own, again):
+        assert slack.event(e).status_code == 200
+    slack.drain()
+    # Then the operator's second message is answered, and the bot's own message starts nothing
+    assert [p["thread_ts"] for p in slack.posted()] == [first["event"]["ts"], again["event"]["ts"]]
+    assert count(slack.app, InboxItem) == 2
