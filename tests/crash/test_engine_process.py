@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.engine_process import DIED
 from tests.bot.slack.harness import dm_event
-from tests.crash.test_serve_matrix import Cluster, posts
+from tests.crash.test_serve_matrix import Cluster, posts, query
 from tests.fakes.server import serve, wait_for
 from tests.fakes.slack_api import FakeSlack
 
@@ -47,6 +47,13 @@ def test_engine_process_answers_and_shares_the_web_process_fate(tmp_path: Path):
         first = dm_event("balance")
         assert c.post("/slack/events", json.dumps(first)) == 200
         wait_for(lambda: len(posts(fake)) == 1, timeout=60, what="the first reply")
+        # and recorded as sent (a kill between Slack's answer and that record posts it again on restart,
+        # the one window no platform without idempotency keys closes: test_serve_matrix's after_send)
+        wait_for(
+            lambda: query(None, tmp_path, "SELECT count(*) FROM outboxitem WHERE status = 'pending'")[0][0] == 0,
+            timeout=60,
+            what="the reply recorded as sent",
+        )
         web = c.procs[0]
         engine = engine_of(web.pid)
 
