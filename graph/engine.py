@@ -116,13 +116,12 @@ class Engine:
         req = dataclasses.replace(req, text=self.redactor.text(req.text))
         run = Run(conversation=req.conversation, channel=req.channel, actor=req.actor, input=req.text)
         run.deciders, run.untrusted, run.id = list(req.deciders), req.untrusted, run_id or run.id
-        if not self.runs.start(run):
-            return self.continue_run(run.id)  # a concurrent copy of the same delivery won
         payload = {"text": req.text, "channel": req.channel, "untrusted": req.untrusted}
-        self.crumbs.add(run_id=run.id, conversation=run.conversation, kind="input", key=f"{run.id}:input",
-                        actor=req.actor, payload=payload)
+        crumb = (run.id, run.conversation, "input", f"{run.id}:input", payload, req.actor)
+        if not self.runs.start(run, self.crumbs.rows([crumb])):  # the run, its turn and its input: one commit
+            return self.continue_run(run.id)  # a concurrent copy of the same delivery won
         state = initial_state(run).model_copy(update={"preset": list(req.preset)})
-        return self._drive(run.id, state)
+        return self.driver.drive(run.id, state, run=run)
 
     def continue_run(self, run_id: str) -> list[o.Outcome]:
         """Bring an existing run as far as it can go and report where it stands."""
