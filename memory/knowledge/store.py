@@ -7,6 +7,7 @@ touch SQL only; the FAISS index catches up from SQL on the next search (see ``sy
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -64,6 +66,17 @@ _LIVE = sa_select(_C.id, _C.text, _C.kind, _C.source, _C.trusted, _C.created_at)
     or_(_C.expires_at.is_(None), _C.expires_at > bindparam("now")),
 )
 _LIVE_OF_KINDS = _LIVE.where(_C.kind.in_(bindparam("kinds", expanding=True)))
+# The same on SQLite without an expanding IN (whose SQL is rendered again on every call): the ids come as
+# one JSON array parameter, so the statement is compiled once.
+_LIVE_SQLITE = (
+    sa_text(
+        "SELECT id, text, kind, source, trusted, created_at FROM knowledge_item "
+        "WHERE id IN (SELECT value FROM json_each(:ids)) AND deleted_at IS NULL "
+        "AND (expires_at IS NULL OR expires_at > :now)"
+    )
+    .bindparams(bindparam("now", type_=_C.expires_at.type))
+    .columns(_C.id, _C.text, _C.kind, _C.source, _C.trusted, _C.created_at)
+)
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,7 @@ class KnowledgeStore:
         # Items written with their embedding deferred (``remember(defer_embedding=True)``) are embedded
         # by one background thread, or by the next search, whichever comes first; a crash in between
         # loses nothing, since ``open`` embeds every row that lacks a current vector.
-        self._pending = False
+        self._asked = self._embedded = 0  # deferred-embedding requests made and covered
         self._embed_lock = threading.Lock()
         self._later: ThreadPoolExecutor | None = None
 
@@ -152,7 +165,7 @@ class KnowledgeStore:
 
     def embed_later(self) -> None:
         """Embed the items written with a deferred embedding, on a background thread (call after commit)."""
-        self._pending = True
+        self._asked += 1
         if self._later is None:
             self._later = ThreadPoolExecutor(max_workers=1, thread_name_prefix="coo-embed")
         self._later.submit(self.embed_pending)
@@ -163,17 +176,19 @@ class KnowledgeStore:
         A failing embedder is logged, not raised: the rows stay findable by their words, and the next
         ``open`` embeds them.
         """
-        if not self._pending:
+        if self._embedded >= self._asked:
             return 0
-        with self._embed_lock:
-            if not self._pending:
+        with self._embed_lock:  # a search waits here for a background embedding under way
+            asked = self._asked
+            if self._embedded >= asked:
                 return 0
-            self._pending = False
             try:
                 return self.keeper.reembed()
             except KnowledgeError:
                 log.warning("deferred embedding failed; the items wait for the next start", exc_info=True)
                 return 0
+            finally:
+                self._embedded = asked
 
     def __enter__(self) -> KnowledgeStore:
         return self.open()
@@ -401,7 +416,7 @@ class KnowledgeStore:
             now: The time expiry is judged at.
         """
         now = now or utcnow()
-        if self._pending and mode != "lexical":
+        if self._embedded < self._asked and mode != "lexical":
             self.embed_pending()  # what this process just wrote is found by meaning too
         want = max(4 * k, 20)
         lists: dict[str, list[tuple[int, float]]] = {}
@@ -438,7 +453,9 @@ class KnowledgeStore:
         """
         rows: dict[int, Any] = {}
         dead: set[int] = set()
-        stmt = _LIVE_OF_KINDS if "kinds" in params else _LIVE
+        kinds = "kinds" in params
+        sqlite = conn.dialect.name == "sqlite" and not kinds
+        stmt = _LIVE_SQLITE if sqlite else _LIVE_OF_KINDS if kinds else _LIVE
         while True:
             live = {name: [(i, sc) for i, sc in ranked if i not in dead] for name, ranked in lists.items()}
             if "lexical" in live:
@@ -447,7 +464,7 @@ class KnowledgeStore:
             todo = [i for i in order[: k + (k + 1) // 2] if i not in rows]
             if not todo:
                 return live, rows
-            found = {r[0]: r for r in conn.execute(stmt, {**params, "ids": todo})}
+            found = {r[0]: r for r in conn.execute(stmt, {**params, "ids": json.dumps(todo) if sqlite else todo})}
             rows.update(found)
             dead.update(i for i in todo if i not in found)
 
