@@ -121,11 +121,16 @@ def main() -> None:
                 t, c = timed_turns(chat, sql, lambda _i: "approve", "Done:", 1)
                 approve_turn += t
                 approve_sql += c
+                # The outcome note's embedding is made after the reply, off the turn; finish it here,
+                # untimed, as a person's pause before the next line would (else the next turn pays it).
+                app.knowledge.embed_pending()
+                sql.take()
     med = {
         k: statistics.median(v) * 1000
         for k, v in {"bare": base, "read": read_turn, "ask": ask_turn, "approve": approve_turn}.items()
     }
     print(f"turns: {n} each; checkpointer: SqliteSaver (sync durability) for both")
+    print("(an approved run's outcome-note embedding is made after its reply, untimed, before the next turn)")
     print(f"bare 3-node graph          median {med['bare']:7.2f} ms   ratio 1.00")
     for k, label in (
         ("read", "console turn: balance"),
