@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,8 +69,17 @@ class ApprovalStore:
             raise NotFound("That approval does not exist (it may be from another installation).")
         return ap
 
-    def decide(self, approval_id: str, approve: bool, actor: str, now: datetime | None = None) -> Decided:
+    def decide(
+        self,
+        approval_id: str,
+        approve: bool,
+        actor: str,
+        now: datetime | None = None,
+        also: Callable[[Session, Approval], None] | None = None,
+    ) -> Decided:
         """Record a decision, once.
+
+        ``also`` writes in the same transaction when the decision is recorded (the engine's breadcrumb).
 
         Raises:
             NotFound: No such approval.
@@ -95,7 +104,9 @@ class ApprovalStore:
                     .where(col(Approval.id) == approval_id, col(Approval.status) == "pending")
                     .values(status="expired", decided_at=now)
                 )
-        ap = self.get(approval_id)
+            ap = s.get(Approval, approval_id) or ap  # as just written (one read, in this transaction)
+            if changed and also is not None:
+                also(s, ap)
         if not changed:
             raise AlreadyDone(describe(ap))
         return Decided(ap, new)

@@ -187,13 +187,20 @@ class BudgetLedger:
             if held:
                 self._move(s, res.agent, res.day, 0, held)
 
-    def record(self, *, run_id: str, agent: str, usage: Usage, rung: str) -> Usage:
-        """Record a call that needed no reservation (a cache hit, the rule-based model)."""
+    def record(
+        self, *, run_id: str, agent: str, usage: Usage, rung: str, also: Callable[[Session], None] | None = None
+    ) -> Usage:
+        """Record a call that needed no reservation (a cache hit, the rule-based model).
+
+        ``also`` writes in the same transaction (the driver records the plan on its run with it).
+        """
         day = self.today().isoformat()
         with transaction(self.db) as s:
             if usage.cost_usd:
                 self._move(s, agent, day, nanos(usage.cost_usd), 0)
             s.add(self._spend_row(run_id, agent, usage, rung, day))
+            if also is not None:
+                also(s)
         return replace(usage, rung=rung, recorded=True)
 
     @staticmethod

@@ -49,11 +49,15 @@ class OutcomeNotes:
             return
         try:
             with transaction(self.db) as s:
+                # The embedding (most of an approved turn's time) is made after the reply, off the turn.
                 self.store.remember(
-                    s, text, kind="outcome", source=f"run:{state.run_id}", trusted=not state.untrusted
+                    s, text, kind="outcome", source=f"run:{state.run_id}", trusted=not state.untrusted,
+                    defer_embedding=True,
                 )
         except KnowledgeError:
             log.warning("outcome note for run %s not written", state.run_id, exc_info=True)
+            return
+        self.store.embed_later()
 
     def forget_run(self, run_id: str) -> None:
         """Forget the outcome note of a run one of whose effects was undone (it no longer holds)."""

@@ -25,10 +25,11 @@ from graph.limits import Limits
 from graph.nodes import GraphDeps
 from graph.planner import Plan
 from graph.state import RunState
-from graph.telemetry import Telemetry
+from graph.telemetry import Steps, Telemetry
+from graph.trace import Crumb
 from memory.conversations import Conversations
 from memory.retrievals import Retrieval
-from memory.runs import RunStore
+from memory.runs import RunStore, record_plan_in
 from memory.tables import Run
 
 log = logging.getLogger(__name__)
@@ -91,30 +92,49 @@ class Driver:
                 lock = self._locks[run_id] = threading.Lock()
             return lock
 
-    def drive(self, run_id: str, graph_input: Any, config: dict[str, Any] | None = None) -> list[o.Outcome]:
-        """Run the graph from ``graph_input`` (a state, None to continue, a resume ``Command``); report."""
+    def drive(
+        self, run_id: str, graph_input: Any, config: dict[str, Any] | None = None, run: Run | None = None
+    ) -> list[o.Outcome]:
+        """Run the graph from ``graph_input`` (a state, None to continue, a resume ``Command``); report.
+
+        Args:
+            run_id: The run.
+            graph_input: Where to start from.
+            config: The graph's config (a checkpoint to start again from); None: the run's thread.
+            run: The run just stored as ``running`` (a new submission): not read and marked again.
+        """
         config = config or {"configurable": {"thread_id": run_id}}
         with self._lock(run_id):
             if isinstance(graph_input, Command) and not self.graph.get_state(config).interrupts:
                 return []  # someone else resumed it already
-            self.runs.set_status(run_id, "running")
-            run = self.runs.get(run_id)
+            run = run if run is not None and run.status == "running" else self.runs.begin(run_id)
             conversation = run.conversation if run else ""
+            steps: Steps | None = None
             try:
-                with self.telemetry.run(run_id, conversation) as steps:
+                # The steps' breadcrumbs are written below with the run's status and reply, in one
+                # transaction (a drive used to commit each of them on its own).
+                with self.telemetry.run(run_id, conversation, record=False) as steps:
                     config = {**config, "recursion_limit": self.limits.max_steps}
                     for task in self.graph.stream(
                         graph_input, config, context=self.deps, durability="sync", stream_mode="tasks"
                     ):
                         steps.observe(task)
             except Exception as exc:  # noqa: BLE001 - reported to the operator without internals
-                return [self._failed(run_id, conversation, exc)]
+                return [self._failed(run_id, conversation, exc, steps.crumbs if steps else [])]
+            except BaseException:
+                if steps is not None:
+                    self.telemetry.crumbs.add_many(steps.crumbs)
+                raise
             snap = self.graph.get_state({"configurable": {"thread_id": run_id}})
         state = RunState.model_validate(snap.values)
         waiting = bool(snap.interrupts)
         outs = self.outcomes(state, waiting)
-        self.runs.set_status(run_id, *(("waiting", None) if waiting else final_status(state)))
-        self.conversations.remember(state.conversation, "assistant", o.text_of(outs))
+        self.runs.finish(
+            run_id,
+            *(("waiting", None) if waiting else final_status(state)),
+            events=self.telemetry.crumbs.rows(steps.crumbs),
+            reply=(state.conversation, o.text_of(outs)),
+        )
         if not waiting and self.on_finished is not None:
             try:
                 self.on_finished(state)
@@ -122,13 +142,15 @@ class Driver:
                 log.exception("after-run hook failed for run %s", run_id)
         return outs
 
-    def _failed(self, run_id: str, conversation: str, exc: Exception) -> o.Failed:
+    def _failed(self, run_id: str, conversation: str, exc: Exception, crumbs: list[Crumb]) -> o.Failed:
         """Mark a run failed by an exception; say so in one sentence (a user's message, or an error id)."""
         name, shown = type(exc).__name__, user_message(exc)
+        events = self.telemetry.crumbs.rows(crumbs)
         if shown is not None:
             log.exception("run %s failed", run_id)
-            self.runs.set_status(run_id, "failed", error=name)
+            self.runs.finish(run_id, "failed", error=name, events=events)
             return o.Failed(run_id, f"Run {run_id} failed ({name}): {shown.rstrip('.')}. It can be retried.")
+        self.telemetry.crumbs.add_many(crumbs)  # before the error's own breadcrumb, as the steps came first
         error_id = self.telemetry.unexpected(exc, run_id=run_id, conversation=conversation, where="run")
         self.runs.set_status(run_id, "failed", error=f"{name}, error {error_id}")
         sentence = unexpected_text(error_id, run_id)
@@ -143,10 +165,18 @@ class Driver:
         """Record a plan's planner and cost on its run (the graph's ``on_plan``)."""
         if not plan.usage and not plan.planner:
             return
-        for u in plan.usage:
-            if not u.recorded:  # a planner outside the ladder: the budget ledger records its calls now
-                self.budget.record(run_id=state.run_id, agent="planner", usage=u, rung=u.rung)
-        self.runs.record_plan(state.run_id, plan.planner, sum(u.cost_usd for u in plan.usage))
+        cost = sum(u.cost_usd for u in plan.usage)
+        todo = [u for u in plan.usage if not u.recorded]  # a planner outside the ladder: recorded now
+        if not todo:
+            self.runs.record_plan(state.run_id, plan.planner, cost)
+            return
+        for u in todo[:-1]:
+            self.budget.record(run_id=state.run_id, agent="planner", usage=u, rung=u.rung)
+        last = todo[-1]  # its spend row and the plan on the run commit together
+        self.budget.record(
+            run_id=state.run_id, agent="planner", usage=last, rung=last.rung,
+            also=lambda s: record_plan_in(s, state.run_id, plan.planner, cost),
+        )
 
     def build_context(self, state: RunState) -> Assembled:
         """Assemble the planner's context and record what was retrieved on the run (the graph's ``context``)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlmodel import Session
 
 from agents.contract import Action, canonical_json
 from agents.errors import AgentError
@@ -41,7 +42,7 @@ from memory import eventlog
 from memory.conversations import Conversations
 from memory.redact import NO_SECRETS, Redactor
 from memory.runs import RunStore
-from memory.tables import Run, utcnow
+from memory.tables import Approval, Run, utcnow
 
 __all__ = ["Engine", "Request"]
 
@@ -122,13 +123,12 @@ class Engine:
         req = dataclasses.replace(req, text=self.redactor.text(req.text))
         run = Run(conversation=req.conversation, channel=req.channel, actor=req.actor, input=req.text)
         run.deciders, run.untrusted, run.id = list(req.deciders), req.untrusted, run_id or run.id
-        if not self.runs.start(run):
-            return self.continue_run(run.id)  # a concurrent copy of the same delivery won
         payload = {"text": req.text, "channel": req.channel, "untrusted": req.untrusted}
-        self.crumbs.add(run_id=run.id, conversation=run.conversation, kind="input", key=f"{run.id}:input",
-                        actor=req.actor, payload=payload)
+        crumb = (run.id, run.conversation, "input", f"{run.id}:input", payload, req.actor)
+        if not self.runs.start(run, self.crumbs.rows([crumb])):  # the run, its turn and its input: one commit
+            return self.continue_run(run.id)  # a concurrent copy of the same delivery won
         state = initial_state(run).model_copy(update={"preset": list(req.preset)})
-        return self._drive(run.id, state)
+        return self.driver.drive(run.id, state, run=run)
 
     def continue_run(self, run_id: str) -> list[o.Outcome]:
         """Bring an existing run as far as it can go and report where it stands."""
@@ -140,17 +140,19 @@ class Engine:
 
     def decide(self, approval_id: str, approve: bool, actor: str) -> list[o.Outcome]:
         """Decide an approval once, then resume its run when all its approvals are decided."""
+        def crumb(s: Session, ap: Approval) -> None:  # the decision and its breadcrumb commit together
+            payload = {"approval_id": ap.id, "decision": ap.status, "by": actor,
+                       "action": ap.action.get("idempotency_key")}
+            eventlog.append_new(s, self.crumbs.rows(
+                [(ap.run_id, ap.conversation, "decision", f"decision:{ap.id}", payload, actor)]))
+
         try:
-            decided = self.approvals.decide(approval_id, approve, actor)
+            decided = self.approvals.decide(approval_id, approve, actor, also=crumb)
         except GraphError as exc:
             return [o.Notice(str(exc))]
         self.faults.hit("after_approval_recorded")
         ap = decided.approval
         summary = Action.model_validate(ap.action).summary
-        payload = {"approval_id": ap.id, "decision": decided.decision, "by": actor,
-                   "action": ap.action.get("idempotency_key")}
-        self.crumbs.add(run_id=ap.run_id, conversation=ap.conversation, kind="decision", key=f"decision:{ap.id}",
-                        actor=actor, payload=payload)
         out: list[o.Outcome] = [o.Decided(ap.id, decided.decision, actor, ap.decided_at or utcnow(), summary)]
         out += self.resume_if_ready(ap.run_id)
         if self.trust is not None:  # a failure may demote its kind; a streak may earn an offer (a card)

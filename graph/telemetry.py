@@ -65,8 +65,15 @@ class Telemetry:
         self.crumbs = Breadcrumbs(db, redactor)
 
     @contextmanager
-    def run(self, run_id: str, conversation: str) -> Iterator[Steps]:
-        """Trace one drive of a run: a span around it; its steps' breadcrumbs written once when it ends."""
+    def run(self, run_id: str, conversation: str, *, record: bool = True) -> Iterator[Steps]:
+        """Trace one drive of a run: a span around it; its steps' breadcrumbs written once when it ends.
+
+        Args:
+            run_id: The run.
+            conversation: Its conversation.
+            record: Write the breadcrumbs when the drive ends; False leaves them in ``Steps.crumbs`` for
+                the caller's own transaction (the driver writes them with the run's status and reply).
+        """
         run_id_var.set(run_id)
         thread_var.set(conversation)
         steps = Steps(run_id, conversation)
@@ -76,7 +83,8 @@ class Telemetry:
             ):
                 yield steps
         finally:
-            self.crumbs.add_many(steps.crumbs)
+            if record:
+                self.crumbs.add_many(steps.crumbs)
 
     def unexpected(self, exc: BaseException, *, run_id: str, conversation: str, where: str) -> str:
         """Record an unexpected error in the log (with its traceback) and in the run's trace; return its id.

@@ -47,21 +47,22 @@ class Breadcrumbs:
 
     def add_many(self, crumbs: list[Crumb]) -> None:
         """Record breadcrumbs in one transaction, skipping keys already recorded."""
-        eventlog.append_once(
-            self.db,
-            [
-                {
-                    "run_id": run_id,
-                    "conversation": conversation,
-                    "kind": kind,
-                    "action": str(payload.get("node", "")),
-                    "payload": self.redactor.value(payload),
-                    "actor": actor,
-                    "idempotency_key": key,
-                }
-                for run_id, conversation, kind, key, payload, actor in crumbs
-            ],
-        )
+        eventlog.append_once(self.db, self.rows(crumbs))
+
+    def rows(self, crumbs: list[Crumb]) -> list[dict[str, Any]]:
+        """Return breadcrumbs as event-log rows (secrets masked), for a caller's own transaction."""
+        return [
+            {
+                "run_id": run_id,
+                "conversation": conversation,
+                "kind": kind,
+                "action": str(payload.get("node", "")),
+                "payload": self.redactor.value(payload),
+                "actor": actor,
+                "idempotency_key": key,
+            }
+            for run_id, conversation, kind, key, payload, actor in crumbs
+        ]
 
     @staticmethod
     def step(*, run_id: str, conversation: str, task: dict[str, Any], ms: float) -> Crumb:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, event, func, or_, update
+from sqlalchemy import and_, event, func, or_, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -195,9 +195,20 @@ def recent_dead(engine: Engine, since: datetime, limit: int = 10) -> list[Job]:
 # ---- state changes ------------------------------------------------------------------------------
 
 
+_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
+
+
 def claim(engine: Engine, job_id: str, *, worker: str, lease: timedelta, now: datetime) -> Job | None:
-    """Take a job for one attempt; None when it is finished, not due, or held under a live lease."""
+    """Take a job for one attempt; None when it is finished, not due, or held under a live lease.
+
+    On PostgreSQL the claim commits without waiting for its WAL flush (one fsync of the three a job pays).
+    The job's promise holds: its enqueue and its finish still wait for the flush, and a finish that is
+    durable makes every earlier commit durable (the WAL is written in order). A claim lost to a server
+    crash leaves the job queued, so it runs again, as a job whose worker died under its lease does.
+    """
     with transaction(engine) as s:  # one statement: the conditional UPDATE returns the claimed row
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(_NO_FLUSH_WAIT)
         return (
             s.execute(
                 update(Job)

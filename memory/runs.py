@@ -16,9 +16,30 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from memory import conversations, retrievals
+from memory import conversations, eventlog, retrievals
 from memory.db import transaction
 from memory.tables import Approval, Run, Spend, utcnow
+
+
+def _set_status(s: Session, run_id: str, status: str, error: str | None) -> Run | None:
+    run = s.get(Run, run_id)
+    if run is None:
+        return None
+    run.status = status
+    run.error = error
+    if status in ("done", "failed"):
+        run.finished_at = utcnow()
+    s.add(run)
+    return run
+
+
+def record_plan_in(s: Session, run_id: str, planner: str, cost_usd: float) -> None:
+    """Record which planner planned a run and add what its model calls cost, in the caller's transaction."""
+    run = s.get(Run, run_id)
+    if run is not None:
+        run.planner = planner[:200]
+        run.cost_usd += cost_usd
+        s.add(run)
 
 
 class RunStore:
@@ -32,8 +53,12 @@ class RunStore:
         with Session(self.db) as s:
             return s.get(Run, run_id)
 
-    def start(self, run: Run) -> bool:
-        """Store a new run and its input as the conversation's user turn, in one transaction.
+    def start(self, run: Run, events: Sequence[dict[str, Any]] = ()) -> bool:
+        """Store a new run, its input as the conversation's user turn and its first events, in one transaction.
+
+        Args:
+            run: The new run.
+            events: Event-log rows (``eventlog.append``'s arguments) of the new run, e.g. its input breadcrumb.
 
         Returns:
             False when a run with the same id exists already (a concurrent copy of the same delivery won).
@@ -42,6 +67,8 @@ class RunStore:
             with transaction(self.db) as s:
                 s.add(run)
                 conversations.add(s, run.conversation, "user", run.input)
+                s.flush()  # the run's own IntegrityError comes first, before its events'
+                eventlog.append_new(s, events)
         except IntegrityError:
             return False
         return True
@@ -49,14 +76,46 @@ class RunStore:
     def set_status(self, run_id: str, status: str, error: str | None = None) -> None:
         """Set a run's status and error (``done`` and ``failed`` also stamp when it finished)."""
         with transaction(self.db) as s:
-            run = s.get(Run, run_id)
-            if run is None:
-                return
-            run.status = status
-            run.error = error
-            if status in ("done", "failed"):
-                run.finished_at = utcnow()
-            s.add(run)
+            _set_status(s, run_id, status, error)
+
+    def begin(self, run_id: str) -> Run | None:
+        """Mark a run ``running`` and return it (None: no such run), in one transaction."""
+        with transaction(self.db) as s:
+            return _set_status(s, run_id, "running", None)
+
+    def finish(
+        self,
+        run_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        events: Sequence[dict[str, Any]] = (),
+        reply: tuple[str, str] | None = None,
+    ) -> None:
+        """Record where a drive of a run ended in one transaction: its events, its status, its reply turn.
+
+        Args:
+            run_id: The run.
+            status: Its status now (``waiting``, ``done``, ``failed``).
+            error: Its error, if it failed.
+            events: Event-log rows (the drive's breadcrumbs); keys already recorded are skipped.
+            reply: (conversation, text) of the answer, stored as the conversation's next turn when not blank.
+        """
+        try:
+            with transaction(self.db) as s:
+                eventlog.append_new(s, events)
+                self._finish(s, run_id, status, error, reply)
+        except IntegrityError:
+            # Another process recorded some of the same events meanwhile: record them one by one.
+            eventlog.append_once(self.db, events)
+            with transaction(self.db) as s:
+                self._finish(s, run_id, status, error, reply)
+
+    @staticmethod
+    def _finish(s: Session, run_id: str, status: str, error: str | None, reply: tuple[str, str] | None) -> None:
+        _set_status(s, run_id, status, error)
+        if reply is not None and reply[1].strip():
+            conversations.add(s, reply[0], "assistant", reply[1][: conversations.MAX_TURN_CHARS])
 
     def claim_retry(self, run_id: str) -> tuple[bool, Run | None]:
         """Turn a failed run into ``retried`` in one conditional UPDATE (a double click claims once).
@@ -74,11 +133,7 @@ class RunStore:
     def record_plan(self, run_id: str, planner: str, cost_usd: float) -> None:
         """Record which planner planned a run and add what its model calls cost."""
         with transaction(self.db) as s:
-            run = s.get(Run, run_id)
-            if run is not None:
-                run.planner = planner[:200]
-                run.cost_usd += cost_usd
-                s.add(run)
+            record_plan_in(s, run_id, planner, cost_usd)
 
     def record_context(self, run_id: str, rows: Sequence[retrievals.Retrieval]) -> None:
         """Record what a run's context was built from, replacing an earlier attempt's."""

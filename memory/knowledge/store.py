@@ -7,8 +7,11 @@ touch SQL only; the FAISS index catches up from SQL on the next search (see ``sy
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -24,7 +28,7 @@ from sqlmodel import Session, col, select
 from memory.db import transaction
 from memory.knowledge import lexical
 from memory.knowledge.embedders import Embedder
-from memory.knowledge.errors import InvalidItem, ItemNotFound
+from memory.knowledge.errors import InvalidItem, ItemNotFound, KnowledgeError
 from memory.knowledge.fusion import rrf
 from memory.knowledge.schema import ensure_schema
 from memory.knowledge.sync import IndexKeeper, bump
@@ -62,6 +66,17 @@ _LIVE = sa_select(_C.id, _C.text, _C.kind, _C.source, _C.trusted, _C.created_at)
     or_(_C.expires_at.is_(None), _C.expires_at > bindparam("now")),
 )
 _LIVE_OF_KINDS = _LIVE.where(_C.kind.in_(bindparam("kinds", expanding=True)))
+# The same on SQLite without an expanding IN (whose SQL is rendered again on every call): the ids come as
+# one JSON array parameter, so the statement is compiled once.
+_LIVE_SQLITE = (
+    sa_text(
+        "SELECT id, text, kind, source, trusted, created_at FROM knowledge_item "
+        "WHERE id IN (SELECT value FROM json_each(:ids)) AND deleted_at IS NULL "
+        "AND (expires_at IS NULL OR expires_at > :now)"
+    )
+    .bindparams(bindparam("now", type_=_C.expires_at.type))
+    .columns(_C.id, _C.text, _C.kind, _C.source, _C.trusted, _C.created_at)
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,12 @@ class KnowledgeStore:
         self.ttl = dict(ttl)
         self.keeper = IndexKeeper(engine, embedder, directory, hnsw_m=hnsw_m, ef_search=ef_search)
         self.store_id = ""
+        # Items written with their embedding deferred (``remember(defer_embedding=True)``) are embedded
+        # by one background thread, or by the next search, whichever comes first; a crash in between
+        # loses nothing, since ``open`` embeds every row that lacks a current vector.
+        self._asked = self._embedded = 0  # deferred-embedding requests made and covered
+        self._embed_lock = threading.Lock()
+        self._later: ThreadPoolExecutor | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -136,8 +157,38 @@ class KnowledgeStore:
         return self._meta()
 
     def close(self) -> None:
-        """Save the index if it changed."""
+        """Finish deferred embeddings, then save the index if it changed."""
+        if self._later is not None:
+            self._later.shutdown(wait=True)
+            self._later = None
         self.keeper.save()
+
+    def embed_later(self) -> None:
+        """Embed the items written with a deferred embedding, on a background thread (call after commit)."""
+        self._asked += 1
+        if self._later is None:
+            self._later = ThreadPoolExecutor(max_workers=1, thread_name_prefix="coo-embed")
+        self._later.submit(self.embed_pending)
+
+    def embed_pending(self) -> int:
+        """Embed the rows still lacking a current vector, if this process wrote any; return how many.
+
+        A failing embedder is logged, not raised: the rows stay findable by their words, and the next
+        ``open`` embeds them.
+        """
+        if self._embedded >= self._asked:
+            return 0
+        with self._embed_lock:  # a search waits here for a background embedding under way
+            asked = self._asked
+            if self._embedded >= asked:
+                return 0
+            try:
+                return self.keeper.reembed()
+            except KnowledgeError:
+                log.warning("deferred embedding failed; the items wait for the next start", exc_info=True)
+                return 0
+            finally:
+                self._embedded = asked
 
     def __enter__(self) -> KnowledgeStore:
         return self.open()
@@ -159,10 +210,13 @@ class KnowledgeStore:
         trusted: bool = True,
         meta: dict[str, Any] | None = None,
         now: datetime | None = None,
+        defer_embedding: bool = False,
     ) -> Remembered:
         """Store a text once; a text already known live is returned as it is.
 
         A text that was forgotten or expired is brought back with the new writer's provenance.
+        With ``defer_embedding`` the row is written without its vector (words-only until then); call
+        ``embed_later`` after the commit.
 
         Raises:
             InvalidItem: Empty or too long text, or an unknown kind.
@@ -178,7 +232,8 @@ class KnowledgeStore:
         existing = self._by_hash(session, digest)
         if existing is not None and _live(existing, now):
             return Remembered(existing, created=False)
-        vector = self.embedder.embed([body])[0].astype("<f4").tobytes()  # before any write: no lock held
+        # Embedded before any write: no lock is held while the model runs.
+        vector = None if defer_embedding else self.embedder.embed([body])[0].astype("<f4").tobytes()
         gen = bump(session)  # serialises knowledge writes; re-check under it
         existing = self._by_hash(session, digest)
         if existing is not None and _live(existing, now):
@@ -192,8 +247,8 @@ class KnowledgeStore:
             "expires_at": now + ttl if ttl else None,
             "deleted_at": None,
             "rev": gen,
-            "embed_model": self.embedder.name,
-            "embed_version": self.embedder.version,
+            "embed_model": "" if vector is None else self.embedder.name,  # "": ``reembed`` finds it
+            "embed_version": "" if vector is None else self.embedder.version,
             "vector": vector,
         }
         if existing is not None:
@@ -361,6 +416,8 @@ class KnowledgeStore:
             now: The time expiry is judged at.
         """
         now = now or utcnow()
+        if self._embedded < self._asked and mode != "lexical":
+            self.embed_pending()  # what this process just wrote is found by meaning too
         want = max(4 * k, 20)
         lists: dict[str, list[tuple[int, float]]] = {}
         # One connection for the whole search (generation check, lexical side, rows): each checkout
@@ -369,20 +426,47 @@ class KnowledgeStore:
             if mode != "lexical" and query.strip():
                 lists["vector"] = self._vector(conn, query, want, min_similarity)
             if mode != "vector":
-                lists["lexical"] = lexical.search_on(conn, query, want)
-            ids = {i for ranked in lists.values() for i, _ in ranked}
-            if not ids:
-                return []
-            params: dict[str, Any] = {"ids": list(ids), "now": now}
+                lists["lexical"] = lexical.search_on(conn, query, want, live_checked=True)
+            if "lexical" in lists:  # FTS5 keeps forgotten rows; drop those the index knows are gone
+                stale = self.keeper.stale
+                lists["lexical"] = [(i, sc) for i, sc in lists["lexical"] if i not in stale]
+            params: dict[str, Any] = {"now": now}
             if kinds:
                 params["kinds"] = list(kinds)
-            rows = {r[0]: r for r in conn.execute(_LIVE_OF_KINDS if kinds else _LIVE, params)}
-        fused = rrf({name: [(i, sc) for i, sc in ranked if i in rows] for name, ranked in lists.items()})
+            live, rows = self._live_top(conn, lists, k, want, params)
+        fused = rrf(live)
         out = []
         for f in fused[:k]:
             _, text, kind, source, trusted, created_at = rows[f.id]
             out.append(Hit(f.id, text, kind, source, trusted, created_at, f.score, f.ranks))
         return out
+
+    @staticmethod
+    def _live_top(
+        conn: Connection, lists: dict[str, list[tuple[int, float]]], k: int, want: int, params: dict[str, Any]
+    ) -> tuple[dict[str, list[tuple[int, float]]], dict[int, Any]]:
+        """Fetch the rows of the fused top ``k`` only, dropping candidates found not live and fusing again.
+
+        Fetching every candidate's row cost a fifth of a hybrid search; the fused top ``k`` (and a few
+        more) is what is shown. Returns the lists without the candidates found dead (the lexical one cut
+        to ``want``) and the rows fetched.
+        """
+        rows: dict[int, Any] = {}
+        dead: set[int] = set()
+        kinds = "kinds" in params
+        sqlite = conn.dialect.name == "sqlite" and not kinds
+        stmt = _LIVE_SQLITE if sqlite else _LIVE_OF_KINDS if kinds else _LIVE
+        while True:
+            live = {name: [(i, sc) for i, sc in ranked if i not in dead] for name, ranked in lists.items()}
+            if "lexical" in live:
+                live["lexical"] = live["lexical"][:want]  # the lexical side brought a margin
+            order = [f.id for f in rrf(live)]
+            todo = [i for i in order[: k + (k + 1) // 2] if i not in rows]
+            if not todo:
+                return live, rows
+            found = {r[0]: r for r in conn.execute(stmt, {**params, "ids": json.dumps(todo) if sqlite else todo})}
+            rows.update(found)
+            dead.update(i for i in todo if i not in found)
 
     def _vector(
         self, conn: Connection, query: str, want: int, min_similarity: float | None

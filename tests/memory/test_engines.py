@@ -73,3 +73,28 @@ def test_a_current_schema_is_recognised_from_the_scripts(tmp_path: Path):
         assert not at_head(blank)
     finally:
         blank.dispose()
+
+
+def test_a_pooled_postgres_connection_killed_while_idle_is_replaced_before_use(monkeypatch):
+    from sqlalchemy import text
+
+    from memory import db as dbmod
+    from tests.services import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        engine = make_engine(url)
+        engine.dispose()  # one connection in the pool from here on: the one killed below
+        try:
+            with engine.connect() as conn:
+                pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            # The server drops the pooled connection while it sits idle (a restart, an idle timeout)...
+            import psycopg
+
+            with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            monkeypatch.setattr(dbmod, "PING_AFTER_IDLE_S", 0.0)  # every idle connection counts as idle long
+            # ...and the next user gets a live connection, not an error.
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        finally:
+            engine.dispose()

@@ -154,6 +154,35 @@ def test_crash_after_sql_commit_is_caught_up_on_open(open_store, tmp_path):
     assert a not in [h.id for h in store.search("Invoices go out on the 1st", k=5)]
 
 
+def test_a_deferred_embedding_is_made_by_the_next_search_or_the_next_open(open_store):
+    # An item written with its embedding deferred (an outcome note, written on a turn's path) has no
+    # vector yet, and its writer dies before embedding it...
+    crashed = open_store(HashingEmbedder())
+    with transaction(crashed.engine) as s:
+        item = crashed.remember(s, "Hosting renews in March", kind="outcome", defer_embedding=True).item
+    assert item.vector is None
+    # ...it is found by its words at once, and by meaning once the next process has opened the store.
+    store = open_store(HashingEmbedder())
+    assert [h.id for h in store.search("hosting renews", mode="lexical")] == [item.id]
+    assert store.search("Hosting renews in March", mode="vector")[0].id == item.id
+    # In a live process, the search after the write embeds it if the background thread has not yet.
+    with transaction(store.engine) as s:
+        other = store.remember(s, "The VAT return is due on the 7th", defer_embedding=True).item
+    store.embed_later()
+    assert store.search("The VAT return is due on the 7th", mode="vector")[0].id == other.id
+
+
+def test_many_forgotten_matches_leave_the_live_ones_found_by_words(open_store):
+    store = open_store(HashingEmbedder())
+    gone = remember_all(store, [f"invoice reminder number {i}" for i in range(30)])
+    [kept] = remember_all(store, ["invoice reminder for Acme"])
+    with transaction(store.engine) as s:
+        for i in gone:
+            store.forget(s, i)
+    for mode in ("hybrid", "lexical"):
+        assert [h.id for h in store.search("invoice reminder", k=3, mode=mode)] == [kept]
+
+
 def test_rolled_back_write_leaves_nothing(open_store):
     store = open_store(HashingEmbedder())
     with pytest.raises(RuntimeError), transaction(store.engine) as s:
