@@ -98,9 +98,11 @@ class Engine:
         )
         self.trust: TrustKeeper | None = None  # graduated autonomy (graph/trust.py), set by the composition root
 
-    def _drive(self, run_id: str, graph_input: Any, config: dict[str, Any] | None = None) -> list[o.Outcome]:
+    def _drive(
+        self, run_id: str, graph_input: Any, config: dict[str, Any] | None = None, run: Run | None = None
+    ) -> list[o.Outcome]:
         """Drive a run, then add what its failed auto actions change in trust (a demotion's notice)."""
-        outs = self.driver.drive(run_id, graph_input, config)
+        outs = self.driver.drive(run_id, graph_input, config, run=run)
         return outs + (self.trust.after_run(run_id) if self.trust is not None else [])
 
     # ---- requests -------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ class Engine:
         if not self.runs.start(run, self.crumbs.rows([crumb])):  # the run, its turn and its input: one commit
             return self.continue_run(run.id)  # a concurrent copy of the same delivery won
         state = initial_state(run).model_copy(update={"preset": list(req.preset)})
-        return self.driver.drive(run.id, state, run=run)
+        return self._drive(run.id, state, run=run)
 
     def continue_run(self, run_id: str) -> list[o.Outcome]:
         """Bring an existing run as far as it can go and report where it stands."""
