@@ -57,7 +57,7 @@ class EngineActions(Actions):
             return
         assert step.op is not None
         first = initial_state(run).model_copy(update={"preset": [Preset(key=step.op, arguments=arguments)]})
-        eng.driver.drive(run_id, first)
+        eng._drive(run_id, first, run=run)  # as a chat run: trust sees a failed auto action
 
     def read(self, run_id: str, *, drive: bool) -> SubRun:
         """Return where an action's run stands (driving it on first, when asked)."""
