@@ -108,12 +108,14 @@ def worker_placement(app: App, periodic: list[Any]) -> dict[str, Any]:
 def start_workers(app: App) -> Workers:
     """Start job workers in this process, with the playbooks' scheduler when a destination is set.
 
+    The destination is ``COO_PLAYBOOKS_TO``, else ``COO_DIGEST_TO``.
+
     The daily digest is the ``daily-digest`` playbook (its cron is ``COO_DIGEST_TIME``): this scheduler
     is the only one that sends it, so there is one path and one digest a day.
     """
     settings = app.settings
     periodic = []
-    if settings.coo_digest_to:
+    if settings.playbooks_destination:
         periodic.append(lambda: ",".join(playbooks_service(app).scheduler.tick()) or None)  # scheduled playbooks
         periodic.append(lambda: ",".join(playbooks_service(app).resume_decided()) or None)  # cards decided one by one
     workers = Workers(

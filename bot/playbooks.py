@@ -103,7 +103,8 @@ def digest_send(app: App) -> Query:
             day, scheduled = slot_time(slot).astimezone(ctx.tz).date(), True
         except ValueError:  # `playbook run daily-digest`: today's, where it was asked
             day, scheduled = ctx.today, False
-        destination = (app.settings.coo_digest_to or asked_in) if scheduled else asked_in
+        # Scheduled: to COO_DIGEST_TO only (playbooks may report elsewhere, COO_PLAYBOOKS_TO); unset, none.
+        destination = (app.settings.coo_digest_to or "") if scheduled else asked_in
         if not destination:
             return "The digest has nowhere to go: set COO_DIGEST_TO."
         key = f"digest:{day.isoformat()}:{destination}" if scheduled else f"digest:playbook:{ctx.trigger.get('run_id')}"
@@ -135,7 +136,7 @@ class Playbooks:
             "digest.send": digest_send(app),
         }
         self.runner = PlaybookRunner(app.engine, tz=tz, queries=queries)
-        self.destination = app.settings.coo_digest_to or ""
+        self.destination = app.settings.playbooks_destination or ""
         self.scheduler = PlaybookScheduler(
             app.db, app.jobs, tz=tz, destination=self.destination, on_missed=self._missed
         )

@@ -224,7 +224,7 @@ def digest_jobs(app) -> list[Job]:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_downtime_across_the_digest_time_sends_one_catch_up(app_factory):
     now = [datetime(2026, 11, 23, 7, 0, tzinfo=PARIS)]  # Monday 07:00, before the 08:00 digest
-    settings = {"coo_timezone": "Europe/Paris", "coo_digest_time": "08:00"}
+    settings = {"coo_timezone": "Europe/Paris", "coo_digest_time": "08:00", "coo_digest_to": "test:C1"}
     app = app_factory(settings=settings)
     sunday = datetime(2026, 11, 22, 8, 0, tzinfo=PARIS)
     store.save(app.db, "daily-digest", daily_digest(time(8, 0)), by="coo", now=sunday - timedelta(days=7))
@@ -293,6 +293,21 @@ def test_one_path_sends_the_digest_and_its_time_is_the_playbooks_cron(app_factor
     assert said == "The digest for 2026-11-24 to test:C1 was already sent."
     [job] = digest_jobs(app)
     assert job.args == {"day": "2026-11-24"} and job.conversation == "test:C1"
+
+
+def test_playbooks_report_to_coo_playbooks_to_and_the_digest_still_to_coo_digest_to(app_factory):
+    app = app_factory(settings={"coo_digest_to": "test:D", "coo_playbooks_to": "test:P"})
+    pbs = service(app)
+    assert pbs.scheduler.destination == "test:P"
+    slot = slot_key(datetime(2026, 11, 24, 8, 0, tzinfo=PARIS))
+    ctx = QueryContext(app.db, utcnow(), PARIS, {"slot": slot, "run_id": "pbr_1", "conversation": "test:P"})
+    pbs.runner.queries["digest.send"](ctx, {})
+    assert [j.conversation for j in digest_jobs(app)] == ["test:D"]
+    # Without COO_PLAYBOOKS_TO they report to COO_DIGEST_TO; without COO_DIGEST_TO no digest is scheduled.
+    assert service(app_factory(settings={"coo_digest_to": "test:D"})).scheduler.destination == "test:D"
+    only = app_factory(settings={"coo_playbooks_to": "test:P"})
+    said = service(only).runner.queries["digest.send"](ctx, {})
+    assert said == "The digest has nowhere to go: set COO_DIGEST_TO." and len(digest_jobs(only)) == 1
 
 
 def test_coo_digest_now_prints_one_at_once(tmp_path: Path):
