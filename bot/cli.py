@@ -95,7 +95,7 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace, default_host: str =
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    """Run job workers (Dramatiq), the relay and the digest scheduler until stopped."""
+    """Run job workers (Dramatiq), the relay and the playbooks' scheduler (the digest too) until stopped."""
     from bot.worker import run_worker
 
     say_where(settings)

@@ -28,7 +28,6 @@ from bot.playbooks import digest_sources, playbook_kind
 from bot.playbooks import service as playbooks_service
 from bot.queues import placement_options
 from bot.queues import waiting_lines as queue_waiting_lines
-from bot.schedule import DigestScheduler, parse_clock
 from bot.settings import Settings
 from graph import outcomes as o
 from graph.jobs.queue import JobQueue
@@ -107,19 +106,16 @@ def worker_placement(app: App, periodic: list[Any]) -> dict[str, Any]:
 
 
 def start_workers(app: App) -> Workers:
-    """Start job workers in this process, with the digest scheduler when a destination is set."""
+    """Start job workers in this process, with the playbooks' scheduler when a destination is set.
+
+    The destination is ``COO_PLAYBOOKS_TO``, else ``COO_DIGEST_TO``.
+
+    The daily digest is the ``daily-digest`` playbook (its cron is ``COO_DIGEST_TIME``): this scheduler
+    is the only one that sends it, so there is one path and one digest a day.
+    """
     settings = app.settings
     periodic = []
-    if settings.coo_digest_to:
-        scheduler = DigestScheduler(
-            app.db,
-            app.jobs,
-            at=parse_clock(settings.coo_digest_time),
-            tz=ZoneInfo(settings.coo_timezone),
-            destination=settings.coo_digest_to,
-            name=app.jobs.runner.worker,
-        )
-        periodic.append(scheduler.tick)
+    if settings.playbooks_destination:
         periodic.append(lambda: ",".join(playbooks_service(app).scheduler.tick()) or None)  # scheduled playbooks
         periodic.append(lambda: ",".join(playbooks_service(app).resume_decided()) or None)  # cards decided one by one
     workers = Workers(

@@ -260,6 +260,8 @@ class Notifier:
 
     @staticmethod
     def _result(job: JobInfo, result: JobResult) -> list[Reply]:
+        if not result.text and not result.outcomes:
+            return []  # a job with nothing to say (a quiet playbook run) posts nothing
         return [
             Reply(text=result.text, key=job.message_key, replaces=job.message_key),
             *render_all(result.outcomes),

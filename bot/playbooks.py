@@ -17,20 +17,25 @@ from __future__ import annotations
 import logging
 import re
 import weakref
+from datetime import time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
+
 from agents.jobkind import JobContext, JobKind, JobResult
 from bot.costs import build_summariser
-from bot.digest import DigestSources, build_digest
+from bot.digest import DIGEST_KIND, DigestSources, build_digest
 from bot.messages import Reply
 from bot.queues import waiting_lines
 from bot.render import render_all
 from graph.playbooks.queries import BUILTIN, Query, QueryContext
 from graph.playbooks.runner import PlaybookRunner, Report
-from graph.playbooks.schedule import PLAYBOOK_KIND, Missed, PlaybookScheduler
-from graph.playbooks.shipped import SHIPPED
+from graph.playbooks.schedule import PLAYBOOK_KIND, Missed, PlaybookScheduler, slot_time
+from graph.playbooks.shipped import SHIPPED, daily_digest
 from memory import playbooks as store
+from memory.db import transaction
+from memory.job_tables import DigestSlot
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -71,20 +76,77 @@ def digest_query(sources: DigestSources) -> Query:
     return query
 
 
+def parse_clock(text: str) -> time:
+    """Parse ``HH:MM`` (24-hour), as ``COO_DIGEST_TIME`` is written.
+
+    Raises:
+        ValueError: Not a time of day.
+    """
+    hours, _, minutes = text.strip().partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def digest_send(app: App) -> Query:
+    """Return the ``digest.send`` query: queue the ``digest.build`` job, the one that builds and posts a digest.
+
+    Not a read like the other queries: it queues the App's own job (no workspace write, no agent
+    operation), so the scheduled digest is the very job ``/digest`` runs: the same text, the same
+    cards, its window recorded under its job id, its progress edited into one message. A scheduled
+    slot claims its local day for ``COO_DIGEST_TO`` (the ``DigestSlot`` row, in the job's transaction):
+    one digest per day and destination, even across a change of ``COO_DIGEST_TIME`` or a step run again.
+    """
+
+    def query(ctx: QueryContext, args: dict[str, Any]) -> str:
+        slot = str(ctx.trigger.get("slot") or "")
+        asked_in = str(ctx.trigger.get("conversation") or "")
+        try:
+            day, scheduled = slot_time(slot).astimezone(ctx.tz).date(), True
+        except ValueError:  # `playbook run daily-digest`: today's, where it was asked
+            day, scheduled = ctx.today, False
+        # Scheduled: to COO_DIGEST_TO only (playbooks may report elsewhere, COO_PLAYBOOKS_TO); unset, none.
+        destination = (app.settings.coo_digest_to or "") if scheduled else asked_in
+        if not destination:
+            return "The digest has nowhere to go: set COO_DIGEST_TO."
+        key = f"digest:{day.isoformat()}:{destination}" if scheduled else f"digest:playbook:{ctx.trigger.get('run_id')}"
+        try:
+            with transaction(app.db) as s:
+                if scheduled and s.get(DigestSlot, (day.isoformat(), destination)) is not None:
+                    return f"The digest for {day.isoformat()} to {destination} was already sent."
+                job = app.jobs.enqueue(s, DIGEST_KIND, key=key, args={"day": day.isoformat()}, conversation=destination)
+                if scheduled:
+                    s.add(DigestSlot(day=day.isoformat(), destination=destination, job_id=job.id, claimed_by=app.jobs.runner.worker))
+                job_id = job.id
+        except IntegrityError:
+            return f"The digest for {day.isoformat()} to {destination} was already sent."
+        log.info("digest for %s to %s queued (job %s)", day, destination, job_id)
+        return job_id
+
+    return query
+
+
 class Playbooks:
     """One App's playbook runner and scheduler (the shipped playbooks stored on first use)."""
 
     def __init__(self, app: App) -> None:
         self.app = app
         tz = ZoneInfo(app.settings.coo_timezone)
-        queries: dict[str, Query] = {**BUILTIN, "digest.build": digest_query(digest_sources(app))}
+        queries: dict[str, Query] = {
+            **BUILTIN,
+            "digest.build": digest_query(digest_sources(app)),
+            "digest.send": digest_send(app),
+        }
         self.runner = PlaybookRunner(app.engine, tz=tz, queries=queries)
-        self.destination = app.settings.coo_digest_to or ""
+        self.destination = app.settings.playbooks_destination or ""
         self.scheduler = PlaybookScheduler(
             app.db, app.jobs, tz=tz, destination=self.destination, on_missed=self._missed
         )
-        for name, text in SHIPPED.items():
-            store.ensure(app.db, name, text, by="coo")
+        shipped = {**SHIPPED, "daily-digest": daily_digest(parse_clock(app.settings.coo_digest_time))}
+        for name, text in shipped.items():
+            row = store.ensure(app.db, name, text, by="coo")
+            if row.created_by == "coo" and row.text != text:
+                # coo wrote it (COO_DIGEST_TIME changed, or an older release's text): the settings' wins.
+                # A version the operator saved is theirs, and stays.
+                store.save(app.db, name, text, by="coo")
 
     def _missed(self, missed: Missed) -> None:
         if self.destination:
@@ -125,8 +187,13 @@ class Playbooks:
     def run_job(self, ctx: JobContext) -> JobResult:
         """Run a claimed slot (the ``playbook.run`` job)."""
         trigger = ctx.args.get("trigger") or {}
-        rep = self.runner.run_claimed(str(ctx.args["run_id"]), self.app.deciders_for, trigger)
-        return JobResult(text=rep.text, data={"run_id": rep.run_id, "status": rep.status})
+        run_id = str(ctx.args["run_id"])
+        rep = self.runner.run_claimed(run_id, self.app.deciders_for, trigger)
+        row = store.get(self.app.db, run_id)
+        pb = self.runner.load(row.playbook, row.version) if row is not None else None
+        # A playbook with no message step says nothing when it went well (the digest posts itself).
+        quiet = rep.status == "done" and pb is not None and not any(step.message is not None for step in pb.steps)
+        return JobResult(text="" if quiet else rep.text, data={"run_id": rep.run_id, "status": rep.status})
 
 
 def service(app: App) -> Playbooks:

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     coo_currency: str = "USD"  # the books' currency: amounts in any other are refused, not converted
     coo_digest_time: str = "08:00"
     coo_digest_to: str | None = None
+    coo_playbooks_to: str | None = None  # where scheduled playbook runs report (default COO_DIGEST_TO)
     coo_budget_daily_usd: float | None = None
     coo_budget_monthly_usd: float | None = None
     coo_prices_json: dict[str, Any] = Field(default_factory=dict)  # model → {input, output, cached_input} $/M
@@ -213,6 +214,11 @@ class Settings(BaseSettings):
     def hooks_destination(self) -> str | None:
         """Return where inbound webhooks' proposals go: COO_HOOKS_TO, else COO_DIGEST_TO."""
         return self.coo_hooks_to or self.coo_digest_to
+
+    @property
+    def playbooks_destination(self) -> str | None:
+        """Return where scheduled playbook runs report: COO_PLAYBOOKS_TO, else COO_DIGEST_TO."""
+        return self.coo_playbooks_to or self.coo_digest_to
 
     def database(self) -> str:
         """Return the workspace database URL (SQLite under the data dir unless DATABASE_URL is set).

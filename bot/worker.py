@@ -1,7 +1,7 @@
 """`coo worker` and `coo digest --now`: job workers as their own process, and a digest on demand.
 
 ``coo worker`` runs Dramatiq worker threads on the configured broker, the relay (which re-hands
-unfinished jobs on start and whenever a lease expires) and the digest scheduler, until SIGTERM or
+unfinished jobs on start and whenever a lease expires) and the playbooks' scheduler (the digest too), until SIGTERM or
 SIGINT. With Redis it serves every web process; without it, it takes jobs from the shared job table.
 """
 

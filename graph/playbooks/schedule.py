@@ -6,6 +6,8 @@ in the same transaction as the job that runs it: of any number of processes tick
 insert wins and the others fail on the key. Older slots that nobody claimed (coo was down) are
 claimed as ``missed`` rows, and the process that claimed them says so on one card per playbook
 ("3 runs of overdue-invoices were missed: run them now / skip"): never run silently, never dropped.
+A playbook with ``on_missed: latest`` (the daily digest) runs its latest slot at once instead, late or
+not, and passes over the older ones.
 """
 
 from __future__ import annotations
@@ -121,11 +123,19 @@ class PlaybookScheduler:
             return []
         last = store.last_slot(self.db, name)
         since = max(switch.since, slot_time(last)) if last else switch.since
+        if last is None and pb.on_missed == "latest":
+            # Never fired: the latest slot of the day before it was stored is due at once (the digest
+            # whose time passed before coo first started goes out then, as it always did).
+            since -= timedelta(days=1)
         slots = list(Cron.parse(pb.trigger.cron).slots(since, now, self.tz))
         if not slots:
             return []
         latest = slots[-1]
         fresh = now - latest <= self.grace
+        if pb.on_missed == "latest":
+            # Only the latest slot runs, late or not; the older ones are passed over without a card.
+            run_id = self.claim(name, row.version, slot_key(latest))
+            return [run_id] if run_id else []
         missed = [slot_key(s) for s in (slots[:-1] if fresh else slots)]
         got = [s for s in missed if self._claim_missed(name, row.version, s)]
         if got and self.on_missed is not None:

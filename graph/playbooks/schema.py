@@ -5,6 +5,7 @@
     description: Remind customers of overdue invoices
     trigger: {cron: "0 9 * * MON"}          # in COO_TIMEZONE; or {event: invoice.overdue}, {hook: stripe}
     on_failure: stop                         # stop (Retry / Skip step) or continue
+    on_missed: card                          # slots missed while down: one card, or `latest` runs at once
     steps:
       - id: overdue
         query: invoices.overdue              # a read of the workspace
@@ -137,6 +138,8 @@ class Playbook(BaseModel):
     description: str = ""
     trigger: Trigger
     on_failure: Literal["stop", "continue"] = "stop"
+    # Slots missed while coo was down: put to the operator on one card, or (``latest``) the latest run at once.
+    on_missed: Literal["card", "latest"] = "card"
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
 
     def step(self, step_id: str) -> Step:

@@ -5,6 +5,8 @@ Kept as text here (not package data files) so an installed wheel always has them
 
 from __future__ import annotations
 
+from datetime import time
+
 OVERDUE_INVOICES = """\
 name: overdue-invoices
 version: 1
@@ -55,17 +57,32 @@ steps:
       {{ steps.still_open.items.*.line | lines }}
 """
 
-DAILY_DIGEST = """\
+
+def digest_cron(at: time) -> str:
+    """Return the cron expression of a digest sent every day at ``at`` (``COO_DIGEST_TIME``)."""
+    return f"{at.minute} {at.hour} * * *"
+
+
+def daily_digest(at: time = time(8, 0)) -> str:
+    """Return the ``daily-digest`` playbook for a digest time (the settings write it; coo stores it).
+
+    ``on_missed: latest``: a digest missed while coo was down goes out once when it starts (only the
+    latest, not one per missed day), with no card: it covers everything since the last digest that
+    went out, so the older ones would say nothing it does not, and sending it has no effect to regret.
+    """
+    return f"""\
 name: daily-digest
 version: 1
 description: The daily digest (yesterday's actions and their cost, what waits, spend, tasks, calendar, failures).
-trigger: {manual: true}
+trigger: {{cron: "{digest_cron(at)}"}}
+on_missed: latest
 steps:
   - id: digest
-    query: digest.build
-  - id: post
-    message: "{{ steps.digest.value }}"
+    query: digest.send
 """
+
+
+DAILY_DIGEST = daily_digest()
 
 SHIPPED: dict[str, str] = {
     "overdue-invoices": OVERDUE_INVOICES,

@@ -1,5 +1,6 @@
 """The daily digest: its content, no model call unless there is something to summarise, exactly once per
-day across processes, one catch-up after downtime, and `coo digest --now`."""
+day across processes (sent by the `daily-digest` playbook's schedule), one catch-up after downtime, and
+`coo digest --now`."""
 
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ from sqlmodel import Session, func, select
 
 from bot.console import ConsoleSession
 from bot.digest import DIGEST_KIND, DigestSources, collect, render
-from bot.schedule import DigestScheduler
+from bot.playbooks import service
 from graph.jobs.workers import Workers
+from graph.playbooks.queries import QueryContext
+from graph.playbooks.schedule import PLAYBOOK_KIND, PlaybookScheduler, slot_key
+from graph.playbooks.shipped import daily_digest
 from memory import eventlog, jobs
+from memory import playbooks as store
 from memory.db import transaction
 from memory.job_tables import DigestSlot, Job
+from memory.playbook_tables import PlaybookRun
 from memory.tables import Event, Spend, utcnow
 from tests.fakes.openai_server import FakeOpenAI, text
 from tests.fakes.outbound import RecordingOutbound
@@ -183,28 +189,31 @@ def test_two_processes_running_the_scheduler_send_one_digest(app_factory):
 def test_racing_schedulers_claim_once(app_factory):
     apps = [app_factory(), app_factory()]
     past = datetime(2026, 11, 24, 9, 0, tzinfo=PARIS)
+    store.save(apps[0].db, "daily-digest", daily_digest(time(8, 0)), by="coo", now=past - timedelta(days=2))
     schedulers = [
-        DigestScheduler(
-            a.db, a.jobs, at=time(8, 0), tz=PARIS, destination="test:C1", name=f"s{i}", clock=lambda: past
-        )
-        for i, a in enumerate(apps)
+        PlaybookScheduler(a.db, a.jobs, tz=PARIS, destination="test:C1", clock=lambda: past)
+        for a in apps
         for _ in range(3)
     ]
     barrier = threading.Barrier(len(schedulers))
     won: list[str] = []
 
-    def race(s: DigestScheduler) -> None:
+    def race(s: PlaybookScheduler) -> None:
         barrier.wait()
         for _ in range(5):
-            if s.tick():
-                won.append(s.name)
+            won.extend(s.tick())
 
     threads = [threading.Thread(target=race, args=(s,)) for s in schedulers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(won) == 1 and len(digest_jobs(apps[0])) == 1
+    assert len(won) == 1 and len(jobs_of(apps[0], PLAYBOOK_KIND)) == 1
+
+
+def jobs_of(app, kind: str) -> list[Job]:
+    with Session(app.db) as s:
+        return list(s.exec(select(Job).where(Job.kind == kind)).all())
 
 
 def digest_jobs(app) -> list[Job]:
@@ -215,21 +224,24 @@ def digest_jobs(app) -> list[Job]:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_downtime_across_the_digest_time_sends_one_catch_up(app_factory):
     now = [datetime(2026, 11, 23, 7, 0, tzinfo=PARIS)]  # Monday 07:00, before the 08:00 digest
-    app = app_factory()
+    settings = {"coo_timezone": "Europe/Paris", "coo_digest_time": "08:00", "coo_digest_to": "test:C1"}
+    app = app_factory(settings=settings)
+    sunday = datetime(2026, 11, 22, 8, 0, tzinfo=PARIS)
+    store.save(app.db, "daily-digest", daily_digest(time(8, 0)), by="coo", now=sunday - timedelta(days=7))
     with transaction(app.db) as s:  # Sunday's went out
+        s.add(PlaybookRun(playbook="daily-digest", slot=slot_key(sunday), version=1, conversation="test:C1", status="done"))
         s.add(DigestSlot(day="2026-11-22", destination="test:C1", job_id="job_sunday"))
 
-    def scheduler(a) -> DigestScheduler:
-        return DigestScheduler(
-            a.db, a.jobs, at=time(8, 0), tz=PARIS, destination="test:C1", clock=lambda: now[0]
-        )
+    def scheduler(a) -> PlaybookScheduler:
+        return PlaybookScheduler(a.db, a.jobs, tz=PARIS, destination="test:C1", clock=lambda: now[0])
 
-    assert scheduler(app).tick() is None  # nothing due yet; then the engine goes down
+    assert scheduler(app).tick() == []  # nothing due yet; then the engine goes down
     app.close()
 
-    # It comes back on Thursday 09:30: one catch-up digest (Thursday's), not one per missed day.
+    # It comes back on Thursday 09:30: one catch-up digest (Thursday's), not one per missed day, and
+    # no card of missed runs (the digest's playbook is `on_missed: latest`).
     now[0] = datetime(2026, 11, 26, 9, 30, tzinfo=PARIS)
-    app2 = app_factory()
+    app2 = app_factory(settings=settings)
     out = RecordingOutbound()
     app2.notifier.register("test", out)
     workers = Workers(app2.jobs, threads=2, tick_s=0.05, periodic=[scheduler(app2).tick]).start()
@@ -252,7 +264,50 @@ def test_downtime_across_the_digest_time_sends_one_catch_up(app_factory):
         workers.stop()
     with Session(app2.db) as s:
         days = sorted(r.day for r in s.exec(select(DigestSlot)).all())
+        runs = s.exec(select(PlaybookRun).where(PlaybookRun.playbook == "daily-digest")).all()
     assert days == ["2026-11-22", "2026-11-26", "2026-11-27"]
+    assert sorted(r.status for r in runs) == ["done", "done", "done"]  # none left `missed` for a card
+    assert not any("missed" in t for t in out.texts())
+
+
+def test_one_path_sends_the_digest_and_its_time_is_the_playbooks_cron(app_factory):
+    app = app_factory(settings={"coo_digest_to": "test:C1", "coo_digest_time": "07:45"})
+    pbs = service(app)
+    row = store.current(app.db, "daily-digest")
+    assert row is not None and 'cron: "45 7 * * *"' in row.text
+    # A new COO_DIGEST_TIME moves it (coo wrote the version); a version the operator saved stays theirs.
+    app2 = app_factory(settings={"coo_digest_to": "test:C1", "coo_digest_time": "06:30"})
+    service(app2)
+    assert 'cron: "30 6 * * *"' in (store.current(app.db, "daily-digest") or row).text
+    mine = daily_digest(time(5, 0))
+    store.save(app.db, "daily-digest", mine, by="console:op")
+    service(app_factory(settings={"coo_digest_to": "test:C1", "coo_digest_time": "06:30"}))
+    assert (store.current(app.db, "daily-digest") or row).text == mine
+    # The digest step run twice for one day (a step run again, or two slots on one day after the time
+    # moved) queues one digest job, to COO_DIGEST_TO.
+    send = pbs.runner.queries["digest.send"]
+    slot = slot_key(datetime(2026, 11, 24, 8, 0, tzinfo=PARIS))
+    for run_id in ("pbr_1", "pbr_2"):
+        ctx = QueryContext(app.db, utcnow(), PARIS, {"slot": slot, "run_id": run_id, "conversation": "test:C1"})
+        said = send(ctx, {})
+    assert said == "The digest for 2026-11-24 to test:C1 was already sent."
+    [job] = digest_jobs(app)
+    assert job.args == {"day": "2026-11-24"} and job.conversation == "test:C1"
+
+
+def test_playbooks_report_to_coo_playbooks_to_and_the_digest_still_to_coo_digest_to(app_factory):
+    app = app_factory(settings={"coo_digest_to": "test:D", "coo_playbooks_to": "test:P"})
+    pbs = service(app)
+    assert pbs.scheduler.destination == "test:P"
+    slot = slot_key(datetime(2026, 11, 24, 8, 0, tzinfo=PARIS))
+    ctx = QueryContext(app.db, utcnow(), PARIS, {"slot": slot, "run_id": "pbr_1", "conversation": "test:P"})
+    pbs.runner.queries["digest.send"](ctx, {})
+    assert [j.conversation for j in digest_jobs(app)] == ["test:D"]
+    # Without COO_PLAYBOOKS_TO they report to COO_DIGEST_TO; without COO_DIGEST_TO no digest is scheduled.
+    assert service(app_factory(settings={"coo_digest_to": "test:D"})).scheduler.destination == "test:D"
+    only = app_factory(settings={"coo_playbooks_to": "test:P"})
+    said = service(only).runner.queries["digest.send"](ctx, {})
+    assert said == "The digest has nowhere to go: set COO_DIGEST_TO." and len(digest_jobs(only)) == 1
 
 
 def test_coo_digest_now_prints_one_at_once(tmp_path: Path):

@@ -88,7 +88,8 @@ def test_two_processes_on_postgres_and_redis_fire_each_slot_exactly_once_over_fo
         client.delete(key)
     assert sorted(sent) == sorted(j.id for j in jobs)  # each slot's job handed to Redis once
     per = Counter(r.playbook for r in runs)
-    assert per == {"hourly": hours, "overdue-invoices": 4, "month-end": 1}
+    # The digest (08:00 Paris, `on_missed: latest`): the day before START's at once, then each of 28 days.
+    assert per == {"hourly": hours, "overdue-invoices": 4, "month-end": 1, "daily-digest": 29}
     assert {r.status for r in runs} == {"queued"}  # nothing missed: every slot fired on time
     assert len({(r.playbook, r.slot) for r in runs}) == len(runs)
     assert sorted(claimed[0] + claimed[1]) == sorted(r.id for r in runs)  # each claimed by one process
@@ -102,6 +103,7 @@ def test_missed_slots_are_put_on_one_card_never_run_silently(tmp_path: Any) -> N
     db = make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
     _store(db)
     store.set_paused(db, "hourly", True, by="test")
+    store.set_paused(db, "daily-digest", True, by="test")  # `on_missed: latest`, no card (tests/bot/test_digest.py)
     now = [START + timedelta(days=21, hours=12)]  # down for three weeks: three Mondays and a 1st passed
     cards: list[Missed] = []
     sched = PlaybookScheduler(db, _queue(db), tz=TZ, destination="console:t", clock=lambda: now[0], on_missed=cards.append)

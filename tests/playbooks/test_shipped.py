@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from bot.app import App
 from bot.commands import command
-from bot.digest import build_digest
+from bot.digest import DIGEST_KIND, build_digest
 from bot.playbooks import digest_sources, service
 from memory import playbooks as store
 from memory.invoices import Invoice
@@ -90,7 +90,15 @@ def test_month_end_tells_the_summary_and_the_open_invoices(app: App) -> None:
 def test_the_digest_playbook_says_exactly_what_the_digest_job_says(app: App) -> None:
     _invoices(app, 1)
     say(app, "playbook run overdue-invoices")  # something waits, so the digest has a card to count
-    text = say(app, "playbook run daily-digest")
+    assert say(app, "playbook run daily-digest") == "Playbook daily-digest finished."
+    # The playbook queues the very job `/digest` runs, here to the conversation it was asked in.
+    with Session(app.db) as s:
+        [job] = s.exec(select(Job).where(Job.kind == DIGEST_KIND)).all()
+    assert job.conversation == CONV
+    assert app.jobs.runner.run(job.id) == "done"
+    done = app.jobs.get(job.id)
+    assert done is not None and done.result is not None
+    text = str(done.result["text"])
     now = datetime.now(UTC)
     expected = build_digest(digest_sources(app), now.astimezone(ZoneInfo("UTC")).date(), now,
                             run_id="job_compare", destination="").text
