@@ -43,7 +43,10 @@ class EngineDoor(Protocol):
         """Recover what a crash left and start sweeping."""
 
     async def take_new(self) -> object:
-        """Take the deliveries recorded since the last look."""
+        """Claim as many deliveries nobody holds as there is room for, and start them."""
+
+    def on_turn_end(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` whenever a delivery's work ends (so that the backlog is pulled)."""
 
     async def stop(self) -> None:
         """Let the work in flight finish."""
@@ -186,6 +189,7 @@ async def _run(
     with App(settings, planner=planner, faults=Faults.from_env()) as app:  # faults: crash tests only
         await asyncio.to_thread(warm_embedder, app)
         door = make_door(app)
+        door.on_turn_end(woken.set)  # a turn's end makes room: look again, as a wake does
         await door.start()
         ready.send_bytes(b"ready")
         log.info("engine process %s ready", os.getpid())
