@@ -3,7 +3,9 @@
 With ``COO_ENGINE_PROCESS`` on, `coo serve` verifies a request, records it in the durable inbox,
 answers 200 and wakes the engine process (one byte on a pipe). The engine process takes what the inbox
 holds with the same claims, leases and sweeps as one process would (memory/owner.py), runs the engine
-and posts the replies through the outbox. Nothing but acknowledgements then shares the HTTP process's
+and posts the replies through the outbox. It pulls: each look claims at most as many deliveries as it
+has turns free, skipping rows another process is claiming, and a turn's end looks again, so that the
+engine processes of several `coo serve` split a backlog instead of racing for all of it. Nothing but acknowledgements then shares the HTTP process's
 event loop and GIL: a turn's CPU work (seconds for a burst) no longer delays a 200.
 
 The two share their fate as if they were one process: the engine process exits at once when the HTTP
