@@ -137,6 +137,9 @@ class Door:
         self.tasks = Tasks(name)
         self.lanes: dict[str, Lane] = {}
         self._working: set[str] = set()
+        self._claimed: set[str] = set()  # claimed by `take_new`, not yet started by their handler
+        self._turn_ended: Callable[[], None] | None = None
+        self.at_once = 8  # the most deliveries `take_new` keeps in flight (the turns run at once)
         self._sweeper: asyncio.Future[None] | None = None
         app.owner.start()
 
@@ -167,17 +170,30 @@ class Door:
         return self._start_all(keys, dead) + await self._sweep_more(dead, starting)
 
     async def take_new(self) -> list[asyncio.Future[Any]]:
-        """Take every delivery nobody works on yet, however young; return the work started.
+        """Claim as many unclaimed deliveries as there is room for, however young; return the work started.
 
         The engine process (bot/engine_process.py) calls this when the HTTP process, which only
-        records deliveries, wakes it: the claims decide, so a delivery another process took stays its.
+        records deliveries, wakes it, and when one of its turns ends (`on_turn_end`): the backlog is
+        pulled, ``at_once`` at most in flight, so that processes sharing an inbox split it between
+        them instead of each taking all of it and racing for the same claims.
         """
-        owner = self.app.owner
+        room = self.at_once - len(self._working)
+        if room <= 0:
+            return []  # a turn's end looks again
+        keys = await asyncio.to_thread(self.app.owner.claim_next, list(self.lanes), room)
+        self._claimed.update(k for _, k in keys if k not in self._working)
+        return self._start_all(keys, ())
 
-        def look() -> list[tuple[str, str]]:
-            return [(c, k) for c in self.lanes for k in owner.claimable(c, (), starting=True)]
+    def on_turn_end(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` whenever a delivery's work ends (the engine process looks for more then)."""
+        self._turn_ended = hook
 
-        return self._start_all(await asyncio.to_thread(look), ())
+    def taken(self, key: str) -> bool:
+        """Tell whether `take_new` already claimed ``key`` for its handler (which must then not claim it)."""
+        if key in self._claimed:
+            self._claimed.discard(key)
+            return True
+        return False
 
     def _start_all(self, keys: Sequence[tuple[str, str]], dead: Sequence[str]) -> list[asyncio.Future[Any]]:
         started = []
@@ -196,6 +212,9 @@ class Door:
             await handler(key, dead)
         finally:
             self._working.discard(key)
+            self._claimed.discard(key)
+            if self._turn_ended is not None:
+                self._turn_ended()
 
     async def run_sweeper(self) -> None:
         """Sweep every ``owner.sweep_s`` seconds until cancelled (each front door's background task)."""
@@ -241,6 +260,7 @@ class Dispatcher(Door):
         self.outbound = outbound
         self.click_channel = click_channel  # the inbox channel of this front door's recorded clicks
         self.private = private  # shows a reply to one person (a refusal of their click)
+        self.at_once = engine_workers
         self.lane(channel, self.process)
         if click_channel:
             self.lane(click_channel, self.process)
@@ -330,7 +350,7 @@ class Dispatcher(Door):
     async def process(self, key: str, dead: Sequence[str] = ()) -> None:
         """Run one recorded delivery through the engine and deliver the replies (once, through the outbox)."""
         db = self.app.db
-        if not await asyncio.to_thread(self.app.owner.claim, key, dead):
+        if not (self.taken(key) or await asyncio.to_thread(self.app.owner.claim, key, dead)):
             return
         self.app.engine.faults.hit("after_claim")
         item = await asyncio.to_thread(inbox.get, db, key)

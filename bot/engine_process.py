@@ -3,7 +3,9 @@
 With ``COO_ENGINE_PROCESS`` on, `coo serve` verifies a request, records it in the durable inbox,
 answers 200 and wakes the engine process (one byte on a pipe). The engine process takes what the inbox
 holds with the same claims, leases and sweeps as one process would (memory/owner.py), runs the engine
-and posts the replies through the outbox. Nothing but acknowledgements then shares the HTTP process's
+and posts the replies through the outbox. It pulls: each look claims at most as many deliveries as it
+has turns free, skipping rows another process is claiming, and a turn's end looks again, so that the
+engine processes of several `coo serve` split a backlog instead of racing for all of it. Nothing but acknowledgements then shares the HTTP process's
 event loop and GIL: a turn's CPU work (seconds for a burst) no longer delays a 200.
 
 The two share their fate as if they were one process: the engine process exits at once when the HTTP
@@ -43,7 +45,10 @@ class EngineDoor(Protocol):
         """Recover what a crash left and start sweeping."""
 
     async def take_new(self) -> object:
-        """Take the deliveries recorded since the last look."""
+        """Claim as many deliveries nobody holds as there is room for, and start them."""
+
+    def on_turn_end(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` whenever a delivery's work ends (so that the backlog is pulled)."""
 
     async def stop(self) -> None:
         """Let the work in flight finish."""
@@ -186,6 +191,7 @@ async def _run(
     with App(settings, planner=planner, faults=Faults.from_env()) as app:  # faults: crash tests only
         await asyncio.to_thread(warm_embedder, app)
         door = make_door(app)
+        door.on_turn_end(woken.set)  # a turn's end makes room: look again, as a wake does
         await door.start()
         ready.send_bytes(b"ready")
         log.info("engine process %s ready", os.getpid())

@@ -104,6 +104,65 @@ def claim(
     return bool(changed)
 
 
+def claim_next(
+    engine: Engine,
+    channels: Sequence[str],
+    limit: int,
+    lease: timedelta,
+    *,
+    owner: str,
+    now: datetime | None = None,
+) -> list[tuple[str, str]]:
+    """Claim up to ``limit`` of the oldest deliveries nobody alive holds; return their (channel, id).
+
+    One transaction: the rows are chosen and claimed together, and on PostgreSQL a row another
+    transaction is claiming is skipped (``FOR UPDATE SKIP LOCKED``), not waited on, so processes
+    that look at once take different deliveries instead of queueing on the same ones. What may be
+    claimed is what `claim` allows without a list of the dead: never claimed, or a lease run out.
+
+    Args:
+        engine: The database.
+        channels: The inbox channels to take from.
+        limit: The most to claim.
+        lease: How long the claims hold; the owner (memory/owner.py) renews them while it lives.
+        owner: Who claims (an `Owner` id).
+        now: The time (tests).
+    """
+    if limit <= 0 or not channels:
+        return []
+    now = now or utcnow()
+    free = (col(InboxItem.status) == "received") | (
+        (col(InboxItem.status) == "processing") & (col(InboxItem.lease_until) < now)
+    )
+    chosen = (
+        select(InboxItem.delivery_id)
+        .where(col(InboxItem.channel).in_(list(channels)), free)
+        .order_by(col(InboxItem.received_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # SQLite has no row locks: its writes are one at a time anyway
+    )
+    with transaction(engine) as s:
+        # Chosen first, then claimed, in one transaction that holds the chosen rows' locks: as one
+        # UPDATE ... WHERE id IN (SELECT ... LIMIT n SKIP LOCKED), PostgreSQL may run the subquery
+        # again per row and so claim more than ``limit``.
+        keys = list(s.execute(chosen).scalars())
+        if not keys:
+            return []
+        rows = s.execute(
+            update(InboxItem)
+            .where(col(InboxItem.delivery_id).in_(keys), free)
+            .values(
+                status="processing",
+                claimed_at=now,
+                claimed_by=owner,
+                lease_until=now + lease,
+                attempts=InboxItem.attempts + 1,  # type: ignore[operator]
+            )
+            .returning(_INBOX.c.channel, _INBOX.c.delivery_id, _INBOX.c.received_at)
+        ).all()
+    return [(c, k) for c, k, _ in sorted(rows, key=lambda r: r[2])]
+
+
 def claimable(
     engine: Engine,
     channel: str,

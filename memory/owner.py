@@ -130,6 +130,10 @@ class Owner:
         """Claim an inbox delivery for this owner (see `memory.inbox.claim`)."""
         return inbox.claim(self.engine, delivery_id, self.lease, owner=self.id, dead=dead)
 
+    def claim_next(self, channels: Sequence[str], limit: int) -> list[tuple[str, str]]:
+        """Claim up to ``limit`` of the oldest free deliveries for this owner (see `memory.inbox.claim_next`)."""
+        return inbox.claim_next(self.engine, channels, limit, self.lease, owner=self.id)
+
     def claimable(self, channel: str, dead: Sequence[str] = (), starting: bool = False) -> list[str]:
         """Return a channel's deliveries nobody alive works on.
 

@@ -19,7 +19,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -330,6 +330,10 @@ class SlackChannel:
     async def take_new(self) -> None:
         """Take the deliveries recorded since the last look (in the engine process)."""
         await self.dispatcher.take_new()
+
+    def on_turn_end(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` when a delivery's work ends (in the engine process: look for more)."""
+        self.dispatcher.on_turn_end(hook)
 
     async def health(self) -> dict[str, Any]:
         """Report the mode, the inbox backlog and the replies waiting to be posted."""

@@ -126,3 +126,45 @@ async def test_engine_work_does_not_starve_under_endless_requests(app_factory):
     await d.accept(delivery_id="q2", conversation="test:C1", actor="test:U1", text="balance")
     await d.drain()
     assert out.sent[-1][1].text.startswith("Balance")
+
+
+class GatedOutbound(RecordingOutbound):
+    """Holds every post until the gate opens (the turns stay in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def send(self, conversation: str, reply: Reply) -> dict[str, Any]:
+        await self.gate.wait()
+        return await super().send(conversation, reply)
+
+
+async def test_take_new_pulls_the_backlog_no_more_at_once_than_its_turns(app_factory):
+    app = app_factory(settings=OPS)
+    for i in range(5):  # recorded by the HTTP process; a non-operator's: refused without the engine
+        inbox.record(
+            app.db,
+            delivery_id=f"test:e{i}",
+            channel="test",
+            conversation=f"test:C{i}",
+            actor=f"test:U9{i}",
+            text="hi",
+        )
+    out = GatedOutbound()
+    d = Dispatcher(app, "test", out, engine_workers=2)
+    ended: list[int] = []
+    d.on_turn_end(lambda: ended.append(1))
+    assert len(await d.take_new()) == 2
+    assert await d.take_new() == []  # no room: a turn's end looks again
+    states = sorted(i.status for i in inbox.unfinished(app.db, "test"))
+    assert states == ["processing", "processing", "received", "received", "received"]
+    out.gate.set()
+    await d.drain()
+    assert len(ended) == 2
+    while inbox.unfinished(app.db, "test"):
+        assert await d.take_new()
+        await d.drain()
+    assert sorted(conv for conv, _ in out.sent) == [f"test:C{i}" for i in range(5)]  # each replied once
+    assert len(ended) == 5
+    assert all(i.attempts == 1 for i in map(lambda k: inbox.get(app.db, f"test:e{k}"), range(5)) if i)
