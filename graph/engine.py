@@ -39,6 +39,7 @@ from graph.state import Preset, RunState
 from graph.telemetry import Telemetry
 from graph.trust import TrustKeeper
 from memory import eventlog
+from memory import trust as trust_store
 from memory.conversations import Conversations
 from memory.redact import NO_SECRETS, Redactor
 from memory.runs import RunStore
@@ -188,9 +189,24 @@ class Engine:
         closed = o.Decided(ap.id, "edited", like.actor, decided.approval.decided_at or utcnow(), old.summary)
         self.resume_if_ready(ap.run_id)  # ends the old run: "not done", which the edit supersedes
         text = f"edit of {approval_id}: {old.name} {canonical_json(arguments)}"
+        if ap.reason.startswith(trust_store.ADVISORY_PREFIX):
+            return [closed, self._advisory_edit(old.arguments, replace(like, conversation=ap.conversation, text=text), run_id)]
         preset = (Preset(key=old.name, arguments=arguments),)
         req = replace(like, conversation=ap.conversation, text=text, preset=preset, untrusted=old.untrusted_source)
         return [closed, *self.submit(req, run_id)]
+
+    def _advisory_edit(self, proposed: dict[str, Any], req: Request, run_id: str | None) -> o.Outcome:
+        """Record what the operator did instead of an advisory proposal, as a finished run; run nothing.
+
+        The edit is the operator's account of what they did (already done by them), so nothing is
+        planned, carded or executed: its run only carries the input the trust record classifies.
+        """
+        run = Run(conversation=req.conversation, channel=req.channel, actor=req.actor, input=req.text)
+        run.id = run_id or run.id
+        if self.runs.start(run):
+            self.runs.set_status(run.id, "done")
+        what = trust_store.classify(proposed, req.text)
+        return o.Say(f"Noted what you did: coo's proposal counts as {what}. It did nothing itself (advisory mode).")
 
     def retry(self, run_id: str, like: Request) -> list[o.Outcome]:
         """Retry a failed run once: where it stopped, its failed actions, or its input as a new run.
