@@ -103,8 +103,7 @@ class Engine:
         self, run_id: str, graph_input: Any, config: dict[str, Any] | None = None, run: Run | None = None
     ) -> list[o.Outcome]:
         """Drive a run, then add what its failed auto actions change in trust (a demotion's notice)."""
-        outs = self.driver.drive(run_id, graph_input, config, run=run)
-        return outs + (self.trust.after_run(run_id) if self.trust is not None else [])
+        return self.driver.drive(run_id, graph_input, config, run=run) + self._after_run(run_id)
 
     # ---- requests -------------------------------------------------------------------------------
 
@@ -135,7 +134,11 @@ class Engine:
 
     def continue_run(self, run_id: str) -> list[o.Outcome]:
         """Bring an existing run as far as it can go and report where it stands."""
-        return self.driver.continue_run(run_id)
+        return self.driver.continue_run(run_id) + self._after_run(run_id)
+
+    def _after_run(self, run_id: str) -> list[o.Outcome]:
+        """Return what a run's failed auto actions change in trust (once per failure: safe to ask again)."""
+        return self.trust.after_run(run_id) if self.trust is not None else []
 
     def resume_if_ready(self, run_id: str) -> list[o.Outcome]:
         """Resume a waiting run whose approvals are all decided; otherwise do nothing."""
@@ -302,7 +305,9 @@ class Engine:
         """Do what `recover` does; return (run id, conversation, outcomes) per run that has something to say."""
         for ap in self.approvals.expire_overdue():
             log.info("approval %s expired", ap.id)
-        return self.driver.recover(channel)
+        # A run finished here (an approved or auto action executed after a restart) is checked like any
+        # other: a failed auto action in it demotes its kind.
+        return [(run_id, conv, outs + self._after_run(run_id)) for run_id, conv, outs in self.driver.recover(channel)]
 
     def checkpoint_of(self, run_id: str) -> str:
         """Return the id of a run's latest checkpoint ("" before its first): what a report of it is a report of."""
