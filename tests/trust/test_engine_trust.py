@@ -186,3 +186,19 @@ def test_a_failed_auto_action_finished_by_recovery_demotes_its_kind(app_factory)
     level = store.level_of(app.db, "bookkeeping.record_expense")
     assert level.level == "ask" and level.by == "coo"
     assert app.engine.recover() == []  # nothing left to finish, and no second notice
+
+
+def test_undoing_a_carded_action_of_an_auto_kind_keeps_its_level(app_factory):
+    # The operator approved that one themselves (it was above the bound): its undo says nothing about
+    # what coo did unasked, so the kind stays auto; the record still counts the undo.
+    app = app_factory()
+    kind = "bookkeeping.record_expense"
+    outs = app.trust.raise_card(kind, "auto", 20_00, "by hand", conversation=CONSOLE, deciders=[CONSOLE], source="c1")
+    [card] = [x for x in outs if isinstance(x, o.Ask)]
+    app.engine.decide(card.approval_id, True, CONSOLE)
+    [done] = [x for x in approve_expense(app, "expense 30 desk") if isinstance(x, o.Done)]
+    undone = app.engine.undo(done.undo_event, CONSOLE, app.is_operator)
+    assert [type(x) for x in undone] == [o.Undone]
+    assert store.level_of(app.db, kind).level == "auto"
+    [rec] = [r for r in app.trust.records() if r.kind == kind]
+    assert rec.undone == 1
