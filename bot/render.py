@@ -5,6 +5,7 @@ from __future__ import annotations
 from agents.contract import canonical_json
 from bot.messages import Button, Card, Reply
 from graph import outcomes as o
+from memory.trust import ADVISORY_PREFIX
 
 
 def approval_card(ask: o.Ask) -> Card:
@@ -20,6 +21,17 @@ def approval_card(ask: o.Ask) -> Card:
     ]
     if a.untrusted_source:
         fields.append(("Warning", "proposed after reading untrusted content"))
+    if ask.reason.startswith(ADVISORY_PREFIX):  # shadow mode: the answer is a verdict on coo, nothing runs
+        fields[3] = ("Reversible", "nothing will run: coo only records your answer")
+        return Card(
+            title=ask.reason,
+            fields=fields,
+            buttons=[
+                Button("approve", ask.approval_id, "Right"),
+                Button("reject", ask.approval_id, "Wrong"),
+            ],
+            footer=f"Edit it to what you did · expires {ask.expires_at:%Y-%m-%d %H:%M} UTC · {ask.approval_id}",
+        )
     return Card(
         title=f"Approve? {a.summary}",
         fields=fields,
@@ -48,7 +60,7 @@ def render(out: o.Outcome) -> Reply:
             return Reply(text=text)
         case o.Ask():
             return Reply(
-                text=f"Approve? {out.action.summary}",
+                text=out.reason if out.reason.startswith(ADVISORY_PREFIX) else f"Approve? {out.action.summary}",
                 card=approval_card(out),
                 key=f"approval:{out.approval_id}",
             )

@@ -53,6 +53,11 @@ def kind_line(rec: Record, level: store.Level | None) -> str:
         f"{rec.kind}: {_level(level)} · {rec.approved} approved, {rec.override_rate:.0%} overridden "
         f"({rec.edited} edited), {rec.rejected} rejected, {rec.undone} undone, {rec.failed} failed, "
         f"{rec.auto} on auto · median decision {_duration(rec.median_decide_s)} · cost ${rec.cost_usd:.4f}"
+        + (
+            f" · advisory: {rec.advisory_agreed} right, {rec.advisory_disagreed} wrong ({rec.agreement_rate:.0%} agreement)"
+            if rec.advisory
+            else ""
+        )
         + (" · disagreements: " + ", ".join(f"{what} {n}" for what, n in rec.disagreements) if rec.disagreements else "")
     )
 

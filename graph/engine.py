@@ -39,6 +39,7 @@ from graph.state import Preset, RunState
 from graph.telemetry import Telemetry
 from graph.trust import TrustKeeper
 from memory import eventlog
+from memory import trust as trust_store
 from memory.conversations import Conversations
 from memory.redact import NO_SECRETS, Redactor
 from memory.runs import RunStore
@@ -102,8 +103,7 @@ class Engine:
         self, run_id: str, graph_input: Any, config: dict[str, Any] | None = None, run: Run | None = None
     ) -> list[o.Outcome]:
         """Drive a run, then add what its failed auto actions change in trust (a demotion's notice)."""
-        outs = self.driver.drive(run_id, graph_input, config, run=run)
-        return outs + (self.trust.after_run(run_id) if self.trust is not None else [])
+        return self.driver.drive(run_id, graph_input, config, run=run) + self._after_run(run_id)
 
     # ---- requests -------------------------------------------------------------------------------
 
@@ -134,7 +134,11 @@ class Engine:
 
     def continue_run(self, run_id: str) -> list[o.Outcome]:
         """Bring an existing run as far as it can go and report where it stands."""
-        return self.driver.continue_run(run_id)
+        return self.driver.continue_run(run_id) + self._after_run(run_id)
+
+    def _after_run(self, run_id: str) -> list[o.Outcome]:
+        """Return what a run's failed auto actions change in trust (once per failure: safe to ask again)."""
+        return self.trust.after_run(run_id) if self.trust is not None else []
 
     def resume_if_ready(self, run_id: str) -> list[o.Outcome]:
         """Resume a waiting run whose approvals are all decided; otherwise do nothing."""
@@ -188,9 +192,24 @@ class Engine:
         closed = o.Decided(ap.id, "edited", like.actor, decided.approval.decided_at or utcnow(), old.summary)
         self.resume_if_ready(ap.run_id)  # ends the old run: "not done", which the edit supersedes
         text = f"edit of {approval_id}: {old.name} {canonical_json(arguments)}"
+        if ap.reason.startswith(trust_store.ADVISORY_PREFIX):
+            return [closed, self._advisory_edit(old.arguments, replace(like, conversation=ap.conversation, text=text), run_id)]
         preset = (Preset(key=old.name, arguments=arguments),)
         req = replace(like, conversation=ap.conversation, text=text, preset=preset, untrusted=old.untrusted_source)
         return [closed, *self.submit(req, run_id)]
+
+    def _advisory_edit(self, proposed: dict[str, Any], req: Request, run_id: str | None) -> o.Outcome:
+        """Record what the operator did instead of an advisory proposal, as a finished run; run nothing.
+
+        The edit is the operator's account of what they did (already done by them), so nothing is
+        planned, carded or executed: its run only carries the input the trust record classifies.
+        """
+        run = Run(conversation=req.conversation, channel=req.channel, actor=req.actor, input=req.text)
+        run.id = run_id or run.id
+        if self.runs.start(run):
+            self.runs.set_status(run.id, "done")
+        what = trust_store.classify(proposed, req.text)
+        return o.Say(f"Noted what you did: coo's proposal counts as {what}. It did nothing itself (advisory mode).")
 
     def retry(self, run_id: str, like: Request) -> list[o.Outcome]:
         """Retry a failed run once: where it stopped, its failed actions, or its input as a new run.
@@ -286,7 +305,9 @@ class Engine:
         """Do what `recover` does; return (run id, conversation, outcomes) per run that has something to say."""
         for ap in self.approvals.expire_overdue():
             log.info("approval %s expired", ap.id)
-        return self.driver.recover(channel)
+        # A run finished here (an approved or auto action executed after a restart) is checked like any
+        # other: a failed auto action in it demotes its kind.
+        return [(run_id, conv, outs + self._after_run(run_id)) for run_id, conv, outs in self.driver.recover(channel)]
 
     def checkpoint_of(self, run_id: str) -> str:
         """Return the id of a run's latest checkpoint ("" before its first): what a report of it is a report of."""

@@ -113,7 +113,9 @@ def policy(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
                 deciders=state.deciders,
             ).id
         out.append(
-            p.model_copy(update={"verdict": d.verdict, "reason": d.reason, "approval_id": approval_id})
+            p.model_copy(
+                update={"verdict": d.verdict, "reason": d.reason, "approval_id": approval_id, "advisory": d.advisory}
+            )
         )
     return {"proposals": out}
 
@@ -144,8 +146,8 @@ def execute(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
     deps = runtime.context
     results = []
     for p in state.proposals:
-        if p.action is None:
-            continue
+        if p.action is None or p.advisory:
+            continue  # an advisory proposal is never performed by coo, whatever the operator answered
         allowed = p.verdict == "run" or (
             p.verdict == "ask"
             and p.approval_id is not None

@@ -90,6 +90,11 @@ class Undone:
     text: str
 
 
+ADVISORY_NOTED = {
+    "approved": "Noted: coo was right. It did nothing itself (advisory mode).",
+    "rejected": "Noted: coo was wrong. Nothing was changed (advisory mode).",
+}
+
 Outcome = Say | Notice | Offer | Ask | Done | Refused | Failed | Decided | Undone
 
 
@@ -115,8 +120,11 @@ def of_state(state: RunState, waiting: bool, pending: Mapping[str, Approval]) ->
             if ap is not None and p.action is not None:
                 outs.append(Ask(ap.id, state.run_id, p.action, p.reason, ap.expires_at))
         return outs
-    for decision in state.decisions.values():
-        if decision != "approved":
+    advisory = {p.approval_id for p in state.proposals if p.advisory}
+    for approval_id, decision in state.decisions.items():
+        if approval_id in advisory and decision in ("approved", "rejected"):
+            outs.append(Say(ADVISORY_NOTED[decision]))
+        elif decision != "approved":
             outs.append(Say(f"Not done ({decision}); nothing was changed."))
     for r in state.results:
         if r.ok:

@@ -9,7 +9,7 @@ from typing import Literal
 from agents.contract import Action, SideEffect
 from graph.state import Verdict
 from graph.trust_rules import HardLimits, covers
-from memory.trust import TRUST_AGENT, Level
+from memory.trust import ADVISORY_PREFIX, TRUST_AGENT, Level
 
 Trust = Literal["ask", "auto"]
 Check = Callable[[Action], "tuple[Verdict, str] | None"]
@@ -27,6 +27,7 @@ class PolicyDecision:
 
     verdict: Verdict
     reason: str
+    advisory: bool = False  # ask the operator whether coo was right; never execute (``Policy.decide``)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Policy:
         checks: Extra rules that vote on every action (see ``Check``).
         learned: The level an operator granted a kind from its history (``graph/trust.py``), read per
             action; it can only widen ask to run within its bound, and every other rule still votes.
+            ``advisory`` narrows instead: the kind's writes never run, whatever else voted (a shadow).
     """
 
     trust: Mapping[str, Trust] = field(default_factory=dict)
@@ -88,7 +90,21 @@ class Policy:
         # A check's reason is more specific than a built-in rule's ("new recipient: …" over
         # "irreversible actions always need approval"): it is the one given when they agree.
         reason = next((r for v, r in extra if v == verdict), reason)
+        if verdict != "deny" and action.side_effect is not SideEffect.READ and self._advisory(action):
+            # Shadow mode: coo says what it would have done and asks whether that was right; the
+            # execute node never performs an advisory proposal, approved or not.
+            return PolicyDecision("ask", f"{ADVISORY_PREFIX}coo would {_clause(action.summary)} — did you do this?", True)
         return PolicyDecision(verdict, reason)
+
+    def _advisory(self, action: Action) -> bool:
+        if self.learned is None or action.agent == TRUST_AGENT:
+            return False
+        level = self.learned(action.name)
+        return level is not None and level.level == "advisory" and level.kind == action.name
+
+
+def _clause(summary: str) -> str:
+    return summary[:1].lower() + summary[1:] if summary[1:2].islower() else summary
 
 
 def _usd(cents: int) -> str:

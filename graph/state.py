@@ -20,6 +20,7 @@ class Proposal(BaseModel):
     verdict: Verdict = "ask"
     reason: str = ""
     approval_id: str | None = None
+    advisory: bool = False  # the kind is in advisory mode: asked "did you do this?", never executed
     prechecked: bool = False  # denied by its operation's pre-check: ``reason`` is the whole sentence
 
 

@@ -40,6 +40,18 @@ class Record:
     streak: int = 0  # unchanged approvals since the last edit, reject, undo or failure
     streak_largest_cents: int | None = None
     disagreements: tuple[tuple[str, int], ...] = ()  # what edits and rejects said was wrong, most first
+    advisory_agreed: int = 0  # advisory cards the operator said were right (nothing ran)
+    advisory_disagreed: int = 0  # advisory cards the operator said were wrong, or edited to what was done
+
+    @property
+    def advisory(self) -> int:
+        """Return how many advisory cards the operator answered."""
+        return self.advisory_agreed + self.advisory_disagreed
+
+    @property
+    def agreement_rate(self) -> float:
+        """Return the share of answered advisory cards the operator agreed with."""
+        return self.advisory_agreed / self.advisory if self.advisory else 0.0
 
     @property
     def cards(self) -> int:
@@ -93,7 +105,14 @@ def record(
     last_failure: datetime | None = None
     largest: int | None = None
     times: list[float] = []
+    agreed = disagreed = 0
     for o in obs:
+        if o.advisory:  # a shadow answer: counted apart, never a card that ran, never part of a streak
+            agreed += o.outcome == "approved"
+            disagreed += o.outcome != "approved"
+            if o.decide_s is not None:
+                times.append(o.decide_s)
+            continue
         counts[o.outcome] += 1
         if o.decide_s is not None:
             times.append(o.decide_s)
@@ -107,7 +126,7 @@ def record(
     # The streak counts back from the newest observation and breaks at anything not plainly approved;
     # an undo breaks it wherever it happened (it is dated by the undo, which may be later).
     for o in reversed(obs):
-        if o.outcome == "auto" and o.undone_at is None:
+        if (o.outcome == "auto" and o.undone_at is None) or o.advisory:
             continue
         if (
             o.outcome != "approved"
@@ -135,6 +154,8 @@ def record(
         last_failure=last_failure,
         streak=streak,
         streak_largest_cents=streak_largest,
+        advisory_agreed=agreed,
+        advisory_disagreed=disagreed,
     )
 
 

@@ -28,6 +28,7 @@ LevelName = Literal["advisory", "ask", "auto"]
 TRUST_AGENT = "trust"  # the trust cards' own operations: never counted, never promoted
 TRUST_RUN_PREFIX = "run_trust_"  # the runs that raise trust cards (graph/trust.py)
 EDIT_PREFIX = "edit of "  # the input of the run an edited card became (graph/engine.py ``revise``)
+ADVISORY_PREFIX = "Advisory: "  # the reason of an advisory card (graph/policy.py): coo proposed, did nothing
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Observation:
     run_id: str = ""
     disagreement: str = ""  # for an edit or a reject: what was wrong (``classify``)
     rung: str = ""  # which ladder rung planned its run: primary, cheap, cache, rules
+    advisory: bool = False  # an advisory card: approved means the operator agreed; nothing ran
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
         }
         run_ids = {a.run_id for a in aps} | {e.run_id for e in events}
         runs = {r.id: r for r in s.exec(select(Run).where(col(Run.id).in_(run_ids))).all()} if run_ids else {}
+        # An advisory card's edit is recorded as a run of its own with no card (what the operator did).
+        for r in s.exec(select(Run).where(col(Run.input).startswith(EDIT_PREFIX), col(Run.created_at) >= since)):
+            runs.setdefault(r.id, r)
         rungs = (
             {sp.run_id: sp.rung for sp in s.exec(select(Spend).where(col(Spend.run_id).in_(run_ids))).all()}
             if run_ids
@@ -143,6 +148,7 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
                 model=model,
                 run_id=a.run_id,
                 rung=rungs.get(a.run_id, ""),
+                advisory=a.reason.startswith(ADVISORY_PREFIX),
                 disagreement=classify(a.action.get("arguments") or {}, edits.get(a.id))
                 if outcome != "approved"
                 else "",

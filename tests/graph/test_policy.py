@@ -48,3 +48,22 @@ def test_an_extra_check_can_only_make_a_verdict_stricter():
         Policy(checks=(lenient,)).decide(action("bookkeeping.record_expense", {"amount": 1})).verdict == "ask"
     )
     assert seen == ["bookkeeping.record_expense"] * 2
+
+
+def test_an_advisory_kind_is_asked_as_advisory_whatever_else_would_run_it():
+    from memory.trust import ADVISORY_PREFIX, Level
+
+    advisory = Level("bookkeeping.record_expense", "advisory")
+    p = Policy(
+        trust={"bookkeeping.record_expense": "auto"},
+        hard_amount_limit_cents=100_00,
+        learned=lambda kind: advisory if kind == advisory.kind else None,
+    )
+    d = p.decide(action("bookkeeping.record_expense", {"amount": 40, "memo": "ink"}))
+    assert (d.verdict, d.advisory) == ("ask", True)
+    assert d.reason.startswith(ADVISORY_PREFIX + "coo would record") and d.reason.endswith("did you do this?")
+    denied = p.decide(action("bookkeeping.record_expense", {"amount": 101}))
+    assert (denied.verdict, denied.advisory) == ("deny", False)  # deny still beats everything
+    other = p.decide(action("bookkeeping.record_income", {"amount": 5}))
+    assert not other.advisory and other.verdict == "ask"
+    assert not p.decide(action("bookkeeping.balance", {})).advisory  # reads are not shadowed

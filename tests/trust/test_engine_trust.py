@@ -146,3 +146,59 @@ def test_a_failed_auto_action_demotes_its_kind_and_the_digest_lists_what_ran_una
     assert store.level_of(app.db, "bookkeeping.record_expense").level == "ask"
     armed.clear()
     assert any(isinstance(x, o.Ask) for x in say(app, "expense 1 pepper"))
+
+
+class Crash(BaseException):
+    """The process dies mid-step (as a kill would): nothing in coo catches it."""
+
+
+def test_a_failed_auto_action_finished_by_recovery_demotes_its_kind(app_factory):
+    from graph.faults import Faults
+
+    hits: list[str] = []
+
+    def effect() -> None:
+        if hits == ["crash"]:
+            hits.append("crashed")
+            raise Crash
+        if hits == ["crash", "crashed"]:
+            raise ValueError("the books are locked")
+
+    app = app_factory(faults=Faults("before_effect", action=effect))
+    outs = app.trust.raise_card(
+        "bookkeeping.record_expense", "auto", 50_00, "by hand", conversation=CONSOLE, deciders=[CONSOLE], source="r1"
+    )
+    [card] = [x for x in outs if isinstance(x, o.Ask)]
+    app.engine.decide(card.approval_id, True, CONSOLE)
+    hits.append("crash")
+    try:
+        say(app, "expense 3 sugar")
+    except Crash:
+        pass
+    else:  # pragma: no cover - the crash this test needs
+        raise AssertionError("the run was not cut off")
+    assert store.level_of(app.db, "bookkeeping.record_expense").level == "auto"  # nothing failed yet
+
+    recovered = [x for _conv, outs in app.engine.recover() for x in outs]
+    assert any(isinstance(x, o.Failed) for x in recovered)
+    [notice] = [x for x in recovered if isinstance(x, o.Say)]
+    assert "bookkeeping.record_expense asks first again: its action failed" in notice.text
+    level = store.level_of(app.db, "bookkeeping.record_expense")
+    assert level.level == "ask" and level.by == "coo"
+    assert app.engine.recover() == []  # nothing left to finish, and no second notice
+
+
+def test_undoing_a_carded_action_of_an_auto_kind_keeps_its_level(app_factory):
+    # The operator approved that one themselves (it was above the bound): its undo says nothing about
+    # what coo did unasked, so the kind stays auto; the record still counts the undo.
+    app = app_factory()
+    kind = "bookkeeping.record_expense"
+    outs = app.trust.raise_card(kind, "auto", 20_00, "by hand", conversation=CONSOLE, deciders=[CONSOLE], source="c1")
+    [card] = [x for x in outs if isinstance(x, o.Ask)]
+    app.engine.decide(card.approval_id, True, CONSOLE)
+    [done] = [x for x in approve_expense(app, "expense 30 desk") if isinstance(x, o.Done)]
+    undone = app.engine.undo(done.undo_event, CONSOLE, app.is_operator)
+    assert [type(x) for x in undone] == [o.Undone]
+    assert store.level_of(app.db, kind).level == "auto"
+    [rec] = [r for r in app.trust.records() if r.kind == kind]
+    assert rec.undone == 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from sqlmodel import Session, select
 
 from memory import trust as store
+from memory.tables import Event
 from tests.bot.slack.harness import (
     OPS,
     STRANGER,
@@ -91,3 +93,25 @@ def test_trust_set_raises_a_card_and_refuses_what_can_never_be_auto(slack):
     assert "never runs without asking" in refused["text"]
     too_much = trust_command(slack, f"set {KIND} auto 5000")
     assert "Auto never covers more than $100" in too_much["text"]
+
+
+def test_an_advisory_card_asks_whether_coo_was_right_and_runs_nothing(slack):
+    trust_command(slack, f"set {KIND} advisory")
+    card = slack.posted()[-1]
+    assert f"Put {KIND} in advisory mode?" in text_of(card)
+    slack.click("approve", buttons(card)["approve"], message=card)
+    slack.drain()
+    assert store.level_of(slack.app.db, KIND).level == "advisory"
+
+    before = len(slack.posted())
+    slack.event(dm_event("expense 40 ink"))
+    slack.drain()
+    card = slack.posted()[-1]
+    assert "Advisory: coo would record" in text_of(card) and "did you do this?" in text_of(card)
+    slack.click("approve", buttons(card)["approve"], message=card)
+    slack.drain()
+    assert any("coo was right" in text_of(m) for m in slack.posted())
+    assert not any("undo" in buttons(m) for m in slack.posted()[before:])  # no Done: coo did nothing
+    with Session(slack.app.db) as s:
+        assert s.exec(select(Event).where(Event.kind == "effect", Event.action == KIND)).first() is None
+    assert "advisory: 1 right, 0 wrong (100% agreement)" in trust_command(slack)["text"]
