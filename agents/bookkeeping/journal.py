@@ -58,6 +58,8 @@ class EntryArgs(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _day_from_memo(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("on"), str) and not data["on"].strip():
+            data = {**data, "on": None}  # an edit form's empty field: no day
         if isinstance(data, dict) and data.get("on") is None and isinstance(data.get("memo"), str):
             day, rest = take_past_day(data["memo"], cls.clock().astimezone(cls.tz).date())
             if day is not None:
