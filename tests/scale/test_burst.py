@@ -90,6 +90,13 @@ def inbox_done(db: str, n: int) -> bool:
     return total == n and left == 0
 
 
+def replies_posted(db: str) -> bool:
+    """Tell whether every reply owed is posted: a delivery is done when its reply is owed, not yet sent."""
+    with psycopg.connect(db) as conn:
+        (owed,) = conn.execute("SELECT count(*) FROM outboxitem WHERE status = 'pending'").fetchone()
+    return owed == 0
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_two_web_and_two_worker_processes_on_postgres_and_redis(tmp_path: Path):
@@ -157,6 +164,7 @@ def test_two_web_and_two_worker_processes_on_postgres_and_redis(tmp_path: Path):
                 timeout=60,
                 what="every job's result edited in",
             )
+            wait_for(lambda: replies_posted(db), timeout=120, interval=0.2, what="every owed reply posted")
             # Then every message got exactly one reply in its own thread, and each job ran and ended once
             posts = fake.to("chat.postMessage")
             assert len(posts) == N
@@ -207,6 +215,8 @@ def test_two_web_processes_reply_exactly_once(tmp_path: Path):
             jobs += [(urls[(i + 1) % 2], e) for i, e in enumerate(events[:DUPLICATED])]
             assert post_all(jobs) == [200] * len(jobs)
             wait_for(lambda: inbox_done(db, N), timeout=240, interval=0.2, what="all 200 messages handled")
+            # The reply is owed in the transaction that marks a delivery done, and posted after it.
+            wait_for(lambda: replies_posted(db), timeout=120, interval=0.2, what="every owed reply posted")
             replies = [c.params for c in fake.calls if c.method == "chat.postMessage"]
             per_thread = Counter(r.get("thread_ts") for r in replies)
             assert len(replies) == N
