@@ -14,14 +14,15 @@ from bot import commands
 from bot.app import CONSOLE_ACTOR, App
 from bot.commands import command
 from bot.jobs import retry
-from bot.messages import Reply
+from bot.messages import Card, Reply
 from bot.notify import ConsoleOutbound
-from bot.render import render
+from bot.render import is_advisory, render
 from graph import outcomes as o
 
 CONVERSATION = "console:local"
 _APPROVE = {"approve", "a", "yes", "y"}
 _REJECT = {"reject", "r", "no", "n"}
+_VERDICT = {"right": True, "wrong": False}  # an advisory card's buttons, typed
 
 
 class ConsoleSession:
@@ -58,6 +59,8 @@ class ConsoleSession:
             if isinstance(target, Reply):
                 return [target]
             return self._track(engine.decide(target, cmd in _APPROVE, CONSOLE_ACTOR))
+        if cmd in _VERDICT and (verdict_on := self._advisory_card(rest.strip())):
+            return self._track(engine.decide(verdict_on, _VERDICT[cmd], CONSOLE_ACTOR))
         if cmd == "undo":
             target = rest.strip() or (self.undoable[-1] if self.undoable else "")
             if not target:
@@ -82,6 +85,18 @@ class ConsoleSession:
             return handled
         req = self.app.request("console", self.conversation, CONSOLE_ACTOR, text)
         return self._track(engine.submit(req))
+
+    def _advisory_card(self, ref: str) -> str | None:
+        """Return the advisory card `right`/`wrong` answers: the only one waiting, or card ``N``.
+
+        Elsewhere the words are ordinary text ("right, and book the venue too"), so nothing else matches.
+        """
+        asks = [a for a in self.app.engine.pending(self.conversation) if is_advisory(a)]
+        if not ref:
+            return asks[0].approval_id if len(asks) == 1 else None
+        if ref.isdigit() and 1 <= int(ref) <= len(asks):
+            return asks[int(ref) - 1].approval_id
+        return None
 
     def _card(self, ref: str) -> str | Reply:
         """Return the approval a decision is for: the only card, card ``N`` (oldest first) or an id.
@@ -151,7 +166,7 @@ def format_reply(reply: Reply) -> str:
         c = reply.card
         lines.append(f"== {c.title}")
         lines += [f"   {k}: {v}" for k, v in c.fields]
-        lines.append("   [" + "] [".join(f"{b.label}" for b in c.buttons) + "]  (type approve/a or reject/r)")
+        lines.append("   [" + "] [".join(f"{b.label}" for b in c.buttons) + f"]  (type {_typed(c)})")
         if c.footer:
             lines.append(f"   {c.footer}")
     else:
@@ -160,6 +175,13 @@ def format_reply(reply: Reply) -> str:
             hint = " ".join(f"[{b.label}]" for b in reply.buttons)
             lines.append(f"   {hint}  (type {' / '.join(b.action for b in reply.buttons)})")
     return "\n".join(lines)
+
+
+def _typed(card: Card) -> str:
+    """What to type for a card's buttons."""
+    if [b.label for b in card.buttons] == ["Right", "Wrong"]:
+        return "right or wrong"
+    return "approve/a or reject/r"
 
 
 def print_replies(replies: list[Reply], out: TextIO, rich: bool) -> None:
@@ -184,7 +206,7 @@ def print_replies(replies: list[Reply], out: TextIO, rich: bool) -> None:
             console.print(
                 Panel(t, title=escape(r.card.title), subtitle=escape(r.card.footer), border_style="yellow")
             )
-            console.print(f"{buttons}  [dim]type approve (a) or reject (r)[/]")
+            console.print(f"{buttons}  [dim]type {_typed(r.card)}[/]")
         else:
             style = "green" if r.text.startswith("Done") else "cyan"
             console.print(f"[{style}]coo[/] › {escape(r.text)}", markup=True, highlight=False)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine as SqlEngine
 
+from agents.contract import SideEffect
 from agents.registry import Registry
 from bot.settings import Settings
 from graph.budget import BudgetLedger
@@ -110,14 +111,18 @@ def build_router(settings: Settings, registry: Registry, rules: RulePlanner, pla
     """Return the router: requests to agents by the intents (every agent without them), then endpoints."""
     understander = rules.understander if settings.coo_route_tools else None
     index = understander.index if understander is not None else None
-    agents = known_agents(registry.offered())
+    offered = registry.offered()
+    agents = known_agents(offered)
     phrased = {agent_of(p.key) for p in index.phrasings} if index is not None else set()
+    # A general lookup no intent names (workspace search) goes with any routed agent. An agent with
+    # writes and no intents (playbooks, reached by pasting YAML) is not offered on every call.
+    writes = {op.agent for op in offered if op.side_effect != SideEffect.READ}
     return Router(
         intent_scorer(index.nearest) if index is not None else None,
         agents,
         placement,
         default_local=settings.model_local,
-        always=tuple(a for a in agents if a not in phrased),
+        always=tuple(a for a in agents if a not in phrased and a not in writes),
     )
 
 

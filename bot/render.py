@@ -8,6 +8,11 @@ from graph import outcomes as o
 from memory.trust import ADVISORY_PREFIX
 
 
+def is_advisory(ask: o.Ask) -> bool:
+    """Whether a card asks for a verdict on coo (advisory mode: nothing runs) rather than an approval."""
+    return ask.reason.startswith(ADVISORY_PREFIX)
+
+
 def approval_card(ask: o.Ask) -> Card:
     """Render an approval: the exact canonical arguments, not the model's words about them."""
     a = ask.action
@@ -21,7 +26,7 @@ def approval_card(ask: o.Ask) -> Card:
     ]
     if a.untrusted_source:
         fields.append(("Warning", "proposed after reading untrusted content"))
-    if ask.reason.startswith(ADVISORY_PREFIX):  # shadow mode: the answer is a verdict on coo, nothing runs
+    if is_advisory(ask):  # shadow mode: the answer is a verdict on coo, nothing runs
         fields[3] = ("Reversible", "nothing will run: coo only records your answer")
         return Card(
             title=ask.reason,
@@ -60,7 +65,7 @@ def render(out: o.Outcome) -> Reply:
             return Reply(text=text)
         case o.Ask():
             return Reply(
-                text=out.reason if out.reason.startswith(ADVISORY_PREFIX) else f"Approve? {out.action.summary}",
+                text=out.reason if is_advisory(out) else f"Approve? {out.action.summary}",
                 card=approval_card(out),
                 key=f"approval:{out.approval_id}",
             )

@@ -31,12 +31,44 @@ from graph.tokens import CharEstimate, TokenCounter, count_prompt
 log = logging.getLogger(__name__)
 
 
+_DATA = frozenset({"default", "examples", "enum", "const"})  # values, not schemas
+
+
+def compact_schema(schema: Any) -> Any:
+    """Return a JSON schema without what only costs tokens.
+
+    Pydantic's titles each repeat their field's name, and an optional field's ``anyOf: [X, null],
+    default: null`` says no more to a model than X left out of ``required``. Validation is the operation's own pydantic model, which still takes an explicit null.
+    """
+    if isinstance(schema, list):
+        return [compact_schema(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {name: compact_schema(sub) for name, sub in value.items()}
+        else:
+            out[key] = value if key in _DATA else compact_schema(value)
+    branches = out.get("anyOf")
+    if "default" in out and out["default"] is None and isinstance(branches, list) and {"type": "null"} in branches:
+        kept = [b for b in branches if b != {"type": "null"}]
+        del out["default"]
+        if len(kept) == 1 and isinstance(kept[0], dict):
+            del out["anyOf"]
+            out = {**kept[0], **out}
+        else:
+            out["anyOf"] = kept
+    return out
+
+
 def tool_specs(registry: Registry) -> list[dict[str, Any]]:
     """Return OpenAI function-tool specs for the operations planners may propose."""
     specs = []
     for op in registry.offered():
-        schema = op.args.model_json_schema()
-        schema.pop("title", None)
+        schema = compact_schema(op.args.model_json_schema())
         specs.append(
             {
                 "type": "function",

@@ -107,17 +107,20 @@ class Engine:
 
     # ---- requests -------------------------------------------------------------------------------
 
-    def submit(self, req: Request, run_id: str | None = None) -> list[o.Outcome]:
+    def submit(self, req: Request, run_id: str | None = None, *, limited: bool = True) -> list[o.Outcome]:
         """Run one request to its end or to its first approval.
 
         Args:
             req: The request.
-            run_id: A run id derived from the platform's delivery id; submitting the same id again
-                (a redelivery, a restart) continues or reports that run instead of starting another.
+            run_id: A run id derived from the platform's delivery id (or a playbook step's); submitting
+                the same id again (a redelivery, a restart) continues or reports that run instead of
+                starting another.
+            limited: Whether the request counts against a person's size and rate limits (a playbook's
+                step does not: its operator already approved the playbook, and Policy still decides).
         """
         if run_id is not None and self.runs.get(run_id) is not None:
             return self.continue_run(run_id)
-        refused = refusal(self.limits, self._rate, req.actor, req.text)
+        refused = refusal(self.limits, self._rate, req.actor, req.text) if limited else None
         if refused is not None:
             return [o.Say(refused)]
         # Secrets pasted into chat stop here: nothing downstream (runs, turns, checkpoints, the model,

@@ -19,6 +19,7 @@ from bot.server import build_server
 from bot.slack.channel import SlackChannel
 from bot.telegram.channel import TelegramChannel
 from memory.tables import InboxItem
+from tests.fakes.asgi_client import LoopClient
 from tests.fakes.server import serve
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
@@ -93,7 +94,10 @@ def test_slack_events_endpoint(app_factory):
     fake = FakeSlack()
     with serve(fake.app()) as fake_url:
         channel = SlackChannel(app, bot_token=fake.token, signing_secret=SECRET, api_url=f"{fake_url}/api/")
-        with TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as client:
+        with (
+            TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as tc,
+            LoopClient(tc) as client,
+        ):
 
             @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
             @given(slack_bodies, st.booleans())
@@ -169,7 +173,10 @@ def test_telegram_webhook_endpoint(app_factory):
     fake = FakeTelegram()
     with serve(fake.app()) as fake_url:
         channel = TelegramChannel(app, token=fake.token, base_url=f"{fake_url}/bot", webhook_secret=TG_SECRET)
-        with TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as client:
+        with (
+            TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as tc,
+            LoopClient(tc) as client,
+        ):
 
             @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
             @given(tg_updates | values, st.booleans())
@@ -223,7 +230,10 @@ def test_inbound_hooks_endpoint(app_factory):
 
     app.notifier.register("test", RecordingOutbound())
     hooks = Hooks(app)
-    with TestClient(build_server(app, [hooks.mount()]), raise_server_exceptions=True) as client:
+    with (
+        TestClient(build_server(app, [hooks.mount()]), raise_server_exceptions=True) as tc,
+        LoopClient(tc) as client,
+    ):
 
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
         @given(
@@ -276,7 +286,10 @@ def test_slack_signature_headers(app_factory):
     body = json.dumps({"type": "event_callback", "event_id": "Ev1", "event": {"type": "message"}})
     with serve(fake.app()) as fake_url:
         channel = SlackChannel(app, bot_token=fake.token, signing_secret=SECRET, api_url=f"{fake_url}/api/")
-        with TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as client:
+        with (
+            TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as tc,
+            LoopClient(tc) as client,
+        ):
 
             @settings(max_examples=HEADER_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
             @given(st.none() | timestamps, st.none() | signatures)
@@ -305,7 +318,10 @@ def test_hook_signature_headers(app_factory):
         signatures,
         header_bytes | st.just(b""),
     )
-    with TestClient(build_server(app, [Hooks(app).mount()]), raise_server_exceptions=True) as client:
+    with (
+        TestClient(build_server(app, [Hooks(app).mount()]), raise_server_exceptions=True) as tc,
+        LoopClient(tc) as client,
+    ):
 
         @settings(max_examples=HEADER_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
         @given(st.none() | parts | header_bytes | header_text)
@@ -325,7 +341,10 @@ def test_telegram_secret_header(app_factory):
     fake = FakeTelegram()
     with serve(fake.app()) as fake_url:
         channel = TelegramChannel(app, token=fake.token, base_url=f"{fake_url}/bot", webhook_secret=TG_SECRET)
-        with TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as client:
+        with (
+            TestClient(build_server(app, [channel.mount()]), raise_server_exceptions=True) as tc,
+            LoopClient(tc) as client,
+        ):
 
             @settings(max_examples=HEADER_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
             @given(st.none() | header_bytes | header_text)

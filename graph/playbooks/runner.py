@@ -17,7 +17,6 @@ from langgraph.types import Command
 
 from agents.contract import Action
 from graph import outcomes as o
-from graph.driver import initial_state
 from graph.engine import Engine
 from graph.playbooks.compiler import (
     WAIT,
@@ -30,9 +29,10 @@ from graph.playbooks.compiler import (
 )
 from graph.playbooks.queries import BUILTIN, Query
 from graph.playbooks.schema import Playbook, Step, parse
+from graph.request import Request
 from graph.state import Preset, RunState
 from memory import playbooks as store
-from memory.tables import Run, new_id, utcnow
+from memory.tables import new_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +45,17 @@ class EngineActions(Actions):
 
     def submit(self, run_id: str, state: PlaybookState, step: Step, arguments: dict[str, Any]) -> None:
         """Start the run of one action once; a run that exists is brought as far as it can go instead."""
-        eng = self.engine
-        if eng.runs.get(run_id) is not None:
-            eng.continue_run(run_id)  # a re-run step (crash, replay): no new run, no repeated effect
-            return
-        text = eng.redactor.text(preset_text(state["playbook"], step, arguments))
-        run = Run(conversation=state["conversation"], channel=state["channel"], actor=f"playbook:{state['playbook']}", input=text)
-        run.id, run.deciders, run.untrusted = run_id, list(state.get("deciders") or []), bool(state.get("untrusted"))
-        if not eng.runs.start(run):
-            eng.continue_run(run_id)
-            return
         assert step.op is not None
-        first = initial_state(run).model_copy(update={"preset": [Preset(key=step.op, arguments=arguments)]})
-        eng._drive(run_id, first, run=run)  # as a chat run: trust sees a failed auto action
+        req = Request(
+            channel=state["channel"],
+            conversation=state["conversation"],
+            actor=f"playbook:{state['playbook']}",
+            text=preset_text(state["playbook"], step, arguments),
+            deciders=tuple(state.get("deciders") or ()),
+            untrusted=bool(state.get("untrusted")),
+            preset=(Preset(key=step.op, arguments=arguments),),
+        )
+        self.engine.submit(req, run_id, limited=False)  # one way in: trust sees a failed auto action
 
     def read(self, run_id: str, *, drive: bool) -> SubRun:
         """Return where an action's run stands (driving it on first, when asked)."""

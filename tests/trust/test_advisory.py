@@ -75,3 +75,26 @@ def test_back_to_ask_the_kind_runs_after_approval_again(app_factory):
     assert not ask.reason.startswith("Advisory")
     assert any(isinstance(x, o.Done) for x in app.engine.decide(ask.approval_id, True, CONSOLE))
     assert len(effects(app)) == 1
+
+
+def test_the_console_takes_right_and_wrong_typed_on_an_advisory_card(app_factory):
+    from bot.console import ConsoleSession, format_reply
+
+    app = app_factory()
+    advisory(app)
+    chat = ConsoleSession(app)
+    [card] = [r for r in chat.send("expense 40 ink") if r.card is not None]
+    assert "(type right or wrong)" in format_reply(card)
+    assert any("coo was right" in r.text for r in chat.send("right"))
+    chat.send("expense 7 taxi")
+    assert any("coo was wrong" in r.text for r in chat.send("Wrong"))
+    assert effects(app) == [] and app.engine.pending() == []
+
+    # Not an advisory card: "right" is ordinary text, never an approval.
+    chat.send("/trust set bookkeeping.record_expense ask")
+    for r in chat.send("approve"):
+        assert "Failed" not in r.text
+    [card] = [r for r in chat.send("expense 5 pens") if r.card is not None]
+    assert "(type approve/a or reject/r)" in format_reply(card)
+    chat.send("right")
+    assert len(app.engine.pending("console:local")) == 1 and effects(app) == []
