@@ -17,12 +17,15 @@ class Fused:
     ranks: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
-def rrf(lists: Mapping[str, Sequence[tuple[int, float]]], k: int = RRF_K) -> list[Fused]:
+def rrf(
+    lists: Mapping[str, Sequence[tuple[int, float]]], k: int = RRF_K, top: int | None = None
+) -> list[Fused]:
     """Fuse named ranked lists of (id, score) into one list, best first (ties broken by id, newest first).
 
     Args:
         lists: Each list's name (``vector``, ``lexical``) and its (id, score) pairs, best first.
         k: The RRF constant.
+        top: Only the first ``top`` of the fused list (all when None).
     """
     scores: dict[int, float] = {}
     ranks: dict[int, dict[str, tuple[int, float]]] = {}
@@ -30,5 +33,5 @@ def rrf(lists: Mapping[str, Sequence[tuple[int, float]]], k: int = RRF_K) -> lis
         for rank, (id_, score) in enumerate(ranked, start=1):
             scores[id_] = scores.get(id_, 0.0) + 1.0 / (k + rank)
             ranks.setdefault(id_, {})[name] = (rank, score)
-    order = sorted(scores, key=lambda i: (-scores[i], -i))
+    order = sorted(scores, key=lambda i: (-scores[i], -i))[:top]
     return [Fused(i, scores[i], ranks[i]) for i in order]

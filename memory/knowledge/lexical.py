@@ -16,11 +16,14 @@ from memory.terms import terms
 # FTS5 alone: joining knowledge_item to drop forgotten rows doubled the query's time (a row lookup per
 # match, before the LIMIT). Forgotten rows are dropped afterwards instead (``search_on`` asks for a margin
 # of extra rows, and a hybrid search drops whatever is not live when it fetches the rows).
-_SQLITE = text(
+SQLITE_SQL = (
     "SELECT rowid AS id, -bm25(knowledge_fts) AS score FROM knowledge_fts "
     "WHERE knowledge_fts MATCH :q ORDER BY bm25(knowledge_fts) LIMIT :n"
 )
-_SQLITE_LIVE = text("SELECT id FROM knowledge_item WHERE id IN (SELECT value FROM json_each(:ids)) AND deleted_at IS NULL")
+_SQLITE = text(SQLITE_SQL)
+_SQLITE_LIVE = text(
+    "SELECT id FROM knowledge_item WHERE id IN (SELECT value FROM json_each(:ids)) AND deleted_at IS NULL"
+)
 # PostgreSQL's ranking functions know nothing of the corpus, so a rare word counts no more than a common
 # one; weigh each query word by its inverse document frequency (counted with the GIN index, capped).
 _POSTGRES = text(
@@ -37,6 +40,11 @@ _POSTGRES = text(
 def fts5_query(words: list[str]) -> str:
     """Return an FTS5 MATCH expression: each word quoted (so none is an operator), joined by OR."""
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def sqlite_params(words: list[str], n: int) -> dict[str, object]:
+    """Return the parameters of ``SQLITE_SQL`` for a query's words: ``2 * n`` rows, a margin for forgotten ones."""
+    return {"q": fts5_query(words), "n": 2 * n}
 
 
 def search(engine: Engine, query: str, n: int) -> list[tuple[int, float]]:
@@ -61,7 +69,7 @@ def search_on(conn: Connection, query: str, n: int, live_checked: bool = False) 
     if conn.dialect.name == "postgresql":
         rows = conn.execute(_POSTGRES, {"words": words, "n": n}).all()
         return [(int(r[0]), float(r[1])) for r in rows]
-    found = [(int(r[0]), float(r[1])) for r in conn.execute(_SQLITE, {"q": fts5_query(words), "n": 2 * n})]
+    found = [(int(r[0]), float(r[1])) for r in conn.execute(_SQLITE, sqlite_params(words, n))]
     if not live_checked:
         live = set(conn.execute(_SQLITE_LIVE, {"ids": json.dumps([i for i, _ in found])}).scalars())
         found = [(i, sc) for i, sc in found if i in live]

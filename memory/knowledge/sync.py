@@ -193,13 +193,14 @@ class IndexKeeper:
                 log.info("knowledge index caught up %d vectors from SQL", len(missing))
             self._maybe_compact()
 
-    def refresh(self, conn: Connection | None = None) -> None:
+    def refresh(self, conn: Connection | None = None, generation: int | None = None) -> None:
         """Catch up with rows changed since the last look (by this or any other process).
 
         Args:
-            conn: An open connection to read on (a search's own), else one is taken from the pool.
+            conn: An open connection to read on, else one is taken from the pool.
+            generation: The store's generation as just read (a search's own), else it is read.
         """
-        gen = self.read_generation(conn)
+        gen = self.read_generation(conn) if generation is None else generation
         if gen == self.generation:
             return
         with self.lock:
