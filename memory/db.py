@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session, create_engine
 
@@ -261,3 +261,19 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def autocommit(engine: Engine) -> Iterator[Connection]:
+    """Open a connection on which every statement is a transaction of its own (commits as it returns).
+
+    For work that is one statement (a job's claim or finish): on PostgreSQL that is one round trip,
+    where a transaction costs three (BEGIN, the statement, COMMIT) and the ORM's bookkeeping around them.
+    SQLite writers take turns on the process's write gate, as in ``transaction``.
+    """
+    gate = _write_gate(engine)
+    with (
+        gate if gate is not None else nullcontext(),
+        engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
+    ):
+        yield conn

@@ -18,8 +18,9 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from memory import refs
 from memory.db import transaction
-from memory.tables import MessageRef, OutboxItem, utcnow
+from memory.tables import OutboxItem, utcnow
 
 
 def enqueue(
@@ -71,12 +72,7 @@ def sent(engine: Engine, key: str, ref: dict[str, Any] | None, ref_key: str | No
         item.status, item.sent_at, item.ref, item.lease_until = "sent", utcnow(), ref, None
         s.add(item)
         if ref_key and ref:
-            row = s.get(MessageRef, (item.channel, ref_key))
-            if row is None:
-                s.add(MessageRef(channel=item.channel, key=ref_key, ref=ref))
-            else:
-                row.ref, row.at = ref, utcnow()
-                s.add(row)
+            refs.upsert(s, item.channel, ref_key, ref)
 
 
 def get(engine: Engine, key: str) -> OutboxItem | None:

@@ -7,15 +7,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from memory import inbox, outbox
+from memory import inbox, outbox, refs
 from memory.db import transaction
 from memory.owner import HOST, Owner, dead_locally
 from memory.tables import InboxItem, MessageRef, utcnow
+from tests.fakes.server import wait_for
 
 
 def record(db: Engine, key: str, channel: str = "slack") -> None:
@@ -131,3 +134,31 @@ def test_a_stopped_owner_is_dead_to_the_next_one_in_the_same_process(db: Engine)
     second = Owner(db)
     assert second.dead_holders() == [first.id]
     assert second.claim("slack:e1", second.dead_holders())
+
+
+def test_two_records_of_one_keyed_message_at_once_both_succeed(db: Engine):
+    """A click's reply and a job's owed edit of the same card record its reference together: the one
+    that finds the other's uncommitted row waits for it and overwrites it, instead of failing."""
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            refs.put(db, "test", "event:e1", {"n": 2})
+        except BaseException as exc:  # noqa: BLE001 - the failure is the assertion below
+            errors.append(exc)
+
+    with transaction(db) as s:
+        refs.upsert(s, "test", "event:e1", {"n": 1})
+        t = threading.Thread(target=second)
+        t.start()
+        if db.dialect.name == "postgresql":  # it reaches the row this transaction holds, and waits
+            wait_for(lambda: _waiting_on_a_lock(db), what="the second record to wait on the first")
+    t.join(10)
+    assert not t.is_alive() and errors == []
+    assert refs.get(db, "test", "event:e1") == {"n": 2}
+
+
+def _waiting_on_a_lock(db: Engine) -> bool:
+    with db.connect() as conn:
+        q = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        return bool(conn.execute(text(q)).scalar())

@@ -6,6 +6,8 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, select
 
 from memory import jobs
@@ -134,3 +136,45 @@ def test_a_job_that_kills_its_worker_every_time_is_buried(db):
     dead = jobs.get(db, job.id)
     assert dead is not None and dead.status == "dead" and "worker stopped" in (dead.last_error or "")
     assert jobs.bury_exhausted(db, t) == []
+
+
+def test_two_claimers_racing_over_many_jobs_never_take_one_job_both(db):
+    with transaction(db) as s:
+        ids = [jobs.enqueue(s, kind="k", key=f"race-{i}").id for i in range(30)]
+    now = utcnow()
+    taken: dict[str, list[str]] = {"a": [], "b": []}
+    barrier = threading.Barrier(2)
+
+    def claim_all(name: str) -> None:
+        barrier.wait()
+        for job_id in ids:  # both go down the same list, so they collide on every job
+            if jobs.claim(db, job_id, worker=name, lease=LEASE, now=now) is not None:
+                taken[name].append(job_id)
+
+    threads = [threading.Thread(target=claim_all, args=(name,)) for name in taken]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken["a"] + taken["b"]) == sorted(ids)  # each job went to exactly one claimer
+    for name, claimed in taken.items():
+        for job_id in claimed:
+            job = jobs.get(db, job_id)
+            assert job is not None and job.worker == name and job.attempts == 1
+
+
+def test_a_claims_unflushed_commit_ends_with_the_claim(db):
+    """On PostgreSQL a claim commits without waiting for the WAL flush; whatever uses its connection
+    next (a request's transaction, a finish) commits durably again."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no synchronous_commit")
+    one = create_engine(db.url, poolclass=StaticPool)  # one connection, so the next use is the same one
+    try:
+        with transaction(db) as s:
+            job = jobs.enqueue(s, kind="k", key="key-flush")
+        assert jobs.claim(one, job.id, worker="w", lease=LEASE, now=utcnow()) is not None
+        with one.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
+        assert jobs.finish(one, job.id, worker="w", attempt=1, result={}, now=utcnow())
+    finally:
+        one.dispose()
