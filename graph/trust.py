@@ -113,16 +113,17 @@ class TrustKeeper:
     def due_offer(self, kind: str) -> Offer | None:
         """Return the offer a kind has earned now, or None (pending or declined offers counted)."""
         now = self.clock()
-        obs = [
-            ob for ob in store.observations(self.db, now - max(WINDOW, self.quiet), now) if ob.kind == kind
-        ]
+        level = self.level(kind)
         cards = store.offers(self.db, kind)
         pending = any(a.status == "pending" and a.expires_at > now for a in cards)
+        if pending or not self.limits.allows(kind) or (level is not None and level.level in ("auto", "advisory")):
+            return None  # no history earns an offer here: don't read it (every approval asks)
         closed = [a.decided_at or a.created_at for a in cards if a.status != "pending"]
+        obs = store.observations(self.db, now - max(WINDOW, self.quiet), now, kind=kind)
         return earned(
             kind,
             obs,
-            self.level(kind),
+            level,
             self.limits,
             now,
             streak=self.streak,

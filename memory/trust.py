@@ -78,19 +78,28 @@ def _kind(action: dict[str, Any]) -> str:
     return f"{action.get('agent', '')}.{action.get('operation', '')}"
 
 
-def observations(db: Engine, since: datetime, until: datetime | None = None) -> list[Observation]:
-    """Return every observation from ``since`` (to ``until``), oldest first."""
+def observations(
+    db: Engine, since: datetime, until: datetime | None = None, *, kind: str | None = None
+) -> list[Observation]:
+    """Return every observation from ``since`` (to ``until``), oldest first; of one ``kind`` when given.
+
+    A kind's approvals and effects are picked in SQL (an approval's decision reads them for its kind
+    alone); the execute steps, which say what failed, are read for every kind.
+    """
     with Session(db) as s:
-        aps = list(
-            s.exec(
-                select(Approval).where(
-                    col(Approval.status).in_(("approved", "rejected")), col(Approval.decided_at) >= since
-                )
-            ).all()
+        apq = select(Approval).where(
+            col(Approval.status).in_(("approved", "rejected")), col(Approval.decided_at) >= since
         )
+        effect_q = col(Event.kind) == "effect"
+        if kind is not None:
+            agent, _, operation = kind.partition(".")
+            action = Approval.__table__.c.action  # type: ignore[attr-defined]
+            apq = apq.where(action["agent"].as_string() == agent, action["operation"].as_string() == operation)
+            effect_q = and_(effect_q, col(Event.action) == kind)
+        aps = list(s.exec(apq).all())
         # Effects, and the execute steps' breadcrumbs (which say what failed); not the other steps.
         evq = select(Event).where(
-            or_(col(Event.kind) == "effect", and_(col(Event.kind) == "step", col(Event.action) == "execute")),
+            or_(effect_q, and_(col(Event.kind) == "step", col(Event.action) == "execute")),
             col(Event.at) >= since,
         )
         events = list(s.exec(evq).all())
@@ -124,8 +133,8 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
         return (run.cost_usd, run.planner) if run is not None else (0.0, "")
 
     for a in aps:
-        kind = _kind(a.action)
-        if kind.startswith(f"{TRUST_AGENT}."):
+        a_kind = _kind(a.action)
+        if a_kind.startswith(f"{TRUST_AGENT}."):
             continue
         run = runs.get(a.run_id)
         if run is not None and run.input.startswith(EDIT_PREFIX) and a.status == "approved":
@@ -138,7 +147,7 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
         cost, model = run_facts(a.run_id)
         out.append(
             Observation(
-                kind=kind,
+                kind=a_kind,
                 at=a.decided_at,
                 outcome=outcome,
                 amount_cents=a.action.get("amount_cents"),
@@ -181,7 +190,7 @@ def observations(db: Engine, since: datetime, until: datetime | None = None) -> 
                     out.append(
                         Observation(kind=str(r.get("key", "")), at=e.at, outcome="failed", run_id=e.run_id)
                     )
-    return sorted(out, key=lambda o: o.at)
+    return sorted((o for o in out if kind is None or o.kind == kind), key=lambda o: o.at)
 
 
 _RECIPIENT = {"to", "recipient", "customer", "customer_id", "email", "name", "company"}

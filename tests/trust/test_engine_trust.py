@@ -202,3 +202,24 @@ def test_undoing_a_carded_action_of_an_auto_kind_keeps_its_level(app_factory):
     assert store.level_of(app.db, kind).level == "auto"
     [rec] = [r for r in app.trust.records() if r.kind == kind]
     assert rec.undone == 1
+
+
+def test_one_kinds_observations_read_in_sql_are_the_whole_reads_of_that_kind(app_factory):
+    from datetime import timedelta
+
+    from memory.tables import utcnow
+
+    app = app_factory()
+    approve_expense(app, "expense 12 ink")
+    [ask] = [x for x in say(app, "expense 7 taxi") if isinstance(x, o.Ask)]
+    app.engine.decide(ask.approval_id, False, CONSOLE)
+    [ask] = [x for x in say(app, "remind me to call Dana") if isinstance(x, o.Ask)]
+    app.engine.decide(ask.approval_id, True, CONSOLE)
+    since = utcnow() - timedelta(days=1)
+    every = store.observations(app.db, since)
+    for kind in ("bookkeeping.record_expense", "tasks.add_task", "crm.add_customer"):
+        assert store.observations(app.db, since, kind=kind) == [ob for ob in every if ob.kind == kind]
+    assert [ob.outcome for ob in store.observations(app.db, since, kind="bookkeeping.record_expense")] == [
+        "approved",
+        "rejected",
+    ]
