@@ -107,7 +107,8 @@ def main() -> None:
             base = timed(
                 lambda i: g.invoke({"n": 0}, {"configurable": {"thread_id": f"t{i}"}}, durability="sync"), n
             )
-        settings = Settings(_env_file=None, coo_data_dir=data / "coo", coo_rate_per_minute=10**6)  # type: ignore[call-arg]
+        # No trust offer: after COO_TRUST_STREAK approvals its card would make `approve` ask which card.
+        settings = Settings(_env_file=None, coo_data_dir=data / "coo", coo_rate_per_minute=10**6, coo_trust_streak=0)  # type: ignore[call-arg]
         with App(settings) as app:
             chat = ConsoleSession(app)
             sql = SqlCounter(app.engine.db)

@@ -138,6 +138,11 @@ class Door:
         self.lanes: dict[str, Lane] = {}
         self._working: set[str] = set()
         self._claimed: set[str] = set()  # claimed by `take_new`, not yet started by their handler
+        # Picking deliveries and starting their work is one step under this lock, for sweeps and
+        # `take_new` alike: a delivery a sweep has started (not yet claimed: its handler claims it)
+        # must not be claimed by `take_new` in between, or the handler's claim fails and nobody works
+        # on it while this process renews its lease.
+        self._pick = asyncio.Lock()
         self._turn_ended: Callable[[], None] | None = None
         self.at_once = 8  # the most deliveries `take_new` keeps in flight (the turns run at once)
         self._sweeper: asyncio.Future[None] | None = None
@@ -166,8 +171,10 @@ class Door:
             dead = owner.dead_holders()
             return dead, [(c, k) for c in self.lanes for k in owner.claimable(c, dead, starting)]
 
-        dead, keys = await asyncio.to_thread(look)
-        return self._start_all(keys, dead) + await self._sweep_more(dead, starting)
+        async with self._pick:
+            dead, keys = await asyncio.to_thread(look)
+            started = self._start_all(keys, dead)
+        return started + await self._sweep_more(dead, starting)
 
     async def take_new(self) -> list[asyncio.Future[Any]]:
         """Claim as many unclaimed deliveries as there is room for, however young; return the work started.
@@ -177,12 +184,14 @@ class Door:
         pulled, ``at_once`` at most in flight, so that processes sharing an inbox split it between
         them instead of each taking all of it and racing for the same claims.
         """
-        room = self.at_once - len(self._working)
-        if room <= 0:
-            return []  # a turn's end looks again
-        keys = await asyncio.to_thread(self.app.owner.claim_next, list(self.lanes), room)
-        self._claimed.update(k for _, k in keys if k not in self._working)
-        return self._start_all(keys, ())
+        async with self._pick:
+            room = self.at_once - len(self._working)
+            if room <= 0:
+                return []  # a turn's end looks again
+            busy = set(self._working)  # started here already: their handlers claim them
+            keys = await asyncio.to_thread(self.app.owner.claim_next, list(self.lanes), room, busy)
+            self._claimed.update(k for _, k in keys)
+            return self._start_all(keys, ())
 
     def on_turn_end(self, hook: Callable[[], None]) -> None:
         """Call ``hook`` whenever a delivery's work ends (the engine process looks for more then)."""

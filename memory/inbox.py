@@ -8,11 +8,11 @@ ran out, or whose owner is known dead, can be claimed again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -111,6 +111,7 @@ def claim_next(
     lease: timedelta,
     *,
     owner: str,
+    skip: Collection[str] = (),
     now: datetime | None = None,
 ) -> list[tuple[str, str]]:
     """Claim up to ``limit`` of the oldest deliveries nobody alive holds; return their (channel, id).
@@ -126,6 +127,7 @@ def claim_next(
         limit: The most to claim.
         lease: How long the claims hold; the owner (memory/owner.py) renews them while it lives.
         owner: Who claims (an `Owner` id).
+        skip: Deliveries not to claim (the caller already started work on them: that work claims them).
         now: The time (tests).
     """
     if limit <= 0 or not channels:
@@ -137,6 +139,7 @@ def claim_next(
     chosen = (
         select(InboxItem.delivery_id)
         .where(col(InboxItem.channel).in_(list(channels)), free)
+        .where(col(InboxItem.delivery_id).not_in(list(skip)) if skip else true())
         .order_by(col(InboxItem.received_at))
         .limit(limit)
         .with_for_update(skip_locked=True)  # SQLite has no row locks: its writes are one at a time anyway

@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -130,9 +130,9 @@ class Owner:
         """Claim an inbox delivery for this owner (see `memory.inbox.claim`)."""
         return inbox.claim(self.engine, delivery_id, self.lease, owner=self.id, dead=dead)
 
-    def claim_next(self, channels: Sequence[str], limit: int) -> list[tuple[str, str]]:
+    def claim_next(self, channels: Sequence[str], limit: int, skip: Collection[str] = ()) -> list[tuple[str, str]]:
         """Claim up to ``limit`` of the oldest free deliveries for this owner (see `memory.inbox.claim_next`)."""
-        return inbox.claim_next(self.engine, channels, limit, self.lease, owner=self.id)
+        return inbox.claim_next(self.engine, channels, limit, self.lease, owner=self.id, skip=skip)
 
     def claimable(self, channel: str, dead: Sequence[str] = (), starting: bool = False) -> list[str]:
         """Return a channel's deliveries nobody alive works on.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
-from bot.dispatch import Click, Dispatcher
+from bot.dispatch import Click, Dispatcher, Door
 from bot.messages import Reply
 from memory import inbox
 
@@ -168,3 +169,33 @@ async def test_take_new_pulls_the_backlog_no_more_at_once_than_its_turns(app_fac
     assert sorted(conv for conv, _ in out.sent) == [f"test:C{i}" for i in range(5)]  # each replied once
     assert len(ended) == 5
     assert all(i.attempts == 1 for i in map(lambda k: inbox.get(app.db, f"test:e{k}"), range(5)) if i)
+
+
+async def test_a_delivery_a_sweep_started_is_not_claimed_from_under_it_by_take_new(app_factory):
+    # The engine process's start: its sweep hands a delivery to its handler, whose claim comes later;
+    # a wake's `take_new` meanwhile must leave it alone. It used to claim it, so the handler's own
+    # claim failed and nobody answered while this process renewed the lease (the engine-process bench
+    # then waited for a reply forever, about one start in two).
+    app = app_factory(settings=OPS)
+    inbox.record(
+        app.db, delivery_id="test:e1", channel="test", conversation="test:C1", actor="test:U1", text="hi"
+    )
+    door = Door(app, "test")
+    gate = asyncio.Event()
+    handled: list[tuple[str, bool]] = []
+
+    async def handler(key: str, dead: Sequence[str]) -> None:
+        await gate.wait()  # the handler's claim comes after the wake's look
+        mine = door.taken(key) or await asyncio.to_thread(app.owner.claim, key, dead)
+        handled.append((key, mine))
+        if mine:
+            inbox.finish(app.db, key, "done")
+
+    door.lane("test", handler)
+    started = await door.sweep(starting=True)
+    assert len(started) == 1
+    assert await door.take_new() == []  # the swept delivery is this door's work already
+    gate.set()
+    await door.drain()
+    assert handled == [("test:e1", True)]
+    assert inbox.get(app.db, "test:e1").status == "done"
