@@ -119,7 +119,10 @@ class TrustKeeper:
         if pending or not self.limits.allows(kind) or (level is not None and level.level in ("auto", "advisory")):
             return None  # no history earns an offer here: don't read it (every approval asks)
         closed = [a.decided_at or a.created_at for a in cards if a.status != "pending"]
-        obs = store.observations(self.db, now - max(WINDOW, self.quiet), now, kind=kind)
+        since = now - max(WINDOW, self.quiet)
+        if store.approved_since(self.db, kind, max([since, *closed])) < self.streak:
+            return None  # too few approvals since the last offer for any streak: one count, not the history
+        obs = store.observations(self.db, since, now, kind=kind)
         return earned(
             kind,
             obs,

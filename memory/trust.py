@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -78,6 +78,21 @@ def _kind(action: dict[str, Any]) -> str:
     return f"{action.get('agent', '')}.{action.get('operation', '')}"
 
 
+def _approval_of(kind: str) -> Any:
+    """The SQL condition that an approval is of ``kind`` (its action's agent and operation)."""
+    agent, _, operation = kind.partition(".")
+    action = Approval.__table__.c.action  # type: ignore[attr-defined]
+    return and_(action["agent"].as_string() == agent, action["operation"].as_string() == operation)
+
+
+def approved_since(db: Engine, kind: str, since: datetime) -> int:
+    """Return how many cards of ``kind`` were approved after ``since`` (the most a streak can count)."""
+    with Session(db) as s:
+        q = select(func.count()).select_from(Approval)
+        q = q.where(Approval.status == "approved", col(Approval.decided_at) > since, _approval_of(kind))
+        return int(s.exec(q).one())
+
+
 def observations(
     db: Engine, since: datetime, until: datetime | None = None, *, kind: str | None = None
 ) -> list[Observation]:
@@ -92,9 +107,7 @@ def observations(
         )
         effect_q = col(Event.kind) == "effect"
         if kind is not None:
-            agent, _, operation = kind.partition(".")
-            action = Approval.__table__.c.action  # type: ignore[attr-defined]
-            apq = apq.where(action["agent"].as_string() == agent, action["operation"].as_string() == operation)
+            apq = apq.where(_approval_of(kind))
             effect_q = and_(effect_q, col(Event.action) == kind)
         aps = list(s.exec(apq).all())
         # Effects, and the execute steps' breadcrumbs (which say what failed); not the other steps.
