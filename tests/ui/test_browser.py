@@ -102,6 +102,33 @@ def _wait(driver: Any, css: str, text: str | None = None) -> Any:
     return driver.find_element(By.CSS_SELECTOR, css)
 
 
+def _go(driver: Any, element: Any) -> None:
+    """Click what loads a new page (a link, a form's button), and wait until the old page is gone.
+
+    Reading the next page before then may read the old one: a node found in the old document and read
+    after the new one commits fails ("Node with given id does not belong to the document").
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+
+    def replaced(_: Any) -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:  # Chromium's word for the same, mid-navigation
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    WebDriverWait(driver, 20).until(replaced)
+
+
 def _say(slack: Slack, text: str) -> dict[str, Any]:
     slack.event(dm_event(text))
     slack.drain()
@@ -161,7 +188,7 @@ def test_sign_in_approve_in_the_web_and_replay_a_failed_run(app_factory, browser
             wait_for(lambda: fake.to(where), what="the /login answer")
             link = re.search(r"/ui/login/[\w-]+", fake.to(where)[-1]["text"]).group(0)
             browser.get(base + link)
-            browser.find_element(By.CSS_SELECTOR, "main form button").click()
+            _go(browser, browser.find_element(By.CSS_SELECTOR, "main form button"))
             _wait(browser, "main h1", "Inbox")
 
             # A card asked in Slack is in the web inbox with the same content; approving it in the web
@@ -173,13 +200,13 @@ def test_sign_in_approve_in_the_web_and_replay_a_failed_run(app_factory, browser
             assert "Why I ask" in browser.find_element(By.CSS_SELECTOR, "article.card").text
             shots("inbox")
             shots("inbox-phone", width=390)
-            browser.find_element(By.LINK_TEXT, "Edit").click()
+            _go(browser, browser.find_element(By.LINK_TEXT, "Edit"))
             _wait(browser, "main h1", "Edit:")
             shots("edit")
             browser.back()
             _wait(browser, "article.card h2", "Approve?")
             fake.reset()
-            browser.find_element(By.CSS_SELECTOR, "article.card button[value=approve]").click()
+            _go(browser, browser.find_element(By.CSS_SELECTOR, "article.card button[value=approve]"))
             _wait(browser, "p.notice", "Approved")
             slack.drain()
             [update] = fake.to("chat.update")
@@ -204,13 +231,13 @@ def test_sign_in_approve_in_the_web_and_replay_a_failed_run(app_factory, browser
             _wait(browser, "main h1", "Backfill")
             assert run_id in browser.find_element(By.CSS_SELECTOR, "fieldset").text
             shots("backfill")
-            browser.find_element(By.LINK_TEXT, run_id).click()
+            _go(browser, browser.find_element(By.LINK_TEXT, run_id))
             _wait(browser, "main h1", run_id)
             timeline = browser.find_element(By.CSS_SELECTOR, "ol.timeline").text
             assert "already paid" in timeline and "Replay from here" in browser.page_source
             shots("run")
             fake.reset()
-            browser.find_element(By.CSS_SELECTOR, "button[value=retry]").click()
+            _go(browser, browser.find_element(By.CSS_SELECTOR, "button[value=retry]"))
             _wait(browser, "p.notice", "Retried")
             slack.drain()
             assert any(
@@ -247,12 +274,12 @@ def test_backfill_replays_failed_runs_in_order_and_shows_progress(app_factory, b
 
             link = re.search(r"/ui/login/[\w-]+", login_reply(app, "slack:W111")[0].text).group(0)
             browser.get(base + link)
-            browser.find_element(By.CSS_SELECTOR, "main form button").click()
+            _go(browser, browser.find_element(By.CSS_SELECTOR, "main form button"))
             _wait(browser, "main h1", "Inbox")
             browser.get(f"{base}/ui/backfill")
             boxes = browser.find_elements(By.CSS_SELECTOR, "fieldset input[type=checkbox]")
             assert [b.get_attribute("value") for b in boxes] == failed  # oldest first
-            browser.find_element(By.CSS_SELECTOR, "main form button.primary").click()
+            _go(browser, browser.find_element(By.CSS_SELECTOR, "main form button.primary"))
             _wait(browser, "main h1", "Backfill bf_")
             _wait(browser, "p[role=status]", "Finished.")  # the page refreshes itself until then
             shots("backfill-progress")
