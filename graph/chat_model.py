@@ -13,11 +13,9 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_openai import ChatOpenAI
 
 from agents.contract import AgentPrompt
 from agents.registry import Registry
@@ -27,6 +25,9 @@ from graph.planner import Plan, PlanRequest, RawProposal, Usage
 from graph.pricing import DEFAULT_PRICES, Price, cost_usd
 from graph.prompts import planner_version, render_planner_context, render_planner_system
 from graph.tokens import CharEstimate, TokenCounter, count_prompt
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,10 @@ class ChatPlanner:
         self.max_output_tokens = max_output_tokens
         self.local = local
         self._tools = tool_specs(registry)
+        # Imported here: langchain-openai and openai cost about a second of every start, and the
+        # rule-based model (the embedded default) never builds this.
+        from langchain_openai import ChatOpenAI
+
         self._llm = ChatOpenAI(
             model=model,
             api_key=api_key or "unset",  # type: ignore[arg-type]
@@ -270,6 +275,8 @@ class ChatPlanner:
             ModelBroken: On any other 4xx, or an answer that is not a chat completion (HTML, JSON of
                 another shape, no choices), or an empty answer: retrying would fail the same way.
         """
+        import openai  # loaded by the constructor's ChatOpenAI already: a lookup
+
         bound = self._bound if prompt.tools == self._tools else self._bind(prompt.tools)
         try:
             msg = bound.invoke(prompt.messages)

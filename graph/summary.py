@@ -11,9 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import openai
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-from langchain_openai import ChatOpenAI
 
 from graph.budget import BudgetLedger
 from graph.planner import Usage
@@ -76,6 +74,10 @@ class ModelSummariser:
         self.counter = counter or CharEstimate()
         self.agent = agent
         self.max_output_tokens = max_output_tokens
+        # Imported here: langchain-openai and openai cost about a second of every start, and the
+        # rule-based model (the embedded default) never builds this.
+        from langchain_openai import ChatOpenAI
+
         self._llm = ChatOpenAI(
             model=model,
             api_key=api_key or "unset",  # type: ignore[arg-type]
@@ -96,6 +98,8 @@ class ModelSummariser:
         if held is None:
             log.info("%s summary skipped: the budget cannot hold $%.6f", self.agent, estimate)
             return None
+        import openai  # loaded by the constructor's ChatOpenAI already: a lookup
+
         try:
             msg = self._llm.invoke([SystemMessage(prompt[0][1]), HumanMessage(prompt[1][1])])
         except (openai.APIError, OSError):
