@@ -16,6 +16,7 @@ from bot.console import ConsoleSession
 from graph.planner import PlanRequest
 from graph.rules import RulePlanner
 from memory.tables import Event, LedgerEntry, Task
+from tests.depth import examples
 
 GRAMMAR_WORDS = [
     "expense",
@@ -63,7 +64,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(10_000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines)
 def test_rule_grammar_never_crashes(line: str):
     plan = RulePlanner().plan(PlanRequest(text=line, actor="console:local"))
@@ -81,7 +82,7 @@ KEYS = [op.tool_name for op in REGISTRY.offered()] + [
 ]
 
 
-@settings(max_examples=10_000, deadline=None)
+@settings(max_examples=examples(10_000), deadline=None)
 @given(
     st.sampled_from(KEYS),
     st.one_of(st.dictionaries(st.text(max_size=12), json_values, max_size=5), json_values),
@@ -114,7 +115,11 @@ def test_console_lines_through_the_engine(app_factory):
     chat = ConsoleSession(app)
     no_approve = lines.filter(lambda s: s.strip().split(" ")[0].lower() not in {"approve", "a", "yes", "y"})
 
-    @settings(max_examples=1_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=examples(1_000),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
     @given(no_approve)
     def run(line: str):
         before = _counts(app)

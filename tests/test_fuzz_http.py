@@ -19,6 +19,7 @@ from bot.server import build_server
 from bot.slack.channel import SlackChannel
 from bot.telegram.channel import TelegramChannel
 from memory.tables import InboxItem
+from tests.depth import examples
 from tests.fakes.asgi_client import LoopClient
 from tests.fakes.server import serve
 from tests.fakes.slack_api import FakeSlack
@@ -26,7 +27,7 @@ from tests.fakes.telegram_api import FakeTelegram
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TG_SECRET = "fuzz-secret"
-EXAMPLES = 10_000
+EXAMPLES = examples(10_000)
 
 scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats() | st.text(max_size=30)
 values = st.recursive(
@@ -267,7 +268,7 @@ def test_inbound_hooks_endpoint(app_factory):
 
 # ---- the signature headers (issue 23: malformed headers were 500s) --------------------------------
 
-HEADER_EXAMPLES = 3_000
+HEADER_EXAMPLES = examples(3_000)
 header_bytes = st.binary(max_size=80).filter(lambda b: b"\r" not in b and b"\n" not in b)
 header_text = (
     st.text(max_size=80).map(lambda t: t.encode("utf-8")).filter(lambda b: b"\r" not in b and b"\n" not in b)
