@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
@@ -67,29 +68,63 @@ def _job_rows(app: HasDb, keys: set[str], run_id: str) -> list[tuple[Any, str]]:
     return rows
 
 
-def _step_line(payload: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class Step:
+    """What one step's trace event says, read once from its payload.
+
+    `coo trace` and the web console's timeline each word it their own way (``step_line`` here,
+    ``bot.ui.views``).
+    """
+
+    head: str  # "plan ok in 3.2 ms"
+    planner: str | None
+    host: str | None
+    usage: list[tuple[str, int, int, float]]  # model, input tokens, output tokens, cost
+    proposals: list[tuple[str, str, str, str]]  # verdict, key, arguments as JSON, reason
+    decisions: list[tuple[str, str]]  # approval id, decision
+    results: list[tuple[bool, str]]  # ok, text
+    reply: str
+    error: str
+
+
+def step_of(payload: dict[str, Any]) -> Step:
+    """Read a step's trace payload."""
     update = payload.get("update") or {}
-    bits = [f"{payload.get('node')} {payload.get('status')} in {payload.get('ms', 0):.1f} ms"]
-    if "planner" in update:
-        bits.append(f"planner={update['planner']} endpoint={endpoint_of(str(update['planner']))}")
-    if payload.get("host"):
-        bits.append(f"ran on {payload['host']} (inline)")
-    for u in update.get("usage") or []:
-        bits.append(
-            f"model={u['model']} in={u['input_tokens']} out={u['output_tokens']} ${u['cost_usd']:.5f}"
-        )
+    proposals = []
     for p in update.get("proposals") or []:
         action = p.get("action") or {}
         args = json.dumps(action.get("arguments"), sort_keys=True) if action else ""
-        bits.append(f"[{p.get('verdict')}] {p.get('key')} {args} {p.get('reason') or ''}".rstrip())
-    for ap_id, d in (update.get("decisions") or {}).items():
-        bits.append(f"{ap_id}={d}")
-    for r in update.get("results") or []:
-        bits.append(("ok " if r.get("ok") else "FAILED ") + str(r.get("text")))
-    if update.get("reply"):
-        bits.append(f"reply={update['reply'][:80]!r}")
-    if payload.get("error"):
-        bits.append(f"error={payload['error']}")
+        proposals.append((str(p.get("verdict")), str(p.get("key")), args, str(p.get("reason") or "")))
+    return Step(
+        head=f"{payload.get('node')} {payload.get('status')} in {payload.get('ms', 0):.1f} ms",
+        planner=str(update["planner"]) if "planner" in update else None,
+        host=payload.get("host") or None,
+        usage=[
+            (u["model"], u["input_tokens"], u["output_tokens"], u["cost_usd"]) for u in update.get("usage") or []
+        ],
+        proposals=proposals,
+        decisions=[(ap_id, str(d)) for ap_id, d in (update.get("decisions") or {}).items()],
+        results=[(bool(r.get("ok")), str(r.get("text"))) for r in update.get("results") or []],
+        reply=str(update.get("reply") or ""),
+        error=str(payload.get("error") or ""),
+    )
+
+
+def step_line(step: Step) -> str:
+    """Return a step as one line of `coo trace`."""
+    bits = [step.head]
+    if step.planner is not None:
+        bits.append(f"planner={step.planner} endpoint={endpoint_of(step.planner)}")
+    if step.host:
+        bits.append(f"ran on {step.host} (inline)")
+    bits += [f"model={m} in={i} out={o} ${c:.5f}" for m, i, o, c in step.usage]
+    bits += [f"[{v}] {k} {args} {why}".rstrip() for v, k, args, why in step.proposals]
+    bits += [f"{ap_id}={d}" for ap_id, d in step.decisions]
+    bits += [("ok " if ok else "FAILED ") + text for ok, text in step.results]
+    if step.reply:
+        bits.append(f"reply={step.reply[:80]!r}")
+    if step.error:
+        bits.append(f"error={step.error}")
     return "; ".join(bits)
 
 
@@ -117,7 +152,7 @@ def trace_text(app: HasDb, run_id: str) -> str | None:
         if ev.kind == "input":
             rows.append((ev.at, f"input    {p.get('text')!r} via {p.get('channel')}"))
         elif ev.kind == "step":
-            rows.append((ev.at, f"step     {_step_line(p)}"))
+            rows.append((ev.at, f"step     {step_line(step_of(p))}"))
         elif ev.kind == "decision":
             rows.append((ev.at, f"decision {p.get('approval_id')} {p.get('decision')} by {p.get('by')}"))
         elif ev.kind == "effect":

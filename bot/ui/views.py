@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import App
 from bot.render import approval_card
+from bot.runs_view import step_of
 from graph import outcomes as o
 from memory import eventlog, retrievals
 from memory.tables import Approval, Event, Run, Spend
@@ -169,28 +170,17 @@ class RunView:
 
 
 def _step(payload: dict[str, Any]) -> tuple[str, list[str]]:
-    update = payload.get("update") or {}
-    head = f"{payload.get('node')} {payload.get('status')} in {payload.get('ms', 0):.1f} ms"
-    bits = []
-    if "planner" in update:
-        bits.append(f"planner and prompt version: {update['planner']}")
-    for u in update.get("usage") or []:
-        bits.append(
-            f"model {u['model']}: {u['input_tokens']} tokens in, {u['output_tokens']} out, ${u['cost_usd']:.5f}"
-        )
-    for p in update.get("proposals") or []:
-        action = p.get("action") or {}
-        args = json.dumps(action.get("arguments"), sort_keys=True) if action else ""
-        bits.append(f"verdict {p.get('verdict')}: {p.get('key')} {args} {p.get('reason') or ''}".rstrip())
-    for ap_id, d in (update.get("decisions") or {}).items():
-        bits.append(f"decision {ap_id}: {d}")
-    for r in update.get("results") or []:
-        bits.append(("result ok: " if r.get("ok") else "result FAILED: ") + str(r.get("text")))
-    if update.get("reply"):
-        bits.append(f"reply: {update['reply'][:200]}")
-    if payload.get("error"):
-        bits.append(f"error: {payload['error']}")
-    return head, bits
+    step = step_of(payload)
+    bits = [f"planner and prompt version: {step.planner}"] if step.planner is not None else []
+    bits += [f"model {m}: {i} tokens in, {o} out, ${c:.5f}" for m, i, o, c in step.usage]
+    bits += [f"verdict {v}: {k} {args} {why}".rstrip() for v, k, args, why in step.proposals]
+    bits += [f"decision {ap_id}: {d}" for ap_id, d in step.decisions]
+    bits += [("result ok: " if ok else "result FAILED: ") + text for ok, text in step.results]
+    if step.reply:
+        bits.append(f"reply: {step.reply[:200]}")
+    if step.error:
+        bits.append(f"error: {step.error}")
+    return step.head, bits
 
 
 def run(app: App, run_id: str) -> RunView | None:
