@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,14 +39,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
-from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
+from tests.bot.slack.harness import OPERATOR  # noqa: E402
 from tests.fakes.server import serve, wait_for  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
+from tests.scale.procs import base_env, free_port, signed  # noqa: E402
 from tests.services import fresh_postgres_database, redis_url  # noqa: E402
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-OPERATOR = "W111"
 
 
 class TimedCalls(list):  # type: ignore[type-arg]
@@ -63,30 +59,6 @@ class TimedCalls(list):  # type: ignore[type-arg]
         with self._lock:
             self.times.append(time.perf_counter())
             super().append(item)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def env_for(db: str, fake_url: str, token: str, data: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("COO_", "OPENAI_", "SLACK_", "TELEGRAM_"))
-    }
-    env.pop("REDIS_URL", None)
-    env.update(
-        DATABASE_URL=db,
-        COO_DATA_DIR=str(data),
-        SLACK_BOT_TOKEN=token,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=f"{fake_url}/api/",
-        COO_OPERATORS=f"slack:{OPERATOR}",
-        COO_RATE_PER_MINUTE="1000000",
-        **extra,
-    )
-    return env
 
 
 async def round_robin(port: int, backends: list[int], ready: threading.Event, stop: asyncio.Event) -> None:
@@ -145,7 +117,6 @@ async def offer(url: str, rate: float, seconds: float, tag: str) -> tuple[dict[s
     n = int(rate * seconds)
     sent: dict[str, float] = {}
     refused = 0
-    verifier = SignatureVerifier(SECRET)
     # no keep-alive: each message is a new connection, so the proxy alternates the web processes
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
@@ -155,12 +126,7 @@ async def offer(url: str, rate: float, seconds: float, tag: str) -> tuple[dict[s
             nonlocal refused
             await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
             body, ts = event(tag, i)
-            stamp = str(int(time.time()))
-            headers = {
-                "Content-Type": "application/json",
-                "X-Slack-Request-Timestamp": stamp,
-                "X-Slack-Signature": verifier.generate_signature(timestamp=stamp, body=body) or "",
-            }
+            headers = signed(body)
             at = time.perf_counter()
             try:
                 resp = await client.post(f"{url}/slack/events", content=body, headers=headers)
@@ -213,7 +179,7 @@ def main() -> None:
         try:
             for i, role in enumerate(["serve", "serve", "worker", "worker"]):
                 port = free_port()
-                env = env_for(
+                env = base_env(
                     db,
                     fake_url,
                     fake.token,

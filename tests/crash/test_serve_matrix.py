@@ -27,7 +27,7 @@ import pytest
 from tests.bot.slack.harness import block_actions, dm_event
 from tests.fakes.server import serve, wait_for
 from tests.fakes.slack_api import FakeSlack
-from tests.scale.test_burst import base_env, free_port, signed, up
+from tests.scale.procs import base_env, free_port, signed, up
 from tests.services import fresh_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]

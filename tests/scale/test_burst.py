@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -18,57 +17,14 @@ import httpx
 import psycopg
 import pytest
 
-from tests.bot.slack.harness import OPERATOR, SECRET, dm_event
+from tests.bot.slack.harness import dm_event
 from tests.fakes.server import serve, wait_for
 from tests.fakes.slack_api import FakeSlack
+from tests.scale.procs import base_env, free_port, signed, up
 from tests.services import fresh_postgres_database, redis_url
 
 N = 200
 DUPLICATED = 40  # these go to both processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def signed(body: str) -> dict[str, str]:
-    import time
-
-    from slack_sdk.signature import SignatureVerifier
-
-    ts = str(int(time.time()))
-    return {
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body) or "",
-        "content-type": "application/json",
-    }
-
-
-def base_env(db: str, fake_url: str, fake_token: str, data: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("COO_", "OPENAI_", "SLACK_", "TELEGRAM_"))
-    }
-    env.pop("REDIS_URL", None)
-    env.update(
-        DATABASE_URL=db,
-        COO_DATA_DIR=str(data),
-        SLACK_BOT_TOKEN=fake_token,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=f"{fake_url}/api/",
-        COO_OPERATORS=f"slack:{OPERATOR}",
-        COO_RATE_PER_MINUTE="1000000",
-        **extra,
-    )
-    return env
-
-
-def up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def post_all(jobs: list[tuple[str, dict]]) -> list[int]:
