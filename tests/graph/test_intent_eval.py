@@ -23,6 +23,7 @@ from graph.understand import Understander
 
 EVAL = Path(__file__).with_name("intent_eval.txt")
 HELDOUT = Path(__file__).with_name("intent_heldout.txt")  # never used to tune: it measures
+HELDOUT2 = Path(__file__).with_name("intent_heldout2.txt")  # a fresh one, after the first was partly seen
 NOW = datetime(2026, 12, 4, 10, tzinfo=UTC)
 CUSTOMERS = ("Acme", "Globex", "Priya Shah")
 OPEN = {"Acme": ("INV-2026-0007",)}
@@ -221,18 +222,27 @@ def test_small_talk_is_never_offered_a_channel_command(use_embedder, line):
     assert u is not None and all(f.phrasing.kind != "chat" for f in u.offers), u
 
 
-@pytest.fixture(scope="module")
-def heldout(use_embedder) -> Score:
+def _held_out(use_embedder, path: Path, label: str) -> Score:
     planner = planner_with_intents(use_embedder)
     score = Score()
-    for case in load(HELDOUT):
+    for case in load(path):
         score.add(case, with_intents(planner, case))
     print()
-    print(score.line("held out"))
+    print(score.line(label))
     offered_right = sum(n for (want, got), n in score.confusion.items() if got == f"offer:{want}")
-    print(f"held out: right, or the right command offered: {score.intents_right + offered_right}/{score.cases}")
-    print("held out, mixed up most:", score.confusion.most_common(8))
+    print(f"{label}: right, or the right command offered: {score.intents_right + offered_right}/{score.cases}")
+    print(f"{label}, mixed up most:", score.confusion.most_common(8))
     return score
+
+
+@pytest.fixture(scope="module")
+def heldout(use_embedder) -> Score:
+    return _held_out(use_embedder, HELDOUT, "held out")
+
+
+@pytest.fixture(scope="module")
+def heldout2(use_embedder) -> Score:
+    return _held_out(use_embedder, HELDOUT2, "held out (2)")
 
 
 def test_the_held_out_set_never_gets_a_wrong_amount_and_mostly_understands(heldout):
@@ -242,3 +252,13 @@ def test_the_held_out_set_never_gets_a_wrong_amount_and_mostly_understands(heldo
     # never used to tune, so this is the honest figure, and the floor only catches a regression.
     assert heldout.intents_right / heldout.cases >= 0.72, heldout.confusion.most_common(10)
     assert heldout.nothing_refused / heldout.nothing >= 0.90
+
+
+def test_the_second_held_out_set_never_gets_a_wrong_amount(heldout2):
+    assert heldout2.cases >= 40 and heldout2.nothing >= 10
+    assert heldout2.wrong_amounts == []
+    # Measured 31/46 = 67.4% when the set was written (37/46 right or the right command offered; every
+    # nothing-line refused; slots 30/30): the honest figure for lines nobody tuned on. The floor only
+    # catches a regression.
+    assert heldout2.intents_right / heldout2.cases >= 0.62, heldout2.confusion.most_common(10)
+    assert heldout2.nothing_refused / heldout2.nothing >= 0.90
