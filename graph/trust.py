@@ -67,6 +67,8 @@ class TrustKeeper:
         db: The workspace database.
         limits: What no level can make automatic.
         streak: Consecutive unchanged approvals that earn an offer.
+        offers: Whether coo offers auto at all (``COO_TRUST_STREAK=0``: never; then no history is read
+            for an offer after a decision).
         quiet: No undo or failure of the kind for this long before an offer.
         clock: The time now (a test's fake clock).
         submit: The engine's ``submit`` (set by ``bind``): raises a card as a run of its own.
@@ -75,6 +77,7 @@ class TrustKeeper:
     db: SqlEngine
     limits: HardLimits
     streak: int = STREAK
+    offers: bool = True
     quiet: timedelta = QUIET
     clock: Callable[[], datetime] = utcnow
     submit: Callable[[Request, str], list[o.Outcome]] | None = None
@@ -112,6 +115,8 @@ class TrustKeeper:
 
     def due_offer(self, kind: str) -> Offer | None:
         """Return the offer a kind has earned now, or None (pending or declined offers counted)."""
+        if not self.offers:
+            return None
         now = self.clock()
         level = self.level(kind)
         cards = store.offers(self.db, kind)
