@@ -138,7 +138,9 @@ class App:
             never=never_auto(self.registry.offered()),
             denied=frozenset(self.policy.denied),
         )
-        self.trust = TrustKeeper(self.db, limits, streak=settings.coo_trust_streak or 10**9)
+        self.trust = TrustKeeper(
+            self.db, limits, streak=settings.coo_trust_streak or 10**9, offers=settings.coo_trust_streak > 0
+        )
         if self.policy.learned is None:
             self.policy = replace(self.policy, learned=self.trust.level)
         notes = OutcomeNotes(self.knowledge, self.db)

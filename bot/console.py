@@ -179,7 +179,7 @@ def format_reply(reply: Reply) -> str:
 
 def _typed(card: Card) -> str:
     """What to type for a card's buttons."""
-    if [b.label for b in card.buttons] == ["Right", "Wrong"]:
+    if card.advisory:  # set from the Ask by render.approval_card (is_advisory): one rule for both
         return "right or wrong"
     return "approve/a or reject/r"
 

@@ -26,6 +26,7 @@ class Card:
     fields: list[tuple[str, str]] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
     footer: str = ""
+    advisory: bool = False  # an advisory card (``render.is_advisory``): its buttons are a verdict, Right / Wrong
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def from_payload(doc: dict[str, Any]) -> Reply:
             fields=[(k, v) for k, v in card.get("fields", [])],
             buttons=buttons(card.get("buttons", [])),
             footer=card.get("footer", ""),
+            advisory=bool(card.get("advisory", False)),
         )
         if card
         else None,

@@ -36,6 +36,7 @@ def approval_card(ask: o.Ask) -> Card:
                 Button("reject", ask.approval_id, "Wrong"),
             ],
             footer=f"Edit it to what you did · expires {ask.expires_at:%Y-%m-%d %H:%M} UTC · {ask.approval_id}",
+            advisory=True,
         )
     return Card(
         title=f"Approve? {a.summary}",

@@ -98,15 +98,17 @@ class ApprovalStore:
                 .where(col(Approval.expires_at) > now)
                 .values(status=new, decided_by=actor, decided_at=now)
             ).rowcount  # type: ignore[attr-defined]
-            if not changed:
+            if changed:  # the row is what was read with exactly these three values written: not read again
+                ap.status, ap.decided_by, ap.decided_at = new, actor, now
+                if also is not None:
+                    also(s, ap)
+            else:
                 s.execute(
                     update(Approval)
                     .where(col(Approval.id) == approval_id, col(Approval.status) == "pending")
                     .values(status="expired", decided_at=now)
                 )
-            ap = s.get(Approval, approval_id) or ap  # as just written (one read, in this transaction)
-            if changed and also is not None:
-                also(s, ap)
+                ap = s.get(Approval, approval_id) or ap  # as it stands now, to say who decided it first
         if not changed:
             raise AlreadyDone(describe(ap))
         return Decided(ap, new)

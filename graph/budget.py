@@ -17,13 +17,13 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, col, select
 
 from graph.planner import Usage
 from memory.cost_tables import NANOS_PER_USD, BudgetCap, BudgetCounter, BudgetReservation
 from memory.db import transaction
+from memory.dialect import dialect_insert
 from memory.tables import Spend, utcnow
 
 Period = Literal["daily", "monthly"]
@@ -132,9 +132,8 @@ class BudgetLedger:
         return sorted(keys)
 
     def _ensure(self, s: Session, keys: Iterable[tuple[str, str, int | None]]) -> None:
-        insert = postgresql.insert if self.db.dialect.name == "postgresql" else sqlite.insert
         rows = [{"scope": sc, "period": p, "spent_nanos": 0, "reserved_nanos": 0} for sc, p, _ in keys]
-        s.execute(insert(_COUNTERS).values(rows).on_conflict_do_nothing())
+        s.execute(dialect_insert(s, _COUNTERS).values(rows).on_conflict_do_nothing())
 
     def reserve(self, *, run_id: str, agent: str, model: str, usd: float) -> Reservation | None:
         """Hold ``usd`` against every cap the call falls under; None (and nothing held) if any would pass."""

@@ -8,10 +8,11 @@ error's own message when it carries one for the user, else an error id (graph/er
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph.types import Command
@@ -30,7 +31,7 @@ from graph.trace import Crumb
 from memory.conversations import Conversations
 from memory.retrievals import Retrieval
 from memory.runs import RunStore, record_plan_in
-from memory.tables import Run
+from memory.tables import Approval, Run
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,17 @@ class Driver:
     def drive(
         self, run_id: str, graph_input: Any, config: dict[str, Any] | None = None, run: Run | None = None
     ) -> list[o.Outcome]:
+        """Run the graph from ``graph_input`` (a state, None to continue, a resume ``Command``); report."""
+        return self.drive_state(run_id, graph_input, config, run=run)[0]
+
+    def drive_state(
+        self,
+        run_id: str,
+        graph_input: Any,
+        config: dict[str, Any] | None = None,
+        run: Run | None = None,
+        decided: Mapping[str, Approval] | None = None,
+    ) -> tuple[list[o.Outcome], RunState | None]:
         """Run the graph from ``graph_input`` (a state, None to continue, a resume ``Command``); report.
 
         Args:
@@ -102,11 +114,18 @@ class Driver:
             graph_input: Where to start from.
             config: The graph's config (a checkpoint to start again from); None: the run's thread.
             run: The run just stored as ``running`` (a new submission): not read and marked again.
+            decided: The run's approvals as read after they were all decided (a resume): the approve
+                node takes them instead of reading them again (``GraphDeps.decided``).
+
+        Returns:
+            The outcomes, and the run's state where the drive left it (None when the drive failed with
+            an exception or another drive resumed the run first).
         """
         config = config or {"configurable": {"thread_id": run_id}}
+        deps = self.deps if decided is None or self.deps is None else dataclasses.replace(self.deps, decided=decided)
         with self._lock(run_id):
             if isinstance(graph_input, Command) and not self.graph.get_state(config).interrupts:
-                return []  # someone else resumed it already
+                return [], None  # someone else resumed it already
             run = run if run is not None and run.status == "running" else self.runs.begin(run_id)
             conversation = run.conversation if run else ""
             steps: Steps | None = None
@@ -116,11 +135,11 @@ class Driver:
                 with self.telemetry.run(run_id, conversation, record=False) as steps:
                     config = {**config, "recursion_limit": self.limits.max_steps}
                     for task in self.graph.stream(
-                        graph_input, config, context=self.deps, durability="sync", stream_mode="tasks"
+                        graph_input, config, context=deps, durability="sync", stream_mode="tasks"
                     ):
                         steps.observe(task)
             except Exception as exc:  # noqa: BLE001 - reported to the operator without internals
-                return [self._failed(run_id, conversation, exc, steps.crumbs if steps else [])]
+                return [self._failed(run_id, conversation, exc, steps.crumbs if steps else [])], None
             except BaseException:
                 if steps is not None:
                     self.telemetry.crumbs.add_many(steps.crumbs)
@@ -140,7 +159,7 @@ class Driver:
                 self.on_finished(state)
             except Exception:  # noqa: BLE001 - an after-run hook never fails the run it follows
                 log.exception("after-run hook failed for run %s", run_id)
-        return outs
+        return outs, state
 
     def _failed(self, run_id: str, conversation: str, exc: Exception, crumbs: list[Crumb]) -> o.Failed:
         """Mark a run failed by an exception; say so in one sentence (a user's message, or an error id)."""
@@ -157,9 +176,11 @@ class Driver:
         return o.Failed(run_id, f"Run {run_id} failed ({name}). {sentence} It can be retried.")
 
     def outcomes(self, state: RunState, waiting: bool) -> list[o.Outcome]:
-        """Return what a run has to say where it stands (its cards, when it waits)."""
+        """Return what a run has to say where it stands (its cards, when it waits: only then read)."""
+        if not waiting:
+            return o.of_state(state, False, {})
         pending = {a.id: a for a in self.approvals.for_run(state.run_id) if a.status == "pending"}
-        return o.of_state(state, waiting, pending if waiting else {})
+        return o.of_state(state, True, pending)
 
     def record_plan(self, state: RunState, plan: Plan) -> None:
         """Record a plan's planner and cost on its run (the graph's ``on_plan``)."""
@@ -205,9 +226,19 @@ class Driver:
 
     def resume_if_ready(self, run_id: str) -> list[o.Outcome]:
         """Resume a waiting run whose approvals are all decided; otherwise do nothing."""
-        if any(a.status == "pending" for a in self.approvals.for_run(run_id)):
-            return []
-        return self.drive(run_id, Command(resume={"run_id": run_id}))
+        drove = self.resume_state(run_id)
+        return drove[0] if drove is not None else []
+
+    def resume_state(self, run_id: str) -> tuple[list[o.Outcome], RunState | None] | None:
+        """Resume a waiting run whose approvals are all decided (``drive_state``'s answer); None: some wait.
+
+        The approvals are read once here: a decided approval never changes again, so the approve node
+        is handed these instead of reading them a second time.
+        """
+        records = self.approvals.for_run(run_id)
+        if any(a.status == "pending" for a in records):
+            return None
+        return self.drive_state(run_id, Command(resume={"run_id": run_id}), decided={a.id: a for a in records})
 
     def recover(self, channel: str | None) -> list[tuple[str, str, list[o.Outcome]]]:
         """Finish the unfinished runs (of one channel); return (run id, conversation, outcomes) of those with news."""

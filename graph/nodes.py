@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from graph.executor import Executor
 from graph.planner import Plan, Planner, PlanRequest, RawProposal
 from graph.policy import Policy
 from graph.state import Decision, Proposal, RunState
+from memory.tables import Approval
 
 MAX_PROPOSALS = 10  # a request that asks for more is more likely an attack than a plan
 
@@ -35,6 +36,19 @@ class GraphDeps:
     history: Callable[[str], list[tuple[str, str]]]
     on_plan: Callable[[RunState, Plan], None]
     context: Callable[[RunState], Assembled] | None = None
+    # The run's approvals as this drive read them once all were decided (a resume; None otherwise).
+    decided: Mapping[str, Approval] | None = None
+
+    def approval_records(self, run_id: str, ids: list[str]) -> Mapping[str, Approval]:
+        """Return a run's approvals by id: those handed in when they hold every id, decided; else a read.
+
+        A decided approval never changes again, so what the resuming driver read is what a read now
+        returns; anything less (an id missing or pending) is read from the database, the authority.
+        """
+        got = self.decided
+        if got is not None and all(i in got and got[i].run_id == run_id and got[i].status != "pending" for i in ids):
+            return got
+        return {a.id: a for a in self.approvals.for_run(run_id)}
 
 
 def plan(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
@@ -127,7 +141,7 @@ def approve(state: RunState, runtime: Runtime[GraphDeps]) -> dict[str, Any]:
     """
     asks = [p for p in state.proposals if p.verdict == "ask" and p.approval_id]
     interrupt({"run_id": state.run_id, "approvals": [p.approval_id for p in asks]})
-    records = {a.id: a for a in runtime.context.approvals.for_run(state.run_id)}
+    records = runtime.context.approval_records(state.run_id, [p.approval_id for p in asks if p.approval_id])
     decisions: dict[str, Decision] = {}
     for p in asks:
         assert p.approval_id is not None and p.action is not None

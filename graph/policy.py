@@ -63,7 +63,8 @@ class Policy:
     def decide(self, action: Action) -> PolicyDecision:
         """Decide one action; every rule votes and the strictest vote wins."""
         votes: list[tuple[Verdict, str]] = []
-        learned_ok, learned = self._learned_auto(action) if action.side_effect is SideEffect.REVERSIBLE else (False, None)
+        read = action.side_effect is SideEffect.REVERSIBLE  # the level is read once, here, when it matters
+        learned_ok, learned = self._learned_auto(action) if read else (False, None)
         if action.name in self.denied:
             votes.append(("deny", f"{action.name} is not allowed by policy"))
         if action.amount_cents is not None and action.amount_cents > self.hard_amount_limit_cents:
@@ -90,16 +91,17 @@ class Policy:
         # A check's reason is more specific than a built-in rule's ("new recipient: …" over
         # "irreversible actions always need approval"): it is the one given when they agree.
         reason = next((r for v, r in extra if v == verdict), reason)
-        if verdict != "deny" and action.side_effect is not SideEffect.READ and self._advisory(action):
+        if verdict != "deny" and action.side_effect is not SideEffect.READ and self._advisory(action, (learned,) if read else None):
             # Shadow mode: coo says what it would have done and asks whether that was right; the
             # execute node never performs an advisory proposal, approved or not.
             return PolicyDecision("ask", f"{ADVISORY_PREFIX}coo would {_clause(action.summary)} — did you do this?", True)
         return PolicyDecision(verdict, reason)
 
-    def _advisory(self, action: Action) -> bool:
+    def _advisory(self, action: Action, known: tuple[Level | None] | None = None) -> bool:
+        """Whether the kind is in advisory mode (``known``: its level as already read by ``decide``)."""
         if self.learned is None or action.agent == TRUST_AGENT:
             return False
-        level = self.learned(action.name)
+        level = known[0] if known is not None else self.learned(action.name)
         return level is not None and level.level == "advisory" and level.kind == action.name
 
 

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from graph import outcomes as o
 from graph.request import Request
-from graph.state import Preset
+from graph.state import Preset, RunState
 from graph.trust_rules import (
     QUIET,
     STREAK,
@@ -67,6 +67,8 @@ class TrustKeeper:
         db: The workspace database.
         limits: What no level can make automatic.
         streak: Consecutive unchanged approvals that earn an offer.
+        offers: Whether coo offers auto at all (``COO_TRUST_STREAK=0``: never; then no history is read
+            for an offer after a decision).
         quiet: No undo or failure of the kind for this long before an offer.
         clock: The time now (a test's fake clock).
         submit: The engine's ``submit`` (set by ``bind``): raises a card as a run of its own.
@@ -75,6 +77,7 @@ class TrustKeeper:
     db: SqlEngine
     limits: HardLimits
     streak: int = STREAK
+    offers: bool = True
     quiet: timedelta = QUIET
     clock: Callable[[], datetime] = utcnow
     submit: Callable[[Request, str], list[o.Outcome]] | None = None
@@ -112,6 +115,8 @@ class TrustKeeper:
 
     def due_offer(self, kind: str) -> Offer | None:
         """Return the offer a kind has earned now, or None (pending or declined offers counted)."""
+        if not self.offers:
+            return None
         now = self.clock()
         level = self.level(kind)
         cards = store.offers(self.db, kind)
@@ -192,8 +197,28 @@ class TrustKeeper:
         why = f"its action was undone ({str(ev.payload.get('text', ''))[:80]})"
         return self._demote(ev.action, why, f"demote:undo:{event_id}")
 
-    def after_run(self, run_id: str) -> list[o.Outcome]:
-        """Return an auto kind to ask when one of its auto actions failed in this run."""
+    def after_run(self, run_id: str, state: RunState | None = None) -> list[o.Outcome]:
+        """Return an auto kind to ask when one of its auto actions failed in this run.
+
+        Args:
+            run_id: The run.
+            state: Where the drive that just ended left the run: its results and carded proposals are
+                taken from it. None (recovery, a drive that raised): read from the run's execute steps
+                and approvals. Either way a failure demotes once (``record_once`` by run and kind).
+        """
+        failed = self._failures(run_id) if state is None or state.run_id != run_id else [
+            (r.key, r.text)
+            for r in state.results
+            if not r.ok and r.key not in {p.action.name for p in state.proposals if p.approval_id and p.action}
+        ]
+        out: list[o.Outcome] = []
+        for key, text in failed:
+            why = f"its action failed ({text[:80]})"
+            out += self._demote(key, why, f"demote:fail:{run_id}:{key}")
+        return out
+
+    def _failures(self, run_id: str) -> list[tuple[str, str]]:
+        """Return (kind, text) of a run's failed actions that ran without a card, from the database."""
         with Session(self.db) as s:
             steps = s.exec(
                 select(Event).where(Event.run_id == run_id, Event.kind == "step", Event.action == "execute")
@@ -202,13 +227,12 @@ class TrustKeeper:
                 f"{a.action.get('agent')}.{a.action.get('operation')}"
                 for a in s.exec(select(Approval).where(Approval.run_id == run_id)).all()
             }
-        out: list[o.Outcome] = []
-        for step in steps:
-            for r in (step.payload.get("update") or {}).get("results") or []:
-                if isinstance(r, dict) and r.get("ok") is False and r.get("key") not in carded:
-                    why = f"its action failed ({str(r.get('text', ''))[:80]})"
-                    out += self._demote(str(r.get("key")), why, f"demote:fail:{run_id}:{r.get('key')}")
-        return out
+        return [
+            (str(r.get("key")), str(r.get("text", "")))
+            for step in steps
+            for r in (step.payload.get("update") or {}).get("results") or []
+            if isinstance(r, dict) and r.get("ok") is False and r.get("key") not in carded
+        ]
 
     def _was_auto(self, run_id: str, key: str) -> bool:
         with Session(self.db) as s:

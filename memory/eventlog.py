@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from memory.db import transaction
+from memory.dialect import dialect_insert
 from memory.tables import Event, new_id, utcnow
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -65,20 +65,20 @@ def append_once(engine: Engine, events: Sequence[dict[str, Any]]) -> None:
 def append_new(session: Session, events: Sequence[dict[str, Any]]) -> None:
     """Append events (``append``'s keyword arguments) inside the caller's transaction, skipping recorded keys.
 
-    One SELECT finds the keys already recorded. A key recorded concurrently by another process makes the
-    caller's commit fail with IntegrityError (``append_once`` then records them one by one).
+    One INSERT for all that skips a key already recorded (ON CONFLICT DO NOTHING), where a SELECT of
+    the known keys came first. Another unique value in conflict still fails the caller's commit with
+    IntegrityError (``append_once`` then records them one by one).
     """
     if not events:
         return
-    keys = [ev["idempotency_key"] for ev in events]
-    known = set(session.exec(select(Event.idempotency_key).where(col(Event.idempotency_key).in_(keys))))
+    seen: set[str] = set()
     rows = []
     for ev in events:
-        if ev["idempotency_key"] not in known:
-            known.add(ev["idempotency_key"])
+        if ev["idempotency_key"] not in seen:
+            seen.add(ev["idempotency_key"])
             rows.append({"compensation": None, "compensates": None, **ev, "id": new_id("ev"), "at": utcnow()})
-    if rows:  # one INSERT for all (nothing reads their ids back): the ORM flushed them one by one
-        session.execute(insert(EVENTS), rows)
+    # Nothing reads their ids back: the ORM flushed them one by one.
+    session.execute(dialect_insert(session, EVENTS).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows)
 
 
 def by_key(session: Session, idempotency_key: str) -> Event | None:

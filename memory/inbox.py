@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from memory.db import transaction
+from memory.dialect import dialect_insert
 from memory.tables import InboxItem, utcnow
 
 
@@ -48,8 +48,7 @@ def record(
     values = {c.name: getattr(row, c.name) for c in _INBOX.columns}
     try:
         with transaction(engine) as s:
-            insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-            stmt = insert(_INBOX).values(values).on_conflict_do_nothing(index_elements=["delivery_id"])
+            stmt = dialect_insert(s, _INBOX).values(values).on_conflict_do_nothing(index_elements=["delivery_id"])
             return s.execute(stmt.returning(_INBOX.c.delivery_id)).first() is not None
     except IntegrityError:
         return False

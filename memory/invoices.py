@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Column, Text, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from memory.dialect import dialect_insert
 from memory.tables import utcnow
 from memory.workspace import Customer
 
@@ -56,9 +55,8 @@ def format_number(year: int, seq: int) -> str:
 def next_number(session: Session, year: int) -> tuple[int, str]:
     """Take the next number of a year inside the caller's transaction and return (seq, number)."""
     table = InvoiceCounter.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = (
-        insert(table)
+        dialect_insert(session, table)
         .values(year=year, last=1)
         .on_conflict_do_update(index_elements=["year"], set_={"last": table.c.last + 1})
         .returning(table.c.last)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from memory.db import transaction
+from memory.dialect import dialect_insert
 from memory.tables import MessageRef, utcnow
 
 _REFS: Any = MessageRef.__table__  # type: ignore[attr-defined]
@@ -26,9 +26,8 @@ def upsert(session: Session, channel: str, key: str, ref: dict[str, Any]) -> Non
     One statement: two posts of the same keyed message recorded at once (a click's reply and a job's
     owed edit of the same card) both succeed, where a lookup then an insert let the second fail.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
-    stmt = insert(_REFS).values(channel=channel, key=key, ref=ref, at=now)
+    stmt = dialect_insert(session, _REFS).values(channel=channel, key=key, ref=ref, at=now)
     session.execute(
         stmt.on_conflict_do_update(index_elements=["channel", "key"], set_={"ref": ref, "at": now})
     )

@@ -20,26 +20,29 @@ from memory import conversations, eventlog, retrievals
 from memory.db import transaction
 from memory.tables import Approval, Run, Spend, utcnow
 
+_RUNS: Any = Run.__table__  # type: ignore[attr-defined]
 
-def _set_status(s: Session, run_id: str, status: str, error: str | None) -> Run | None:
-    run = s.get(Run, run_id)
-    if run is None:
-        return None
-    run.status = status
-    run.error = error
+
+def _set_status(s: Session, run_id: str, status: str, error: str | None, *, returning: bool = False) -> Run | None:
+    """Set a run's status in one UPDATE (no read first); with ``returning``, return the row as written.
+
+    Without ``returning`` it is a Core UPDATE of the table (the ORM's bulk-update path costs more).
+    """
+    values: dict[str, Any] = {"status": status, "error": error}
     if status in ("done", "failed"):
-        run.finished_at = utcnow()
-    s.add(run)
-    return run
+        values["finished_at"] = utcnow()
+    if not returning:
+        s.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(**values))
+        return None
+    stmt = update(Run).where(col(Run.id) == run_id).values(**values).execution_options(synchronize_session=False)
+    return s.execute(stmt.returning(Run)).scalars().first()
 
 
 def record_plan_in(s: Session, run_id: str, planner: str, cost_usd: float) -> None:
     """Record which planner planned a run and add what its model calls cost, in the caller's transaction."""
-    run = s.get(Run, run_id)
-    if run is not None:
-        run.planner = planner[:200]
-        run.cost_usd += cost_usd
-        s.add(run)
+    s.execute(
+        update(_RUNS).where(_RUNS.c.id == run_id).values(planner=planner[:200], cost_usd=_RUNS.c.cost_usd + cost_usd)
+    )
 
 
 class RunStore:
@@ -81,7 +84,7 @@ class RunStore:
     def begin(self, run_id: str) -> Run | None:
         """Mark a run ``running`` and return it (None: no such run), in one transaction."""
         with transaction(self.db) as s:
-            return _set_status(s, run_id, "running", None)
+            return _set_status(s, run_id, "running", None, returning=True)
 
     def finish(
         self,

@@ -207,9 +207,10 @@ class KnowledgeStore:
         if kind not in KINDS:
             raise InvalidItem(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
         digest = content_hash(body)
-        existing = self._by_hash(session, digest)
-        if existing is not None and _live(existing, now):
-            return Remembered(existing, created=False)
+        if not defer_embedding:  # deferred, nothing slow comes before the lock: the check under it is enough
+            existing = self._by_hash(session, digest)
+            if existing is not None and _live(existing, now):
+                return Remembered(existing, created=False)
         # Embedded before any write: no lock is held while the model runs.
         vector = None if defer_embedding else self.embedder.embed([body])[0].astype("<f4").tobytes()
         gen = bump(session)  # serialises knowledge writes; re-check under it

@@ -248,9 +248,8 @@ class IndexKeeper:
 def bump(session: Session) -> int:
     """Advance the store's generation inside the caller's transaction and return the new value.
 
-    The UPDATE takes the meta row's lock until the transaction ends, so generations commit in order.
+    The UPDATE takes the meta row's lock until the transaction ends, so generations commit in order; it
+    returns the new value itself (one statement).
     """
-    session.execute(
-        update(META).where(M.id == "default").values(generation=M.generation + 1)  # type: ignore[arg-type]
-    )
-    return int(session.execute(select(M.generation).where(M.id == "default")).scalar_one())
+    stmt = update(META).where(M.id == "default").values(generation=M.generation + 1)  # type: ignore[arg-type]
+    return int(session.execute(stmt.returning(M.generation)).scalar_one())

@@ -98,3 +98,26 @@ def test_the_console_takes_right_and_wrong_typed_on_an_advisory_card(app_factory
     assert "(type approve/a or reject/r)" in format_reply(card)
     chat.send("right")
     assert len(app.engine.pending("console:local")) == 1 and effects(app) == []
+
+
+def test_an_advisory_card_says_so_itself_through_the_outbox():
+    from datetime import UTC, datetime
+
+    from agents.contract import Action
+    from bot.console import format_reply
+    from bot.messages import from_payload, to_payload
+    from bot.render import render
+    from memory.trust import ADVISORY_PREFIX
+
+    action = Action(agent="bookkeeping", operation="record_expense", arguments={"amount_cents": 500},
+                    summary="Record $5 pens", changes="the books", side_effect="reversible", reversible=True,
+                    idempotency_key="k")
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    asked = render(o.Ask("ap_1", "run_1", action, f"{ADVISORY_PREFIX} did you record it?", when))
+    plain = render(o.Ask("ap_2", "run_2", action, "bookkeeping asks", when))
+    assert asked.card is not None and asked.card.advisory and plain.card is not None and not plain.card.advisory
+    # The kind rides with the card (the outbox stores replies as payloads), not its buttons' labels.
+    again = from_payload(to_payload(asked))
+    assert again.card is not None and again.card.advisory
+    assert "(type right or wrong)" in format_reply(again)
+    assert "(type approve/a or reject/r)" in format_reply(from_payload(to_payload(plain)))

@@ -223,3 +223,23 @@ def test_one_kinds_observations_read_in_sql_are_the_whole_reads_of_that_kind(app
         "approved",
         "rejected",
     ]
+
+
+def test_with_offers_off_a_decision_reads_no_history_for_one(app_factory):
+    from sqlalchemy import event
+
+    app = app_factory(settings={"coo_trust_streak": 0})
+    kind = "bookkeeping.record_expense"
+    statements: list[str] = []
+
+    def saw(_conn, _cur, statement: str, *_a) -> None:
+        statements.append(statement)
+
+    for i in range(3):
+        [ask] = [x for x in say(app, f"expense {i + 1} pens") if isinstance(x, o.Ask)]
+        event.listen(app.db, "before_cursor_execute", saw)
+        outs = app.engine.decide(ask.approval_id, True, CONSOLE)
+        event.remove(app.db, "before_cursor_execute", saw)
+        assert not any(isinstance(x, o.Ask) for x in outs)
+    assert app.trust.due_offer(kind) is None
+    assert not any("FROM trustlevel" in st for st in statements)
