@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -151,6 +152,52 @@ def replies(calls: TimedCalls, sent: dict[str, float], start: int) -> dict[str, 
     return got
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _procs() -> list[tuple[int, int, str]]:
+    """Every process now: (pid, parent pid, command name)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                head, tail = (d / "stat").read_text().rsplit(")", 1)
+            except OSError:
+                continue
+            out.append((int(d.name), int(tail.split()[1]), head.split("(", 1)[1]))
+    return out
+
+
+def cpu_by_part(web: list[int], workers: list[int]) -> dict[str, float]:
+    """CPU seconds used so far by each part: the web processes (with their engine processes), the
+    workers, PostgreSQL's processes, Redis, and this bench (client, proxy and the fake Slack)."""
+    table = _procs()
+
+    def tree(roots: list[int]) -> set[int]:
+        pids = set(roots)
+        grew = True
+        while grew:
+            more = {pid for pid, ppid, _ in table if ppid in pids} - pids
+            pids |= more
+            grew = bool(more)
+        return pids
+
+    times = os.times()
+    return {
+        "web": sum(_cpu_s(p) for p in tree(web)),
+        "workers": sum(_cpu_s(p) for p in tree(workers)),
+        "postgres": sum(_cpu_s(pid) for pid, _, name in table if name.startswith("postgres")),
+        "redis": sum(_cpu_s(pid) for pid, _, name in table if name.startswith("redis")),
+        "bench": times.user + times.system,
+    }
+
+
 def pct(xs: list[float], p: int) -> float:
     if not xs:
         return float("nan")
@@ -177,7 +224,8 @@ def main() -> None:
     ):
         procs, logs, web_ports = [], [], []
         try:
-            for i, role in enumerate(["serve", "serve", "worker", "worker"]):
+            roles = ["serve", "serve", "worker", "worker"]
+            for i, role in enumerate(roles):
                 port = free_port()
                 env = base_env(
                     db,
@@ -232,6 +280,9 @@ def main() -> None:
             for rate in rates:
                 tag = f"r{int(rate)}x{uuid.uuid4().hex[:4]}"
                 start = len(calls)
+                web_pids = [p.pid for p, r in zip(procs, roles, strict=True) if r == "serve"]
+                worker_pids = [p.pid for p, r in zip(procs, roles, strict=True) if r == "worker"]
+                cpu0 = cpu_by_part(web_pids, worker_pids)
                 t0 = time.perf_counter()
                 sent, refused = asyncio.run(offer(url, rate, args.seconds, tag))
 
@@ -254,6 +305,15 @@ def main() -> None:
                     f"{rate:9.0f} {n:6d} {len(sent):9d} {pct(took, 50) * 1000:8.0f}ms {pct(took, 99) * 1000:8.0f}ms "
                     f"{lost:5d} {doubled:7d} {len(got) / (last - t0):10.1f}"
                     + (f"   ({refused} refused or failed)" if refused else "")
+                )
+                cpu1 = cpu_by_part(web_pids, worker_pids)
+                per = {k: (cpu1[k] - cpu0[k]) * 1000 / max(len(got), 1) for k in cpu0}
+                cores = os.cpu_count() or 1
+                print(
+                    f"{'':9} CPU ms per reply: "
+                    + ", ".join(f"{k} {v:.1f}" for k, v in per.items())
+                    + f"; all {sum(per.values()):.1f} ({cores} cores: at most "
+                    f"{cores * 1000 / max(sum(per.values()), 0.001):.0f} replies/s)"
                 )
             loop.call_soon_threadsafe(stop.set)
             counts = Counter(c.method for c in calls)
