@@ -39,6 +39,8 @@ _SQLITE_LIVE = (
 )
 _SQLITE_LIVE_OF_KINDS = _SQLITE_LIVE + " AND kind IN (SELECT value FROM json_each(:kinds))"
 _SQLITE_GENERATION = "SELECT generation FROM knowledge_meta WHERE id = 'default'"
+# The rows changed after a generation, for the in-memory word index (``wordindex``).
+_SQLITE_CHANGED = "SELECT id, text, deleted_at IS NULL FROM knowledge_item WHERE rev > ?"
 
 
 class Reader(Protocol):
@@ -94,6 +96,10 @@ class SqliteReader:
         found = self.dbapi.execute(lexical.SQLITE_SQL, lexical.sqlite_params(words, n))
         return [(int(i), float(sc)) for i, sc in found]
 
+    def changed(self, since: int) -> list[tuple[int, str, bool]]:
+        """Return (id, text, live) of the rows changed after generation ``since``."""
+        return changed_rows(self.dbapi, since)
+
     def live_rows(self, ids: Sequence[int], now: datetime, kinds: Sequence[str] | None) -> dict[int, Row]:  # noqa: D102
         params = {"ids": json.dumps(list(ids)), "now": self.codec.bind_time(now)}
         if kinds:
@@ -101,6 +107,11 @@ class SqliteReader:
         rows = self.dbapi.execute(_SQLITE_LIVE_OF_KINDS if kinds else _SQLITE_LIVE, params)
         time = self.codec.result_time
         return {r[0]: (r[0], r[1], r[2], r[3], bool(r[4]), time(r[5])) for r in rows}
+
+
+def changed_rows(dbapi: Any, since: int) -> list[tuple[int, str, bool]]:
+    """Return (id, text, live) of the rows changed after generation ``since``, on a sqlite3 connection."""
+    return [(int(i), t, bool(live)) for i, t, live in dbapi.execute(_SQLITE_CHANGED, (since,))]
 
 
 class SqliteCodec:
