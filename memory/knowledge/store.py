@@ -415,7 +415,8 @@ class KnowledgeStore:
             self.embed_pending()  # what this process just wrote is found by meaning too
         want = max(4 * k, 20)
         by_vector = mode != "lexical" and bool(query.strip())
-        by_words = mode != "vector" and bool(terms(query))
+        query_terms = terms(query) if mode != "vector" else []
+        by_words = bool(query_terms)
         vector: list[tuple[int, float]] | None = None
         lexical_hits: list[tuple[int, float]] | None = None
         # One connection for the whole search (generation check, lexical side, rows): each checkout
@@ -433,7 +434,7 @@ class KnowledgeStore:
             if by_words:
                 if words is not None and own is not None:  # ranked in memory, live rows only (a phrase: FTS5 after all)
                     words.refresh(gen, own.changed)
-                    lexical_hits = words.search(query, 2 * want)
+                    lexical_hits = words.search_terms(query_terms, 2 * want)
                 if lexical_hits is None:
                     lexical_hits, from_fts = db.lexical(query, want), True
             lists: dict[str, list[tuple[int, float]]] = {}

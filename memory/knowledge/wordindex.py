@@ -37,16 +37,23 @@ class _Postings:
     def __init__(self) -> None:
         self.ids = array("q")
         self.tfs = array("d")
-        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def add(self, id_: int, tf: int) -> None:
         self.ids.append(id_)
         self.tfs.append(tf)
         self._arrays = None
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+    def arrays(self, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return ids, counts, ``f * (k1 + 1)`` and ``b * D``: what of bm25 depends on the rows alone.
+
+        Args:
+            length: Each row's length in tokens, by id (a row's length never changes).
+        """
         if self._arrays is None:
-            self._arrays = (np.array(self.ids, dtype=np.int64), np.array(self.tfs, dtype=np.float64))
+            ids = np.array(self.ids, dtype=np.int64)
+            tf = np.array(self.tfs, dtype=np.float64)
+            self._arrays = (ids, tf, tf * (K1 + 1.0), B * length[ids])
         return self._arrays
 
 
@@ -70,6 +77,7 @@ class WordIndex:
         self._length = np.zeros(1024, dtype=np.float64)  # by id
         self._present = np.zeros(1024, dtype=bool)  # by id: indexed
         self._dead = np.ones(1024, dtype=bool)  # by id: not indexed, or forgotten
+        self._acc = np.zeros(1024, dtype=np.float64)  # by id: a search's sums (zero between searches)
 
     def _grow(self, top: int) -> None:
         size = len(self._length)
@@ -79,6 +87,7 @@ class WordIndex:
         self._length = np.concatenate([self._length, np.zeros(new - size)])
         self._present = np.concatenate([self._present, np.zeros(new - size, dtype=bool)])
         self._dead = np.concatenate([self._dead, np.ones(new - size, dtype=bool)])
+        self._acc = np.zeros(new, dtype=np.float64)
 
     def refresh(self, generation: int, changed: ChangedRows) -> None:
         """Catch up with the rows changed since the generation last seen, if ``generation`` moved.
@@ -118,7 +127,10 @@ class WordIndex:
 
         None when a query word is not one token to FTS5 (a phrase, or nothing): the caller asks FTS5.
         """
-        words = terms(query)
+        return self.search_terms(terms(query), n)
+
+    def search_terms(self, words: list[str], n: int) -> list[tuple[int, float]] | None:
+        """`search` for a query's terms (``memory.terms.terms``), as FTS5 gets them quoted and joined by OR."""
         if not words or n <= 0:
             return []
         phrases = [query_tokens(w) for w in words]
@@ -129,26 +141,32 @@ class WordIndex:
                 return []
             n_rows = self.n_rows
             avgdl = self.n_tokens / n_rows
-            id_parts, score_parts = [], []
-            for (tok,) in phrases:  # in query order: the sums add up in FTS5's order
+            acc = self._acc
+            parts = []
+            for (tok,) in phrases:  # in query order: each row's sum adds up in FTS5's order
                 p = self.postings.get(tok)
                 if p is None:
                     continue
-                ids, tf = p.arrays()
+                ids, tf, num, b_len = p.arrays(self._length)
                 hits = len(ids)
                 idf = math.log((n_rows - hits + 0.5) / (hits + 0.5))
                 if idf <= 0.0:
                     idf = 1e-6
-                length = self._length[ids]
-                num = tf * (K1 + 1.0)
-                denom = tf + K1 * (1 - B + B * length / avgdl)
-                id_parts.append(ids)
-                score_parts.append(idf * (num / denom))
-            if not id_parts:
+                # FTS5: idf * ((f * (k1 + 1)) / (f + k1 * (1 - b + b * D / avgdl))), summed over phrases
+                acc[ids] += idf * (num / (tf + K1 * (1 - B + b_len / avgdl)))  # ids are distinct
+                parts.append(ids)
+            if not parts:
                 return []
-            uniq, where = np.unique(np.concatenate(id_parts), return_inverse=True)
-            live = ~self._dead[uniq]
-        scores = np.bincount(where, weights=np.concatenate(score_parts), minlength=len(uniq))
-        uniq, scores = uniq[live], scores[live]
-        order = np.lexsort((uniq, -scores))[:n]  # best first, ties by id as FTS5 returns them
-        return list(zip(uniq[order].tolist(), scores[order].tolist(), strict=True))
+            cand = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            scores = acc[cand]
+            acc[cand] = 0.0
+            live = ~self._dead[cand]
+        cand, scores = cand[live], scores[live]
+        order = np.lexsort((cand, -scores))  # best first, ties by id as FTS5 returns them
+        cand, scores = cand[order], scores[order]
+        if len(parts) > 1:  # a row matching several words appears once per word, side by side
+            first = np.empty(len(cand), dtype=bool)
+            first[:1] = True
+            np.not_equal(cand[1:], cand[:-1], out=first[1:])
+            cand, scores = cand[first], scores[first]
+        return list(zip(cand[:n].tolist(), scores[:n].tolist(), strict=True))
