@@ -97,8 +97,8 @@ class SqliteReader:
         return [(int(i), float(sc)) for i, sc in found]
 
     def changed(self, since: int) -> list[tuple[int, str, bool]]:
-        """Return (id, text, live) of the rows changed after generation ``since``."""
-        return changed_rows(self.dbapi, since)
+        """Return (id, text, live) of the rows changed after generation ``since`` (for ``wordindex``)."""
+        return [(int(i), t, bool(live)) for i, t, live in self.dbapi.execute(_SQLITE_CHANGED, (since,))]
 
     def live_rows(self, ids: Sequence[int], now: datetime, kinds: Sequence[str] | None) -> dict[int, Row]:  # noqa: D102
         params = {"ids": json.dumps(list(ids)), "now": self.codec.bind_time(now)}
@@ -107,11 +107,6 @@ class SqliteReader:
         rows = self.dbapi.execute(_SQLITE_LIVE_OF_KINDS if kinds else _SQLITE_LIVE, params)
         time = self.codec.result_time
         return {r[0]: (r[0], r[1], r[2], r[3], bool(r[4]), time(r[5])) for r in rows}
-
-
-def changed_rows(dbapi: Any, since: int) -> list[tuple[int, str, bool]]:
-    """Return (id, text, live) of the rows changed after generation ``since``, on a sqlite3 connection."""
-    return [(int(i), t, bool(live)) for i, t, live in dbapi.execute(_SQLITE_CHANGED, (since,))]
 
 
 class SqliteCodec:

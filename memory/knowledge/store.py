@@ -1,7 +1,8 @@
 """The knowledge store: remember, recall (hybrid vector + lexical search), forget, restore, expire.
 
 Writes go into the caller's transaction (so an agent's effect and its event commit together) and
-touch SQL only; the FAISS index catches up from SQL on the next search (see ``sync``).
+touch SQL only; the FAISS index (see ``sync``) and, on SQLite, the word index (``wordindex``) catch up
+from SQL on the next search.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from memory.db import transaction
 from memory.knowledge.embedders import Embedder
 from memory.knowledge.errors import InvalidItem, ItemNotFound, KnowledgeError
 from memory.knowledge.fusion import Fused, rrf
-from memory.knowledge.reader import Reader, Row, SqliteReader, changed_rows, codec_for, reader
+from memory.knowledge.reader import Reader, Row, SqliteReader, codec_for, reader
 from memory.knowledge.schema import ensure_schema
 from memory.knowledge.sync import IndexKeeper, bump
 from memory.knowledge.tables import KINDS, KnowledgeItem, KnowledgeMeta
@@ -129,13 +130,12 @@ class KnowledgeStore:
 
     def refresh_words(self) -> None:
         """Bring the in-memory word index up to the committed rows (built whole the first time)."""
-        if self.words is None:
+        if self.words is None or self._codec is None:
             return
         raw = self.engine.raw_connection()
         try:
-            dbapi: Any = raw.driver_connection
-            gen = int(dbapi.execute("SELECT generation FROM knowledge_meta WHERE id = 'default'").fetchone()[0])
-            self.words.refresh(gen, lambda since: changed_rows(dbapi, since))
+            db = SqliteReader(raw.driver_connection, self._codec)
+            self.words.refresh(db.generation(), db.changed)
         finally:
             raw.close()
 
@@ -432,7 +432,7 @@ class KnowledgeStore:
                 vector = self._vector(query, want, min_similarity)
             from_fts = False
             if by_words:
-                if words is not None and own is not None:  # ranked in memory, live rows only (a phrase: FTS5 after all)
+                if words is not None and own is not None:  # in memory, live rows only; None: ask FTS5
                     words.refresh(gen, own.changed)
                     lexical_hits = words.search_terms(query_terms, 2 * want)
                 if lexical_hits is None:

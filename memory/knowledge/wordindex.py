@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
@@ -39,9 +40,9 @@ class _Postings:
         self.tfs = array("d")
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def add(self, id_: int, tf: int) -> None:
-        self.ids.append(id_)
-        self.tfs.append(tf)
+    def extend(self, ids: list[int], tfs: list[int]) -> None:
+        self.ids.extend(ids)
+        self.tfs.extend(tfs)
         self._arrays = None
 
     def arrays(self, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -105,19 +106,23 @@ class WordIndex:
             new = [(i, t, live) for i, t, live in rows if i >= len(self._present) or not self._present[i]]
             if rows:
                 self._grow(max(i for i, _, _ in rows))
+            grouped: dict[str, tuple[list[int], list[int]]] = {}
             for (id_, _, _), tokens in zip(new, tokenize_many([t for _, t, _ in new]), strict=True):
-                counts: dict[str, int] = {}
-                for tok in tokens:
-                    counts[tok] = counts.get(tok, 0) + 1
-                for tok, tf in counts.items():
-                    p = self.postings.get(tok)
-                    if p is None:
-                        p = self.postings[tok] = _Postings()
-                    p.add(id_, tf)
+                for tok, tf in Counter(tokens).items():
+                    got = grouped.get(tok)
+                    if got is None:
+                        got = grouped[tok] = ([], [])
+                    got[0].append(id_)
+                    got[1].append(tf)
                 self._length[id_] = len(tokens)
                 self._present[id_] = True
                 self.n_rows += 1
                 self.n_tokens += len(tokens)
+            for tok, (ids, tfs) in grouped.items():
+                p = self.postings.get(tok)
+                if p is None:
+                    p = self.postings[tok] = _Postings()
+                p.extend(ids, tfs)
             for id_, _, live in rows:
                 self._dead[id_] = not live
             self.generation = max(self.generation, generation)
