@@ -148,23 +148,27 @@ class WordIndex:
             avgdl = self.n_tokens / n_rows
             acc = self._acc
             parts = []
-            for (tok,) in phrases:  # in query order: each row's sum adds up in FTS5's order
-                p = self.postings.get(tok)
-                if p is None:
-                    continue
-                ids, tf, num, b_len = p.arrays(self._length)
-                hits = len(ids)
-                idf = math.log((n_rows - hits + 0.5) / (hits + 0.5))
-                if idf <= 0.0:
-                    idf = 1e-6
-                # FTS5: idf * ((f * (k1 + 1)) / (f + k1 * (1 - b + b * D / avgdl))), summed over phrases
-                acc[ids] += idf * (num / (tf + K1 * (1 - B + b_len / avgdl)))  # ids are distinct
-                parts.append(ids)
-            if not parts:
-                return []
-            cand = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            scores = acc[cand]
-            acc[cand] = 0.0
+            try:
+                for (tok,) in phrases:  # in query order: each row's sum adds up in FTS5's order
+                    p = self.postings.get(tok)
+                    if p is None:
+                        continue
+                    ids, tf, num, b_len = p.arrays(self._length)
+                    hits = len(ids)
+                    idf = math.log((n_rows - hits + 0.5) / (hits + 0.5))
+                    if idf <= 0.0:
+                        idf = 1e-6
+                    # FTS5: idf * ((f * (k1 + 1)) / (f + k1 * (1 - b + b * D / avgdl))), summed over phrases
+                    acc[ids] += idf * (num / (tf + K1 * (1 - B + b_len / avgdl)))  # ids are distinct
+                    parts.append(ids)
+                if not parts:
+                    return []
+                cand = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                scores = acc[cand]
+                acc[cand] = 0.0
+            except BaseException:  # the sums must start from zero next time
+                self._acc = np.zeros(len(acc))
+                raise
             live = ~self._dead[cand]
         cand, scores = cand[live], scores[live]
         order = np.lexsort((cand, -scores))  # best first, ties by id as FTS5 returns them
