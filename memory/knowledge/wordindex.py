@@ -158,8 +158,15 @@ class WordIndex:
                     idf = math.log((n_rows - hits + 0.5) / (hits + 0.5))
                     if idf <= 0.0:
                         idf = 1e-6
-                    # FTS5: idf * ((f * (k1 + 1)) / (f + k1 * (1 - b + b * D / avgdl))), summed over phrases
-                    acc[ids] += idf * (num / (tf + K1 * (1 - B + b_len / avgdl)))  # ids are distinct
+                    # FTS5: idf * ((f * (k1 + 1)) / (f + k1 * (1 - b + b * D / avgdl))), summed over phrases;
+                    # in place, each step as FTS5 rounds it
+                    x = b_len / avgdl
+                    np.add(x, 1 - B, out=x)
+                    np.multiply(x, K1, out=x)
+                    np.add(tf, x, out=x)
+                    np.divide(num, x, out=x)
+                    np.multiply(x, idf, out=x)
+                    acc[ids] += x  # ids are distinct
                     parts.append(ids)
                 if not parts:
                     return []
@@ -169,8 +176,10 @@ class WordIndex:
             except BaseException:  # the sums must start from zero next time
                 self._acc = np.zeros(len(acc))
                 raise
-            live = ~self._dead[cand]
-        cand, scores = cand[live], scores[live]
+            dead = self._dead[cand]
+        if dead.any():
+            live = ~dead
+            cand, scores = cand[live], scores[live]
         order = np.lexsort((cand, -scores))  # best first, ties by id as FTS5 returns them
         cand, scores = cand[order], scores[order]
         if len(parts) > 1:  # a row matching several words appears once per word, side by side
