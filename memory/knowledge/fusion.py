@@ -28,10 +28,16 @@ def rrf(
         top: Only the first ``top`` of the fused list (all when None).
     """
     scores: dict[int, float] = {}
-    ranks: dict[int, dict[str, tuple[int, float]]] = {}
+    get = scores.get
+    for ranked in lists.values():
+        for at, (id_, _) in enumerate(ranked, start=k + 1):  # at = k + rank
+            scores[id_] = get(id_, 0.0) + 1.0 / at
+    # The ranks of the ids kept only: a hybrid search keeps 8 of some 60.
+    order = sorted(scores, key=lambda i: (-scores[i], -i))[:top]
+    ranks: dict[int, dict[str, tuple[int, float]]] = {i: {} for i in order}
     for name, ranked in lists.items():
         for rank, (id_, score) in enumerate(ranked, start=1):
-            scores[id_] = scores.get(id_, 0.0) + 1.0 / (k + rank)
-            ranks.setdefault(id_, {})[name] = (rank, score)
-    order = sorted(scores, key=lambda i: (-scores[i], -i))[:top]
+            kept = ranks.get(id_)
+            if kept is not None:
+                kept[name] = (rank, score)
     return [Fused(i, scores[i], ranks[i]) for i in order]

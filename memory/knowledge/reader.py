@@ -39,6 +39,8 @@ _SQLITE_LIVE = (
 )
 _SQLITE_LIVE_OF_KINDS = _SQLITE_LIVE + " AND kind IN (SELECT value FROM json_each(:kinds))"
 _SQLITE_GENERATION = "SELECT generation FROM knowledge_meta WHERE id = 'default'"
+# The rows changed after a generation, for the in-memory word index (``wordindex``).
+_SQLITE_CHANGED = "SELECT id, text, deleted_at IS NULL FROM knowledge_item WHERE rev > ?"
 
 
 class Reader(Protocol):
@@ -93,6 +95,10 @@ class SqliteReader:
             return []
         found = self.dbapi.execute(lexical.SQLITE_SQL, lexical.sqlite_params(words, n))
         return [(int(i), float(sc)) for i, sc in found]
+
+    def changed(self, since: int) -> list[tuple[int, str, bool]]:
+        """Return (id, text, live) of the rows changed after generation ``since`` (for ``wordindex``)."""
+        return [(int(i), t, bool(live)) for i, t, live in self.dbapi.execute(_SQLITE_CHANGED, (since,))]
 
     def live_rows(self, ids: Sequence[int], now: datetime, kinds: Sequence[str] | None) -> dict[int, Row]:  # noqa: D102
         params = {"ids": json.dumps(list(ids)), "now": self.codec.bind_time(now)}

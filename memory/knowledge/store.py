@@ -1,7 +1,8 @@
 """The knowledge store: remember, recall (hybrid vector + lexical search), forget, restore, expire.
 
 Writes go into the caller's transaction (so an agent's effect and its event commit together) and
-touch SQL only; the FAISS index catches up from SQL on the next search (see ``sync``).
+touch SQL only; the FAISS index (see ``sync``) and, on SQLite, the word index (``wordindex``) catch up
+from SQL on the next search.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from memory.db import transaction
 from memory.knowledge.embedders import Embedder
 from memory.knowledge.errors import InvalidItem, ItemNotFound, KnowledgeError
 from memory.knowledge.fusion import Fused, rrf
-from memory.knowledge.reader import Reader, Row, codec_for, reader
+from memory.knowledge.reader import Reader, Row, SqliteReader, codec_for, reader
 from memory.knowledge.schema import ensure_schema
 from memory.knowledge.sync import IndexKeeper, bump
 from memory.knowledge.tables import KINDS, KnowledgeItem, KnowledgeMeta
+from memory.knowledge.wordindex import WordIndex
 from memory.tables import utcnow
 from memory.terms import terms
 
@@ -110,6 +112,9 @@ class KnowledgeStore:
         self._embed_lock = threading.Lock()
         self._later: ThreadPoolExecutor | None = None
         self._codec = codec_for(engine)
+        # SQLite: the lexical side ranks in memory (FTS5's bm25 was most of a hybrid search); PostgreSQL
+        # keeps its full-text query.
+        self.words: WordIndex | None = WordIndex() if self._codec is not None else None
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -120,7 +125,19 @@ class KnowledgeStore:
         self.store_id = self._meta().store_id
         self.keeper.open(self.store_id)
         self.purge_expired()
+        self.refresh_words()
         return self
+
+    def refresh_words(self) -> None:
+        """Bring the in-memory word index up to the committed rows (built whole the first time)."""
+        if self.words is None or self._codec is None:
+            return
+        raw = self.engine.raw_connection()
+        try:
+            db = SqliteReader(raw.driver_connection, self._codec)
+            self.words.refresh(db.generation(), db.changed)
+        finally:
+            raw.close()
 
     def _meta(self) -> KnowledgeMeta:
         with Session(self.engine) as s:
@@ -399,25 +416,38 @@ class KnowledgeStore:
             self.embed_pending()  # what this process just wrote is found by meaning too
         want = max(4 * k, 20)
         by_vector = mode != "lexical" and bool(query.strip())
-        by_words = mode != "vector" and bool(terms(query))
+        query_terms = terms(query) if mode != "vector" else []
+        by_words = bool(query_terms)
         vector: list[tuple[int, float]] | None = None
         lexical_hits: list[tuple[int, float]] | None = None
         # One connection for the whole search (generation check, lexical side, rows): each checkout
         # from the pool and each statement built afresh cost as much as the vector search itself.
         with reader(self.engine, self._codec) as db:
+            own = db if isinstance(db, SqliteReader) else None
+            words = self.words if own is not None else None
+            gen = db.generation() if by_vector or (by_words and words is not None) else 0
             # Both sides in turn, on this thread: handing the vector side to a worker meanwhile lost on
             # 2 busy cores (6x raw HNSW against 3.7x in turn), and gains nothing on one shared core.
             if by_vector:  # the index catches up first: both sides drop what it knows is gone
-                self.keeper.refresh(generation=db.generation())
+                self.keeper.refresh(generation=gen)
                 vector = self._vector(query, want, min_similarity)
+            from_fts = False
             if by_words:
-                lexical_hits = db.lexical(query, want)
+                if words is not None and own is not None:  # in memory, live rows only; None: ask FTS5
+                    words.refresh(gen, own.changed)
+                    lexical_hits = words.search_terms(query_terms, 2 * want)
+                if lexical_hits is None:
+                    lexical_hits, from_fts = db.lexical(query, want), True
             lists: dict[str, list[tuple[int, float]]] = {}
             if vector is not None:
                 lists["vector"] = vector
-            if lexical_hits is not None:  # FTS5 keeps forgotten rows; drop those the index knows are gone
+            # FTS5 keeps forgotten rows: drop those the vector index knows are gone, when it just caught up
+            # (its stale set is older otherwise; the rows fetched show what is live anyway).
+            if lexical_hits is not None and from_fts and by_vector:
                 stale = self.keeper.stale
                 lists["lexical"] = [(i, sc) for i, sc in lexical_hits if i not in stale]
+            elif lexical_hits is not None:
+                lists["lexical"] = lexical_hits
             fused, rows = self._live_top(db, lists, k, want, now, kinds)
         out = []
         for f in fused[:k]:
