@@ -44,7 +44,7 @@ import httpx  # noqa: E402
 from tests.bot.slack.harness import OPERATOR  # noqa: E402
 from tests.fakes.server import serve, wait_for  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.scale.procs import base_env, free_port, signed  # noqa: E402
+from tests.scale.procs import base_env, free_port, signed, up  # noqa: E402
 from tests.services import fresh_postgres_database, redis_url  # noqa: E402
 
 
@@ -247,13 +247,12 @@ def main() -> None:
                 if role == "serve":
                     web_ports.append(port)
 
-            def up(port: int) -> bool:
-                try:
-                    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_for(lambda: all(up(p) for p in web_ports), timeout=600, interval=0.2, what="web processes")
+            wait_for(
+                lambda: all(up(f"http://127.0.0.1:{p}") for p in web_ports),
+                timeout=600,
+                interval=0.2,
+                what="web processes",
+            )
             proxy_port, ready = free_port(), threading.Event()
             loop = asyncio.new_event_loop()
             stop = asyncio.Event()

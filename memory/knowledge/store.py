@@ -130,14 +130,11 @@ class KnowledgeStore:
 
     def refresh_words(self) -> None:
         """Bring the in-memory word index up to the committed rows (built whole the first time)."""
-        if self.words is None or self._codec is None:
+        if self.words is None:
             return
-        raw = self.engine.raw_connection()
-        try:
-            db = SqliteReader(raw.driver_connection, self._codec)
+        with reader(self.engine, self._codec) as db:
+            assert isinstance(db, SqliteReader)  # the word index exists on SQLite only
             self.words.refresh(db.generation(), db.changed)
-        finally:
-            raw.close()
 
     def _meta(self) -> KnowledgeMeta:
         with Session(self.engine) as s:
